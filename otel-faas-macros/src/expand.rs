@@ -1,0 +1,147 @@
+//! Generating the glue: the handler keeps its signature, and its body becomes one call into
+//! `::otel_faas_runtime::__private::<trigger>::instrument` with the event and the original
+//! body as an async closure.
+//!
+//! ```ignore
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> { body }
+//! // becomes
+//! async fn handler(__otel_faas_event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+//!     const __OTEL_FAAS_SPEC: ::otel_faas_runtime::__private::Spec = ...;
+//!     ::otel_faas_runtime::__private::sqs::instrument(&__OTEL_FAAS_SPEC, __otel_faas_event,
+//!         move |event: LambdaEvent<SqsEvent>| async move { /* fake return */ body }).await
+//! }
+//! ```
+//!
+//! Generated code names everything by absolute path, so a module that shadows `Result`,
+//! `Option` or `Box` still compiles. The event expression carries the span of the
+//! argument's type, so an event that does not fit the trigger is reported on that type; the
+//! "fake return" carries the span of the return type, so a body returning the wrong type is
+//! reported against the signature as it would be without the attribute.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned as _;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::valid::{Config, LinksFrom, Trigger};
+
+/// The name the event argument takes in the signature.
+const EVENT: &str = "__otel_faas_event";
+
+/// The instrumented function, or an error about the item itself.
+pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStream> {
+    if item.sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            item.sig.fn_token.span,
+            "`#[traced_function]` goes on an `async fn`: add `async` before `fn`",
+        ));
+    }
+    let Some(FnArg::Typed(event)) = item
+        .sig
+        .inputs
+        .iter_mut()
+        .rev()
+        .find(|arg| matches!(arg, FnArg::Typed(_)))
+    else {
+        return Err(syn::Error::new(
+            item.sig.paren_token.span.join(),
+            "a traced handler takes its event as an argument, such as `event: LambdaEvent<SqsEvent>` \
+             (with several arguments, the event is the last one)",
+        ));
+    };
+    let user_pattern = (*event.pat).clone();
+    let event_type = (*event.ty).clone();
+    let event_ident = Ident::new(EVENT, user_pattern.span());
+    *event.pat = Pat::Verbatim(event_ident.to_token_stream());
+    let event_expr = quote_spanned!(event_type.span()=> #event_ident);
+
+    let module = Ident::new(
+        match (config.trigger, config.per_message) {
+            (Trigger::Http, _) => "http",
+            (Trigger::Sqs, true) => "sqs_message",
+            (Trigger::Sqs, false) => "sqs",
+            (Trigger::Other, _) => "other",
+        },
+        Span::call_site(),
+    );
+    let spec = spec(config);
+    let fake_return = fake_return(&item.sig.output);
+    let body = &item.block;
+    let new_body = quote! {
+        {
+            const __OTEL_FAAS_SPEC: ::otel_faas_runtime::__private::Spec = #spec;
+            ::otel_faas_runtime::__private::#module::instrument(
+                &__OTEL_FAAS_SPEC,
+                #event_expr,
+                move |#user_pattern: #event_type| async move {
+                    #fake_return
+                    #body
+                },
+            )
+            .await
+        }
+    };
+    item.block = Box::new(syn::parse2(new_body)?);
+    Ok(item.into_token_stream())
+}
+
+fn spec(config: &Config) -> TokenStream {
+    let name = match &config.name {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
+    };
+    let links_from = match config.links_from {
+        LinksFrom::AwsTraceHeader => quote!(AwsTraceHeader),
+        LinksFrom::MessageAttributes => quote!(MessageAttributes),
+        LinksFrom::Both => quote!(Both),
+    };
+    quote! {
+        ::otel_faas_runtime::__private::Spec {
+            name: #name,
+            links_from: ::otel_faas_runtime::__private::LinksFrom::#links_from,
+        }
+    }
+}
+
+/// A never-taken `return` of the declared type: it fixes the async block's output type, so
+/// `?` in the body converts errors as it does in the original function. `impl Trait` in the
+/// return type becomes `_`, which inference fills in.
+fn fake_return(output: &ReturnType) -> TokenStream {
+    let mut declared = match output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    ImplTraitToInfer.visit_type_mut(&mut declared);
+    quote_spanned! {declared.span()=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let __otel_faas_fake_return: #declared = loop {};
+            return __otel_faas_fake_return;
+        }
+    }
+}
+
+/// Replaces every `impl Trait` in a type with `_`.
+struct ImplTraitToInfer;
+
+impl VisitMut for ImplTraitToInfer {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](impl_trait.span()),
+            });
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Configuration read from the OpenTelemetry environment variables, then otel-faas's own.
+//!
+//! Every value is read once, when telemetry starts. A value that cannot be parsed never
+//! stops the function: it is reported in [`Config::warnings`] (and logged by
+//! [`crate::lambda::run`]) and its default is used, as the OpenTelemetry specification asks.
+
+use std::time::Duration;
+
+/// Which head sampler decides whether a new trace is recorded (`OTEL_TRACES_SAMPLER`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SamplerConfig {
+    /// `always_on`: record every trace.
+    AlwaysOn,
+    /// `always_off`: record nothing.
+    AlwaysOff,
+    /// `traceidratio`: record this fraction of traces, decided from the trace id.
+    TraceIdRatio(f64),
+    /// `parentbased_*`: follow the caller's sampled flag; use the inner sampler for new traces.
+    ParentBased(Box<SamplerConfig>),
+}
+
+/// A context propagation format (`OTEL_PROPAGATORS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropagatorKind {
+    /// W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// AWS X-Ray `X-Amzn-Trace-Id`.
+    Xray,
+    /// AWS X-Ray, preferring the Lambda runtime's own trace header (`Lambda-Runtime-Trace-Id`,
+    /// `_X_AMZN_TRACE_ID`) as the semantic conventions for AWS Lambda define.
+    XrayLambda,
+}
+
+/// Where finished spans go (`OTEL_TRACES_EXPORTER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExporterKind {
+    /// OTLP over HTTP/protobuf to `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    Otlp,
+    /// A readable trace tree on standard output.
+    Console,
+    /// Nowhere: spans are created (trace ids still reach logs and outgoing calls) but not kept.
+    None,
+}
+
+/// How the Lambda execution environment was started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitializationType {
+    /// Started for the invocation that is waiting: its first invocation is a cold start.
+    OnDemand,
+    /// Started ahead of traffic by provisioned concurrency: no invocation is a cold start.
+    ProvisionedConcurrency,
+    /// Restored from a SnapStart snapshot: no invocation is a cold start.
+    SnapStart,
+}
+
+/// Telemetry configuration; [`Config::from_env`] reads it from the process environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `OTEL_SDK_DISABLED=true`: no spans, no export; the glue calls the handler directly.
+    pub sdk_disabled: bool,
+    /// `OTEL_SERVICE_NAME`; when absent, `service.name` from `OTEL_RESOURCE_ATTRIBUTES`, then
+    /// the function name.
+    pub service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES` as parsed key/value pairs.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`; default `parentbased_always_on`.
+    pub sampler: SamplerConfig,
+    /// `OTEL_PROPAGATORS`; default `tracecontext,baggage`.
+    pub propagators: Vec<PropagatorKind>,
+    /// `OTEL_TRACES_EXPORTER`; default `otlp`.
+    pub exporter: ExporterKind,
+    /// Where OTLP spans are sent: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; default `http://localhost:4318/v1/traces`.
+    pub otlp_endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`; only
+    /// `http/protobuf` is supported.
+    pub otlp_protocol: Option<String>,
+    /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
+    /// to be exported; default 1000 ms. The invocation's deadline bounds it further.
+    pub flush_timeout: Duration,
+    /// `OTEL_FAAS_DEADLINE_MARGIN` (milliseconds): time kept free before the invocation's
+    /// deadline so the response is posted in time whatever the collector does; default 100 ms.
+    pub deadline_margin: Duration,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans buffered between two flushes; more are dropped and
+    /// counted; default 2048.
+    pub max_queued_spans: usize,
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: longest string attribute taken from an event or a
+    /// header, in bytes; default 4096.
+    pub attribute_value_length_limit: usize,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`; default on-demand.
+    pub initialization_type: InitializationType,
+    /// What could not be parsed, and the default used instead.
+    pub warnings: Vec<String>,
+}
+
+/// Default for [`Config::flush_timeout`].
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Default for [`Config::deadline_margin`].
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+/// Default for [`Config::max_queued_spans`].
+pub const DEFAULT_MAX_QUEUED_SPANS: usize = 2048;
+/// Default for [`Config::attribute_value_length_limit`].
+pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None)
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// ```
+    /// let config = otel_faas_runtime::config::Config::from_env();
+    /// assert!(config.flush_timeout > std::time::Duration::ZERO);
+    /// ```
+    pub fn from_env() -> Self {
+        Config::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the configuration through `lookup`, which answers an environment variable's
+    /// value; tests use it instead of mutating the process environment.
+    ///
+    /// ```
+    /// use otel_faas_runtime::config::{Config, ExporterKind};
+    /// let config = Config::from_lookup(|key| (key == "OTEL_TRACES_EXPORTER").then(|| "console".into()));
+    /// assert_eq!(config.exporter, ExporterKind::Console);
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut warnings = Vec::new();
+        let var = |key: &str| {
+            lookup(key)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let sdk_disabled = match var("OTEL_SDK_DISABLED") {
+            Some(v) => parse_bool(&v).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "OTEL_SDK_DISABLED={v:?} is not true or false; using false"
+                ));
+                false
+            }),
+            None => false,
+        };
+        let resource_attributes = var("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|raw| parse_resource_attributes(&raw, &mut warnings))
+            .unwrap_or_default();
+        let service_name = var("OTEL_SERVICE_NAME");
+        let sampler = parse_sampler(
+            var("OTEL_TRACES_SAMPLER"),
+            var("OTEL_TRACES_SAMPLER_ARG"),
+            &mut warnings,
+        );
+        let propagators = match var("OTEL_PROPAGATORS") {
+            Some(raw) => parse_propagators(&raw, &mut warnings),
+            None => vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
+        };
+        let exporter = match var("OTEL_TRACES_EXPORTER").map(|v| v.to_ascii_lowercase()) {
+            None => ExporterKind::Otlp,
+            Some(v) if v == "otlp" => ExporterKind::Otlp,
+            Some(v) if v == "console" => ExporterKind::Console,
+            Some(v) if v == "none" => ExporterKind::None,
+            Some(v) => {
+                warnings.push(format!(
+                    "OTEL_TRACES_EXPORTER={v:?} is not supported (otlp, console, none); using otlp"
+                ));
+                ExporterKind::Otlp
+            }
+        };
+        let otlp_endpoint = match (
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        ) {
+            (Some(traces), _) => traces,
+            (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
+            (None, None) => "http://localhost:4318/v1/traces".to_owned(),
+        };
+        let otlp_protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
+            None => default,
+            Some(v) => v
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .unwrap_or_else(|_| {
+                    warnings.push(format!(
+                        "{key}={v:?} is not a number of milliseconds; using {}",
+                        default.as_millis()
+                    ));
+                    default
+                }),
+        };
+        let flush_timeout = millis(
+            "OTEL_FAAS_FLUSH_TIMEOUT",
+            DEFAULT_FLUSH_TIMEOUT,
+            &mut warnings,
+        );
+        let deadline_margin = millis(
+            "OTEL_FAAS_DEADLINE_MARGIN",
+            DEFAULT_DEADLINE_MARGIN,
+            &mut warnings,
+        );
+        let count = |key: &str, default: usize, warnings: &mut Vec<String>| match var(key) {
+            None => default,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    warnings.push(format!(
+                        "{key}={v:?} is not a positive integer; using {default}"
+                    ));
+                    default
+                }
+            },
+        };
+        let max_queued_spans = count(
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            DEFAULT_MAX_QUEUED_SPANS,
+            &mut warnings,
+        );
+        let attribute_value_length_limit = count(
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            &mut warnings,
+        );
+        let initialization_type = match var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() {
+            Some("provisioned-concurrency") => InitializationType::ProvisionedConcurrency,
+            Some("snap-start") => InitializationType::SnapStart,
+            _ => InitializationType::OnDemand,
+        };
+
+        Config {
+            sdk_disabled,
+            service_name,
+            resource_attributes,
+            sampler,
+            propagators,
+            exporter,
+            otlp_endpoint,
+            otlp_protocol,
+            flush_timeout,
+            deadline_margin,
+            max_queued_spans,
+            attribute_value_length_limit,
+            initialization_type,
+            warnings,
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_resource_attributes(raw: &str, warnings: &mut Vec<String>) -> Vec<(String, String)> {
+    raw.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .filter_map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => {
+                Some((percent_decode(key.trim()), percent_decode(value.trim())))
+            }
+            _ => {
+                warnings.push(format!(
+                    "OTEL_RESOURCE_ATTRIBUTES: {pair:?} is not key=value; ignored"
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes (the W3C Baggage octet encoding `OTEL_RESOURCE_ATTRIBUTES` uses);
+/// a malformed escape is kept as written.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_sampler(
+    name: Option<String>,
+    arg: Option<String>,
+    warnings: &mut Vec<String>,
+) -> SamplerConfig {
+    let default = || SamplerConfig::ParentBased(Box::new(SamplerConfig::AlwaysOn));
+    let mut ratio = || match arg.as_deref().map(str::parse::<f64>) {
+        Some(Ok(r)) if (0.0..=1.0).contains(&r) => r,
+        Some(_) => {
+            warnings.push(format!(
+                "OTEL_TRACES_SAMPLER_ARG={:?} is not a ratio between 0 and 1; using 1.0",
+                arg.as_deref().unwrap_or_default()
+            ));
+            1.0
+        }
+        None => 1.0,
+    };
+    let Some(name) = name else { return default() };
+    match name.to_ascii_lowercase().as_str() {
+        "always_on" => SamplerConfig::AlwaysOn,
+        "always_off" => SamplerConfig::AlwaysOff,
+        "traceidratio" => SamplerConfig::TraceIdRatio(ratio()),
+        "parentbased_always_on" => SamplerConfig::ParentBased(Box::new(SamplerConfig::AlwaysOn)),
+        "parentbased_always_off" => SamplerConfig::ParentBased(Box::new(SamplerConfig::AlwaysOff)),
+        "parentbased_traceidratio" => {
+            SamplerConfig::ParentBased(Box::new(SamplerConfig::TraceIdRatio(ratio())))
+        }
+        other => {
+            warnings.push(format!(
+                "OTEL_TRACES_SAMPLER={other:?} is not supported (always_on, always_off, traceidratio, \
+                 parentbased_always_on, parentbased_always_off, parentbased_traceidratio); using parentbased_always_on"
+            ));
+            default()
+        }
+    }
+}
+
+fn parse_propagators(raw: &str, warnings: &mut Vec<String>) -> Vec<PropagatorKind> {
+    let mut kinds = Vec::new();
+    for name in raw.split(',').map(|n| n.trim().to_ascii_lowercase()) {
+        let kind = match name.as_str() {
+            "tracecontext" => PropagatorKind::TraceContext,
+            "baggage" => PropagatorKind::Baggage,
+            "xray" => PropagatorKind::Xray,
+            "xray-lambda" => PropagatorKind::XrayLambda,
+            "none" | "" => continue,
+            other => {
+                warnings.push(format!(
+                    "OTEL_PROPAGATORS: {other:?} is not supported (tracecontext, baggage, xray, xray-lambda, none); ignored"
+                ));
+                continue;
+            }
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if kinds.contains(&PropagatorKind::Xray) && kinds.contains(&PropagatorKind::XrayLambda) {
+        warnings.push(
+            "OTEL_PROPAGATORS: xray and xray-lambda together stop xray-lambda from working; using xray-lambda".into(),
+        );
+        kinds.retain(|k| *k != PropagatorKind::Xray);
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_specification() {
+        let c = config(&[]);
+        assert!(!c.sdk_disabled);
+        assert_eq!(
+            c.sampler,
+            SamplerConfig::ParentBased(Box::new(SamplerConfig::AlwaysOn))
+        );
+        assert_eq!(
+            c.propagators,
+            vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]
+        );
+        assert_eq!(c.exporter, ExporterKind::Otlp);
+        assert_eq!(c.otlp_endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
+        assert_eq!(c.initialization_type, InitializationType::OnDemand);
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn every_sampler_name_is_understood() {
+        let s = |name: &str, arg: &str| {
+            config(&[
+                ("OTEL_TRACES_SAMPLER", name),
+                ("OTEL_TRACES_SAMPLER_ARG", arg),
+            ])
+            .sampler
+        };
+        assert_eq!(s("always_on", ""), SamplerConfig::AlwaysOn);
+        assert_eq!(s("always_off", ""), SamplerConfig::AlwaysOff);
+        assert_eq!(s("traceidratio", "0.25"), SamplerConfig::TraceIdRatio(0.25));
+        assert_eq!(
+            s("parentbased_traceidratio", "0"),
+            SamplerConfig::ParentBased(Box::new(SamplerConfig::TraceIdRatio(0.0)))
+        );
+        assert_eq!(
+            s("parentbased_always_off", ""),
+            SamplerConfig::ParentBased(Box::new(SamplerConfig::AlwaysOff))
+        );
+    }
+
+    #[test]
+    fn bad_values_warn_and_fall_back() {
+        let c = config(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "7"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_FAAS_FLUSH_TIMEOUT", "soon"),
+            ("OTEL_SDK_DISABLED", "maybe"),
+        ]);
+        assert_eq!(c.sampler, SamplerConfig::TraceIdRatio(1.0));
+        assert_eq!(c.exporter, ExporterKind::Otlp);
+        assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
+        assert!(!c.sdk_disabled);
+        assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn propagators_are_parsed_in_order_without_duplicates() {
+        let c = config(&[(
+            "OTEL_PROPAGATORS",
+            "baggage, tracecontext,xray-lambda,baggage,b3",
+        )]);
+        assert_eq!(
+            c.propagators,
+            vec![
+                PropagatorKind::Baggage,
+                PropagatorKind::TraceContext,
+                PropagatorKind::XrayLambda
+            ]
+        );
+        assert_eq!(c.warnings.len(), 1);
+        assert_eq!(config(&[("OTEL_PROPAGATORS", "none")]).propagators, vec![]);
+    }
+
+    #[test]
+    fn xray_beside_xray_lambda_keeps_xray_lambda() {
+        let c = config(&[("OTEL_PROPAGATORS", "tracecontext,xray,xray-lambda")]);
+        assert_eq!(
+            c.propagators,
+            vec![PropagatorKind::TraceContext, PropagatorKind::XrayLambda]
+        );
+    }
+
+    #[test]
+    fn resource_attributes_are_percent_decoded() {
+        let c = config(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team=pay%20ments,deployment.environment=prod,broken",
+        )]);
+        assert_eq!(
+            c.resource_attributes,
+            vec![
+                ("team".into(), "pay ments".into()),
+                ("deployment.environment".into(), "prod".into())
+            ]
+        );
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn otlp_endpoint_follows_the_signal_specific_variable_first() {
+        let c = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
+        assert_eq!(c.otlp_endpoint, "http://collector:4318/v1/traces");
+        let c = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://traces:4318/custom",
+            ),
+        ]);
+        assert_eq!(c.otlp_endpoint, "http://traces:4318/custom");
+    }
+
+    #[test]
+    fn initialization_type_is_read() {
+        let c = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")]);
+        assert_eq!(
+            c.initialization_type,
+            InitializationType::ProvisionedConcurrency
+        );
+        let c = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]);
+        assert_eq!(c.initialization_type, InitializationType::SnapStart);
+    }
+}

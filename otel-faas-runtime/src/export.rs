@@ -1,0 +1,101 @@
+//! Where spans go: the exporter `OTEL_TRACES_EXPORTER` names, built once at start-up.
+//!
+//! `otlp` is the OpenTelemetry OTLP/HTTP exporter with protobuf bodies over Hyper (the HTTP
+//! stack the Lambda runtime already links), configured by the standard
+//! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use crate::config::{Config, ExporterKind};
+use crate::processor::DynExporter;
+use crate::render::{SpanView, render_trees};
+
+/// Builds the configured exporter; problems are returned as warnings and leave spans unexported.
+pub(crate) fn from_config(
+    config: &Config,
+    resource: &Resource,
+) -> (Option<Box<dyn DynExporter>>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let exporter: Option<Box<dyn DynExporter>> = match config.exporter {
+        ExporterKind::None => None,
+        ExporterKind::Console => Some(Box::new(ConsoleExporter)),
+        ExporterKind::Otlp => {
+            if let Some(protocol) = &config.otlp_protocol {
+                if protocol != "http/protobuf" {
+                    warnings.push(format!(
+                        "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?} is not supported; exporting with http/protobuf"
+                    ));
+                }
+            }
+            if config.otlp_endpoint.starts_with("https://") {
+                warnings.push(format!(
+                    "OTLP endpoint {} uses https, which this build cannot reach (no TLS); export to a collector \
+                     on http://localhost:4318 (the OpenTelemetry collector Lambda layer) instead",
+                    config.otlp_endpoint
+                ));
+            }
+            match opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(Protocol::HttpBinary)
+                .build()
+            {
+                Ok(mut exporter) => {
+                    SpanExporter::set_resource(&mut exporter, resource);
+                    Some(Box::new(exporter))
+                }
+                Err(error) => {
+                    warnings.push(format!(
+                        "the OTLP exporter could not be built ({error}); spans will not be exported"
+                    ));
+                    None
+                }
+            }
+        }
+    };
+    (exporter, warnings)
+}
+
+/// Prints every exported batch to standard output as a trace tree.
+#[derive(Debug, Default)]
+pub struct ConsoleExporter;
+
+impl SpanExporter for ConsoleExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let views: Vec<SpanView> = batch.iter().map(SpanView::from).collect();
+        print!("{}", render_trees(&views));
+        Ok(())
+    }
+}
+
+/// Keeps exported spans in memory, for tests and benchmarks; clones share the spans.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryExporter {
+    spans: Arc<Mutex<Vec<SpanData>>>,
+}
+
+impl MemoryExporter {
+    /// The spans exported so far, in export order.
+    pub fn spans(&self) -> Vec<SpanData> {
+        self.spans.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Forgets the spans exported so far.
+    pub fn clear(&self) {
+        self.spans.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+impl SpanExporter for MemoryExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.spans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(batch);
+        Ok(())
+    }
+}

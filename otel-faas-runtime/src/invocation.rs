@@ -1,0 +1,236 @@
+//! The life of one invocation: its spans, the handler's outcome, and the hand-over from the
+//! glue in the handler to the runtime that ends the invocation and flushes.
+//!
+//! The glue (what `#[traced_function]` expands to) calls [`instrument`]: it opens the
+//! invocation span and the trigger's span, runs the handler body with them as the current
+//! context (so the handler's own `tracing` spans nest under them), and records how the body
+//! ended — value, error or panic. Inside a managed invocation (run by [`crate::lambda::run`]
+//! or the test kit) it then hands the still-open invocation span to the runtime, which
+//! records what only it sees (the HTTP response), ends it and exports the invocation's spans
+//! before the response is posted. Called directly, as in a plain unit test, the glue ends
+//! its spans itself.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt as _;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute::{
+    AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
+    FAAS_INVOCATION_ID, FAAS_TRIGGER,
+};
+
+use crate::outcome::{Failure, Outcome};
+use crate::propagation::NO_CARRIER;
+use crate::telemetry::Telemetry;
+use crate::trigger::{FaasTrigger, InvocationSpan, Spec, Trigger};
+
+tokio::task_local! {
+    static SCOPE: Arc<InvocationScope>;
+}
+
+/// What the runtime and the glue share during one managed invocation.
+#[derive(Debug)]
+pub(crate) struct InvocationScope {
+    telemetry: Telemetry,
+    /// Set once the handler was called (a malformed event never reaches it).
+    handler_called: AtomicBool,
+    /// The invocation span, handed over by the glue for the runtime to end.
+    span: Mutex<Option<Context>>,
+}
+
+impl InvocationScope {
+    pub(crate) fn new(telemetry: Telemetry) -> Arc<Self> {
+        Arc::new(InvocationScope {
+            telemetry,
+            handler_called: AtomicBool::new(false),
+            span: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    pub(crate) fn mark_handler_called(&self) {
+        self.handler_called.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handler_called(&self) -> bool {
+        self.handler_called.load(Ordering::Relaxed)
+    }
+
+    fn hand_over(&self, span: Context) {
+        *self.span.lock().unwrap_or_else(|p| p.into_inner()) = Some(span);
+    }
+
+    /// The invocation span the glue handed over, if the handler was annotated.
+    pub(crate) fn take_span(&self) -> Option<Context> {
+        self.span.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Runs `future` as this invocation.
+    pub(crate) async fn run<F: Future>(self: Arc<Self>, future: F) -> F::Output {
+        SCOPE.scope(self, future).await
+    }
+}
+
+/// The managed invocation in progress on this task, if any.
+pub(crate) fn current_scope() -> Option<Arc<InvocationScope>> {
+    SCOPE.try_with(Arc::clone).ok()
+}
+
+/// The spans opened for one handler call.
+struct OpenSpans {
+    /// The invocation span, when the input was a whole invocation.
+    invocation: Option<Context>,
+    /// The trigger's span, when it has one.
+    trigger: Option<Context>,
+}
+
+impl OpenSpans {
+    /// The context the handler body runs in: the innermost span.
+    fn body_context(&self) -> Context {
+        self.trigger
+            .clone()
+            .or_else(|| self.invocation.clone())
+            .unwrap_or_else(Context::current)
+    }
+
+    fn record(&self, failure: &Failure, value_limit: usize) {
+        let innermost = self.trigger.as_ref().or(self.invocation.as_ref());
+        for cx in self.trigger.iter().chain(self.invocation.iter()) {
+            let is_innermost = innermost.is_some_and(|inner| std::ptr::eq(inner, cx));
+            failure.record(&cx.span(), is_innermost, value_limit);
+        }
+    }
+}
+
+/// Traces one call of a handler body: the glue of `#[traced_function]`.
+pub(crate) async fn instrument<T, F, Fut>(
+    spec: &'static Spec,
+    input: T::Input,
+    body: F,
+) -> Fut::Output
+where
+    T: Trigger,
+    F: FnOnce(T::Input) -> Fut,
+    Fut: Future,
+    Fut::Output: Outcome,
+{
+    let scope = current_scope();
+    let telemetry = match &scope {
+        Some(scope) => scope.telemetry.clone(),
+        None => match Telemetry::global() {
+            Some(telemetry) => telemetry.clone(),
+            None => return body(input).await,
+        },
+    };
+    let spans = open::<T>(spec, &input, &telemetry);
+    let result = AssertUnwindSafe(body(input))
+        .catch_unwind()
+        .with_context(spans.body_context())
+        .await;
+
+    let limit = telemetry.value_limit();
+    match &result {
+        Ok(output) => {
+            if let Some(failure) = output.failure() {
+                spans.record(&failure, limit);
+            }
+        }
+        Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),
+    }
+    if let Some(trigger) = &spans.trigger {
+        trigger.span().end();
+    }
+    if let Some(invocation) = spans.invocation {
+        match &scope {
+            Some(scope) => scope.hand_over(invocation),
+            None => invocation.span().end(),
+        }
+    }
+    match result {
+        Ok(output) => output,
+        Err(panic) => resume_unwind(panic),
+    }
+}
+
+fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> OpenSpans {
+    let tracer = telemetry.tracer();
+    let invocation = T::lambda_context(input).map(|lambda| {
+        let mut plan = InvocationSpan {
+            name: None,
+            parent: telemetry
+                .propagation()
+                .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref()),
+            attributes: Vec::with_capacity(16),
+        };
+        invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
+        T::invocation(input, spec, telemetry, &mut plan);
+        let name = match (spec.name, plan.name) {
+            (Some(name), _) => name.into(),
+            (None, Some(name)) => name,
+            (None, None) => function_name(lambda),
+        };
+        let span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(plan.attributes)
+            .start_with_context(tracer, &plan.parent);
+        plan.parent.with_span(span)
+    });
+    let trigger = T::trigger_span(input, spec, telemetry).map(|plan| {
+        let parent = invocation.clone().unwrap_or_else(Context::current);
+        let name = match (&invocation, spec.name) {
+            (None, Some(name)) => name.into(),
+            _ => plan.name,
+        };
+        let span = tracer
+            .span_builder(name)
+            .with_kind(plan.kind)
+            .with_attributes(plan.attributes)
+            .with_links(plan.links)
+            .start_with_context(tracer, &parent);
+        parent.with_span(span)
+    });
+    OpenSpans {
+        invocation,
+        trigger,
+    }
+}
+
+/// The attributes every invocation span carries.
+pub(crate) fn invocation_attributes(
+    telemetry: &Telemetry,
+    lambda: &lambda_runtime::Context,
+    trigger: FaasTrigger,
+    out: &mut Vec<KeyValue>,
+) {
+    out.push(KeyValue::new(FAAS_TRIGGER, trigger.as_str()));
+    out.push(KeyValue::new(FAAS_INVOCATION_ID, lambda.request_id.clone()));
+    out.push(KeyValue::new(FAAS_COLDSTART, telemetry.take_coldstart()));
+    if !lambda.invoked_function_arn.is_empty() {
+        let arn = telemetry
+            .arns()
+            .get(&lambda.invoked_function_arn, &lambda.env_config.version);
+        out.push(KeyValue::new(AWS_LAMBDA_INVOKED_ARN, arn.invoked_arn));
+        if let Some(account) = arn.account_id {
+            out.push(KeyValue::new(CLOUD_ACCOUNT_ID, account));
+        }
+        if let Some(resource) = arn.resource_id {
+            out.push(KeyValue::new(CLOUD_RESOURCE_ID, resource));
+        }
+    }
+}
+
+fn function_name(lambda: &lambda_runtime::Context) -> std::borrow::Cow<'static, str> {
+    match lambda.env_config.function_name.as_str() {
+        "" => "invocation".into(),
+        name => name.to_owned().into(),
+    }
+}

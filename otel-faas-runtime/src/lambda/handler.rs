@@ -1,0 +1,362 @@
+//! The handlers [`run`](super::run) serves, told apart by their argument type, and how one
+//! call of each is managed: the invocation span handed over by the glue is completed and
+//! ended, and the invocation's spans are exported before the response is returned.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::sync::{Arc, Once};
+use std::time::SystemTime;
+
+use aws_lambda_events::event::sqs::{
+    SqsBatchResponse, SqsEvent, SqsEventObj, SqsMessage, SqsMessageObj,
+};
+use futures_util::FutureExt as _;
+use lambda_http::{IntoResponse, RequestExt as _};
+use lambda_runtime::{Diagnostic, LambdaEvent, Runtime, service_fn};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::malformed::InvocationLayer;
+use crate::Error;
+use crate::invocation::current_scope;
+use crate::outcome::Outcome;
+use crate::trigger::sqs::{Sqs, SqsMessageInput, SqsOutcome, record_batch_failures};
+use crate::trigger::{FaasTrigger, Spec};
+
+/// A handler [`run`](super::run) can serve, recognised by its argument:
+///
+/// | argument | trigger | returns |
+/// |---|---|---|
+/// | `LambdaEvent<T>` | every trigger but `http` | `Result<R, E>`, `R: Serialize` |
+/// | `lambda_http::Request` | `http` | `Result<impl IntoResponse, E>` |
+/// | `SqsMessage` / `SqsMessageObj<T>` | `sqs` with `per_message` | `Result<T, E>` |
+///
+/// `E` is any error Lambda can report (`Into<Diagnostic>`), usually `lambda_runtime::Error`.
+/// Async fns and closures implement it: `run(handler)`, or `run(|event| handler(&client,
+/// event))` to share state.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler `otel_faas_runtime::lambda::run` can serve",
+    label = "not a Lambda handler",
+    note = "a handler is an async fn or closure taking `LambdaEvent<T>`, `lambda_http::Request`, or one `SqsMessage` \
+            (`per_message`), and returning `Result<_, E>` where `E: Into<lambda_runtime::Diagnostic>`"
+)]
+pub trait Handler<Marker>: Sized + 'static {
+    /// The payload deserialized from the event.
+    type Payload: DeserializeOwned + 'static;
+    /// What one call yields.
+    type Output;
+
+    /// The trigger, when the argument type alone tells it.
+    #[doc(hidden)]
+    const TRIGGER: Option<FaasTrigger>;
+
+    /// Calls the handler for one event as a managed invocation (inside an invocation scope),
+    /// turning its error or panic into the [`Diagnostic`] Lambda would report.
+    #[doc(hidden)]
+    fn call(
+        &self,
+        event: LambdaEvent<Self::Payload>,
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>>;
+
+    /// Serves invocations from the Lambda Runtime API until it fails.
+    #[doc(hidden)]
+    fn serve(self, layer: InvocationLayer) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// Marks handlers taking `LambdaEvent<E>`.
+#[doc(hidden)]
+pub struct EventHandler<E, Fut>(PhantomData<fn(E) -> Fut>);
+
+/// Marks handlers taking `lambda_http::Request`.
+#[doc(hidden)]
+pub struct HttpHandler<Fut>(PhantomData<fn() -> Fut>);
+
+/// Marks handlers taking one SQS message.
+#[doc(hidden)]
+pub struct MessageHandler<M, Fut>(PhantomData<fn(M) -> Fut>);
+
+impl<F, E, Fut, R, Err> Handler<EventHandler<E, Fut>> for F
+where
+    F: Fn(LambdaEvent<E>) -> Fut + 'static,
+    Fut: Future<Output = Result<R, Err>>,
+    E: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+    Err: Into<Diagnostic> + std::fmt::Debug + 'static,
+{
+    type Payload = E;
+    type Output = R;
+    const TRIGGER: Option<FaasTrigger> = None;
+
+    async fn call(&self, event: LambdaEvent<E>) -> Result<R, Diagnostic> {
+        let deadline = deadline_of(&event.context);
+        catching(managed(deadline, self(event)))
+            .await
+            .and_then(|r| r.map_err(Into::into))
+    }
+
+    async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
+        let handler = Arc::new(self);
+        let service = service_fn(move |event: LambdaEvent<E>| {
+            let handler = handler.clone();
+            async move {
+                let deadline = deadline_of(&event.context);
+                managed(deadline, handler(event)).await
+            }
+        });
+        Runtime::new(service).layer(layer).run().await
+    }
+}
+
+impl<F, Fut, R, Err> Handler<HttpHandler<Fut>> for F
+where
+    F: Fn(lambda_http::Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Err>> + Send + 'static,
+    R: IntoResponse + Send + Sync + 'static,
+    Err: Into<Diagnostic> + std::fmt::Debug + Send + 'static,
+{
+    type Payload = lambda_http::request::LambdaRequest;
+    type Output = lambda_http::Response<lambda_http::Body>;
+    const TRIGGER: Option<FaasTrigger> = Some(FaasTrigger::Http);
+
+    async fn call(&self, event: LambdaEvent<Self::Payload>) -> Result<Self::Output, Diagnostic> {
+        let LambdaEvent { payload, context } = event;
+        let request = lambda_http::Request::from(payload).with_lambda_context(context);
+        catching(managed_http(self, request))
+            .await
+            .and_then(|r| r.map_err(Into::into))
+    }
+
+    async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
+        let handler = Arc::new(self);
+        let service = service_fn(move |request: lambda_http::Request| {
+            let handler = handler.clone();
+            async move { managed_http(&*handler, request).await }
+        });
+        lambda_http::runtime(service).layer(layer).run().await
+    }
+}
+
+/// One SQS message type and the batch it arrives in.
+#[doc(hidden)]
+pub trait BatchedMessage: SqsMessageInput + Sized + 'static {
+    type Batch: DeserializeOwned + 'static;
+    fn into_messages(batch: Self::Batch) -> Vec<Self>;
+}
+
+impl BatchedMessage for SqsMessage {
+    type Batch = SqsEvent;
+    fn into_messages(batch: SqsEvent) -> Vec<Self> {
+        batch.records
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + 'static> BatchedMessage for SqsMessageObj<T> {
+    type Batch = SqsEventObj<T>;
+    fn into_messages(batch: SqsEventObj<T>) -> Vec<Self> {
+        batch.records
+    }
+}
+
+impl<F, M, Fut, T, Err> Handler<MessageHandler<M, Fut>> for F
+where
+    F: Fn(M) -> Fut + 'static,
+    M: BatchedMessage,
+    LambdaEvent<M::Batch>: crate::trigger::sqs::SqsEventInput,
+    Fut: Future<Output = Result<T, Err>>,
+    Result<T, Err>: Outcome,
+{
+    type Payload = M::Batch;
+    type Output = SqsBatchResponse;
+    const TRIGGER: Option<FaasTrigger> = Some(FaasTrigger::PubSub);
+
+    async fn call(&self, event: LambdaEvent<M::Batch>) -> Result<SqsBatchResponse, Diagnostic> {
+        let deadline = deadline_of(&event.context);
+        let result = catching(managed(deadline, each_message(self, event))).await;
+        result.map(|output| {
+            let Ok(response) = output;
+            response
+        })
+    }
+
+    async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
+        let handler = Arc::new(self);
+        let service = service_fn(move |event: LambdaEvent<M::Batch>| {
+            let handler = handler.clone();
+            async move {
+                let deadline = deadline_of(&event.context);
+                managed(deadline, each_message(&*handler, event)).await
+            }
+        });
+        Runtime::new(service).layer(layer).run().await
+    }
+}
+
+/// The batch body of `per_message` mode: traces the batch as the `sqs` trigger does, calls
+/// the handler once per message, and reports failed messages in `SqsBatchResponse`. A
+/// message whose handler panics fails alone. On a FIFO queue, the messages after the first
+/// failure are not processed and reported failed too, so their order is kept on retry.
+async fn each_message<F, M, Fut, T, Err>(
+    handler: &F,
+    event: LambdaEvent<M::Batch>,
+) -> Result<SqsBatchResponse, std::convert::Infallible>
+where
+    F: Fn(M) -> Fut,
+    M: BatchedMessage,
+    LambdaEvent<M::Batch>: crate::trigger::sqs::SqsEventInput,
+    Fut: Future<Output = Result<T, Err>>,
+{
+    static SPEC: Spec = Spec::DEFAULT;
+    let batch_size = crate::trigger::sqs::SqsEventInput::messages(&event).len();
+    let body = |event: LambdaEvent<M::Batch>| async move {
+        let mut response = SqsBatchResponse::default();
+        let mut stop_after_failure = false;
+        for message in M::into_messages(event.payload) {
+            let id = message.view().id().unwrap_or_default().to_owned();
+            if stop_after_failure {
+                response.add_failure(id);
+                continue;
+            }
+            let fifo = message.view().is_fifo();
+            let succeeded = matches!(
+                AssertUnwindSafe(handler(message)).catch_unwind().await,
+                Ok(Ok(_))
+            );
+            if !succeeded {
+                response.add_failure(id);
+                stop_after_failure = fifo;
+            }
+        }
+        let output = Ok(response);
+        if let Some(failures) = SqsOutcome::batch_item_failures(&output) {
+            record_batch_failures(failures, batch_size);
+        }
+        output
+    };
+    crate::invocation::instrument::<Sqs<LambdaEvent<M::Batch>>, _, _>(&SPEC, event, body).await
+}
+
+fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
+    (context.deadline > 0).then(|| context.deadline())
+}
+
+/// Runs one handler call as the managed invocation in scope: ends the invocation span the
+/// glue handed over and exports the invocation's spans, also when the handler panicked
+/// (the panic then continues, for `lambda_runtime` to report).
+async fn managed<Fut: Future>(deadline: Option<SystemTime>, handler: Fut) -> Fut::Output {
+    let Some(scope) = current_scope() else {
+        return handler.await;
+    };
+    scope.mark_handler_called();
+    let result = AssertUnwindSafe(handler).catch_unwind().await;
+    finish(scope.take_span(), deadline).await;
+    match result {
+        Ok(output) => output,
+        Err(panic) => resume_unwind(panic),
+    }
+}
+
+/// [`managed`] for HTTP: the response is built first, so the invocation span records its
+/// status code, and the response carries a W3C `traceresponse` header with the trace id.
+async fn managed_http<F, Fut, R, Err>(
+    handler: &F,
+    request: lambda_http::Request,
+) -> Result<lambda_http::Response<lambda_http::Body>, Err>
+where
+    F: Fn(lambda_http::Request) -> Fut,
+    Fut: Future<Output = Result<R, Err>>,
+    R: IntoResponse,
+{
+    let deadline = request.lambda_context_ref().and_then(deadline_of);
+    let Some(scope) = current_scope() else {
+        return match handler(request).await {
+            Ok(response) => Ok(response.into_response().await),
+            Err(error) => Err(error),
+        };
+    };
+    scope.mark_handler_called();
+    let call = async {
+        match handler(request).await {
+            Ok(response) => Ok(response.into_response().await),
+            Err(error) => Err(error),
+        }
+    };
+    let mut result = AssertUnwindSafe(call).catch_unwind().await;
+    let span = scope.take_span();
+    if let (Some(cx), Ok(Ok(response))) = (&span, &mut result) {
+        record_response(cx, response);
+    }
+    finish(span, deadline).await;
+    match result {
+        Ok(output) => output,
+        Err(panic) => resume_unwind(panic),
+    }
+}
+
+fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_http::Body>) {
+    let span = cx.span();
+    let status = response.status();
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_u16().to_string()));
+        span.set_status(Status::error(status.to_string()));
+    }
+    let sc = span.span_context();
+    if sc.is_valid() && !response.headers().contains_key(TRACERESPONSE) {
+        let value = format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(TRACERESPONSE, value);
+        }
+    }
+}
+
+/// W3C Trace Context Level 2 response header.
+const TRACERESPONSE: &str = "traceresponse";
+
+/// Ends the invocation span and flushes the invocation's spans within its deadline.
+async fn finish(span: Option<Context>, deadline: Option<SystemTime>) {
+    let Some(telemetry) = current_scope().map(|s| s.telemetry().clone()) else {
+        return;
+    };
+    match span {
+        Some(cx) => cx.span().end(),
+        None => warn_unannotated(),
+    }
+    telemetry.flush_before(deadline).await;
+}
+
+fn warn_unannotated() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            target: "otel_faas",
+            "the handler given to otel_faas_runtime::lambda::run is not annotated with #[traced_function]: \
+             its invocations get no invocation span"
+        );
+    });
+}
+
+/// Awaits `future`, turning a panic into the diagnostic `lambda_runtime` would report.
+async fn catching<T>(future: impl Future<Output = T>) -> Result<T, Diagnostic> {
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            let failure = crate::outcome::Failure::from_panic(panic.as_ref());
+            Diagnostic {
+                error_type: "panic".to_owned(),
+                error_message: format!("Lambda panicked: {}", failure.message),
+            }
+        })
+}

@@ -1,0 +1,112 @@
+//! Running a traced handler on AWS Lambda.
+//!
+//! ```no_run
+//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
+//!
+//! #[traced_function(trigger = "sqs")]
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+//!     for message in &event.payload.records {
+//!         tracing::info!(id = ?message.message_id, "processing");
+//!     }
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     otel_faas_runtime::lambda::run(handler).await
+//! }
+//! ```
+//!
+//! [`run`] starts telemetry from the environment before the first invocation, serves
+//! invocations with the `lambda_runtime` loop (through `lambda_http` for HTTP handlers), and
+//! on SIGTERM or SIGINT exports what is left and shuts telemetry down.
+
+mod handler;
+pub(crate) mod malformed;
+
+use std::time::Duration;
+
+pub use handler::{EventHandler, Handler, HttpHandler, MessageHandler};
+pub use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+pub use malformed::{InvocationLayer, InvocationService};
+
+use crate::Error;
+use crate::telemetry::Telemetry;
+
+/// How long the final flush on SIGTERM may take: Lambda allows the runtime about 500 ms
+/// between SIGTERM and SIGKILL.
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(400);
+
+/// Serves `handler` on AWS Lambda, traced.
+///
+/// Telemetry is configured from the environment (see the crate documentation for every
+/// variable); with `OTEL_SDK_DISABLED=true` the handler runs untraced. Logs from `tracing`
+/// are written to standard output as Lambda expects (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`,
+/// level from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`), unless a global subscriber was set
+/// before — then add [`Telemetry::tracing_layer`] to it yourself.
+pub async fn run<H, M>(handler: H) -> Result<(), Error>
+where
+    H: Handler<M>,
+{
+    let telemetry = init();
+    let layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
+    let result = tokio::select! {
+        result = handler.serve(layer) => result,
+        signal = shutdown_signal() => {
+            tracing::info!(target: "otel_faas", "{signal} received: flushing telemetry");
+            Ok(())
+        }
+    };
+    if let Some(telemetry) = telemetry {
+        shutdown(&telemetry).await;
+    }
+    result
+}
+
+/// Starts telemetry from the environment, once per process: builds and installs the
+/// pipeline and the `tracing` subscriber, and logs configuration problems. Returns `None`
+/// when `OTEL_SDK_DISABLED=true`. [`run`] calls it; call it yourself only to serve
+/// invocations some other way.
+pub fn init() -> Option<Telemetry> {
+    if let Some(telemetry) = Telemetry::global() {
+        return Some(telemetry.clone());
+    }
+    let telemetry = Telemetry::from_env();
+    if let Some(telemetry) = &telemetry {
+        telemetry.install_global();
+    }
+    crate::logging::install(telemetry.as_ref());
+    for warning in telemetry.iter().flat_map(|t| t.warnings()) {
+        tracing::warn!(target: "otel_faas", "{warning}");
+    }
+    telemetry
+}
+
+async fn shutdown(telemetry: &Telemetry) {
+    let _ = tokio::time::timeout(SHUTDOWN_FLUSH, telemetry.flush()).await;
+    telemetry.shutdown();
+}
+
+/// Resolves on SIGTERM (what Lambda sends before it stops the environment) or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

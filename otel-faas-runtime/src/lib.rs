@@ -1,0 +1,115 @@
+//! OpenTelemetry traces for Rust serverless functions, with one attribute.
+//!
+//! ```no_run
+//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
+//!
+//! #[traced_function(trigger = "sqs")]
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+//!     // business logic; `tracing` spans made here nest under the invocation's spans
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     otel_faas_runtime::lambda::run(handler).await
+//! }
+//! ```
+//!
+//! [`traced_function`] keeps the handler an ordinary async fn — a unit test can call it —
+//! and wraps its body in glue that extracts the incoming trace context, opens the
+//! invocation span (SERVER) and the trigger's span (CONSUMER for messaging) with the
+//! OpenTelemetry semantic-convention attributes, and records errors and panics. A wrong
+//! trigger name, option or event type is a compile error that says how to fix it.
+//!
+//! [`lambda::run`] owns the rest: telemetry set up from the standard `OTEL_*` variables
+//! before the first invocation, the `lambda_runtime` loop, an export of each invocation's
+//! spans before its response is posted — bounded by a flush timeout and by the invocation's
+//! deadline, so a slow or dead collector never makes the function time out — and a final
+//! flush on SIGTERM.
+//!
+//! # Triggers
+//!
+//! | `trigger =` | handler argument | spans |
+//! |---|---|---|
+//! | `"http"` | `lambda_http::Request` (API Gateway v1/v2, Function URL, ALB) | SERVER `{method} {route}` |
+//! | `"sqs"` | `LambdaEvent<SqsEvent>` | SERVER → CONSUMER `process {queue}` linked to each producer |
+//! | `"sqs", per_message` | `SqsMessage` | … → CONSUMER `process {queue}` per message; failures reported for you |
+//! | `"other"` | `LambdaEvent<T>`, any `T` | SERVER, parent from the client context |
+//!
+//! See [`trigger`] for the attributes of each.
+//!
+//! # Configuration
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `OTEL_SDK_DISABLED` | `false` | `true`: no telemetry; the glue calls the handler directly |
+//! | `OTEL_SERVICE_NAME` | function name | `service.name` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | | extra resource attributes, `k=v,k2=v2` |
+//! | `OTEL_TRACES_SAMPLER` / `_ARG` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |
+//! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | also `xray`, `xray-lambda`, `none` |
+//! | `OTEL_TRACES_EXPORTER` | `otlp` | `otlp`, `console` (trace tree on stdout), `none` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP/HTTP collector (`/v1/traces` appended) |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | | full traces URL, wins over the above |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | | `k=v` headers sent with every export |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds it further |
+//! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
+//! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per flush; more are dropped and counted |
+//! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
+//!
+//! # Testing handlers
+//!
+//! With the `testing` feature, [`testing::TestKit`] invokes an annotated handler in process,
+//! with a synthetic Lambda context, and captures its spans for assertions.
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod arn;
+pub mod config;
+pub mod export;
+mod invocation;
+pub mod lambda;
+mod logging;
+pub mod outcome;
+pub mod processor;
+mod propagation;
+pub mod redact;
+pub mod render;
+mod resource;
+pub mod telemetry;
+pub mod trigger;
+
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+/// Traces an AWS Lambda handler; see the crate documentation.
+///
+/// ```ignore
+/// #[traced_function(trigger = "http")]
+/// #[traced_function(trigger = "sqs", name = "orders", links_from = "both")]
+/// #[traced_function(trigger = "sqs", per_message)]
+/// #[traced_function(trigger = "other")]
+/// ```
+///
+/// | option | triggers | meaning |
+/// |---|---|---|
+/// | `trigger = "…"` | required | `http`, `sqs`, `other` |
+/// | `name = "…"` | all | span name instead of the trigger's (the invocation span; the message span with `per_message`) |
+/// | `per_message` | `sqs` | the handler takes one `SqsMessage`; failures are returned as `SqsBatchResponse` |
+/// | `links_from = "…"` | `sqs` | `aws_trace_header` (default), `message_attributes`, `both` |
+pub use otel_faas_macros::traced_function;
+
+/// The error type handlers usually return (`lambda_runtime::Error`).
+pub type Error = lambda_runtime::Error;
+
+pub use telemetry::Telemetry;

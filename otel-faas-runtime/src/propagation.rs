@@ -1,0 +1,350 @@
+//! Trace-context extraction from untrusted carriers: HTTP headers, Lambda client context,
+//! message attributes and the X-Ray `AWSTraceHeader`.
+//!
+//! Every value comes from the caller and is treated as hostile. A carrier value longer than
+//! its format allows is ignored before any propagator parses it (W3C limits: `tracestate` 512
+//! bytes, `baggage` 8192 bytes), and a value a propagator cannot parse leaves the context
+//! empty, so the invocation starts a new trace. Nothing here panics on any input.
+
+use std::collections::HashMap;
+
+use opentelemetry::Context;
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry_aws::trace::XrayPropagator;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+use crate::config::PropagatorKind;
+
+/// Header carrying the X-Ray trace context.
+pub(crate) const XRAY_HEADER: &str = "x-amzn-trace-id";
+/// Environment variable in which the Lambda runtime publishes the invocation's X-Ray context.
+const XRAY_ENV: &str = "_X_AMZN_TRACE_ID";
+/// Carrier key under which [`LambdaCarrier`] answers the invocation's `Lambda-Runtime-Trace-Id`.
+const LAMBDA_TRACE_KEY: &str = "lambda-runtime-trace-id";
+
+/// Longest value accepted for a carrier key, in bytes; longer values are ignored whole.
+fn max_len(key: &str) -> usize {
+    match key {
+        "traceparent" => 128, // version 00 is 55 bytes; later versions may append fields
+        "tracestate" => 512,
+        "baggage" => 8192,
+        XRAY_HEADER | LAMBDA_TRACE_KEY => 1024,
+        _ => 1024,
+    }
+}
+
+/// The configured propagators, composed in `OTEL_PROPAGATORS` order.
+pub(crate) struct Propagation {
+    composite: TextMapCompositePropagator,
+    uses_xray: bool,
+}
+
+impl std::fmt::Debug for Propagation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Propagation")
+            .field("uses_xray", &self.uses_xray)
+            .finish()
+    }
+}
+
+impl Propagation {
+    pub(crate) fn new(kinds: &[PropagatorKind]) -> Self {
+        let propagators = kinds
+            .iter()
+            .map(|kind| -> Box<dyn TextMapPropagator + Send + Sync> {
+                match kind {
+                    PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
+                    PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
+                    PropagatorKind::Xray => Box::new(XrayPropagator::new()),
+                    PropagatorKind::XrayLambda => Box::new(XrayLambdaPropagator::default()),
+                }
+            })
+            .collect();
+        Propagation {
+            composite: TextMapCompositePropagator::new(propagators),
+            uses_xray: kinds
+                .iter()
+                .any(|k| matches!(k, PropagatorKind::Xray | PropagatorKind::XrayLambda)),
+        }
+    }
+
+    /// Whether an X-Ray propagator is configured (then trace ids must be X-Ray compatible).
+    pub(crate) fn uses_xray(&self) -> bool {
+        self.uses_xray
+    }
+
+    /// Extracts the parent context from `carrier`; `lambda_trace_header` is the invocation's
+    /// `Lambda-Runtime-Trace-Id`, which the `xray-lambda` propagator prefers.
+    pub(crate) fn extract(
+        &self,
+        carrier: &dyn Extractor,
+        lambda_trace_header: Option<&str>,
+    ) -> Context {
+        let bounded = LambdaCarrier {
+            inner: carrier,
+            lambda_trace_header,
+        };
+        self.composite
+            .extract_with_context(&Context::new(), &bounded)
+    }
+
+    /// The propagators as one [`TextMapPropagator`], for injection into outgoing carriers.
+    pub(crate) fn into_composite(self) -> TextMapCompositePropagator {
+        self.composite
+    }
+}
+
+/// Parses an X-Ray trace header (the SQS `AWSTraceHeader` system attribute) into a span
+/// context usable as a link; `None` when the value is malformed or oversized.
+pub(crate) fn xray_span_context(value: &str) -> Option<SpanContext> {
+    if value.len() > max_len(XRAY_HEADER) {
+        return None;
+    }
+    opentelemetry_aws::trace::xray_propagator::span_context_from_str(value.trim())
+        .filter(SpanContext::is_valid)
+}
+
+/// Bounds every value of the carrier it wraps, and answers the Lambda trace header.
+struct LambdaCarrier<'a> {
+    inner: &'a dyn Extractor,
+    lambda_trace_header: Option<&'a str>,
+}
+
+impl Extractor for LambdaCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = if key == LAMBDA_TRACE_KEY {
+            self.lambda_trace_header
+        } else {
+            self.inner.get(key)
+        };
+        value.filter(|v| v.len() <= max_len(key))
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.inner.keys()
+    }
+}
+
+/// The `xray-lambda` propagator of the AWS Lambda semantic conventions: the X-Ray propagator,
+/// except that when no valid parent was found before it, the Lambda runtime's own trace header
+/// (`Lambda-Runtime-Trace-Id`, also published as `_X_AMZN_TRACE_ID`) is applied on top.
+#[derive(Debug, Default)]
+struct XrayLambdaPropagator {
+    xray: XrayPropagator,
+}
+
+impl TextMapPropagator for XrayLambdaPropagator {
+    fn inject_context(
+        &self,
+        cx: &Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.xray.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let xray_cx = self.xray.extract_with_context(cx, extractor);
+        if cx.span().span_context().is_valid() {
+            return xray_cx;
+        }
+        let env_header;
+        let lambda_header = match extractor.get(LAMBDA_TRACE_KEY) {
+            Some(header) => header,
+            None => {
+                env_header = std::env::var(XRAY_ENV).ok();
+                match env_header.as_deref() {
+                    Some(h) if h.len() <= max_len(XRAY_HEADER) => h,
+                    _ => return xray_cx,
+                }
+            }
+        };
+        if lambda_header.trim().is_empty() {
+            return xray_cx;
+        }
+        self.xray
+            .extract_with_context(&xray_cx, &SingleHeader(lambda_header))
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.xray.fields()
+    }
+}
+
+/// A carrier holding only an `X-Amzn-Trace-Id` value.
+struct SingleHeader<'a>(&'a str);
+
+impl Extractor for SingleHeader<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        key.eq_ignore_ascii_case(XRAY_HEADER).then_some(self.0)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec![XRAY_HEADER]
+    }
+}
+
+/// A carrier with nothing in it: extraction from it finds only the Lambda trace header.
+pub(crate) const NO_CARRIER: NoCarrier = NoCarrier;
+
+/// See [`NO_CARRIER`].
+pub(crate) struct NoCarrier;
+
+impl Extractor for NoCarrier {
+    fn get(&self, _key: &str) -> Option<&str> {
+        None
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+/// Reads HTTP request headers; a header that is not visible ASCII is absent.
+pub(crate) struct HeaderCarrier<'a>(pub(crate) &'a http::HeaderMap);
+
+impl Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Reads a string map, such as the `custom` part of a Lambda client context.
+pub(crate) struct MapCarrier<'a>(pub(crate) &'a HashMap<String, String>);
+
+impl Extractor for MapCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::baggage::BaggageExt;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn parent(
+        kinds: &[PropagatorKind],
+        pairs: &[(&str, &str)],
+        lambda: Option<&str>,
+    ) -> SpanContext {
+        let h = headers(pairs);
+        Propagation::new(kinds)
+            .extract(&HeaderCarrier(&h), lambda)
+            .span()
+            .span_context()
+            .clone()
+    }
+
+    #[test]
+    fn w3c_parent_is_extracted() {
+        let sc = parent(
+            &[PropagatorKind::TraceContext],
+            &[("traceparent", TRACEPARENT)],
+            None,
+        );
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(sc.is_remote() && sc.is_sampled());
+    }
+
+    #[test]
+    fn oversized_tracestate_is_dropped_but_the_parent_kept() {
+        let long = format!("a={}", "x".repeat(600));
+        let sc = parent(
+            &[PropagatorKind::TraceContext],
+            &[("traceparent", TRACEPARENT), ("tracestate", &long)],
+            None,
+        );
+        assert!(sc.is_valid());
+        assert_eq!(sc.trace_state().header(), "");
+    }
+
+    #[test]
+    fn oversized_baggage_is_ignored() {
+        let long = format!("k={}", "v".repeat(9000));
+        let h = headers(&[("baggage", &long)]);
+        let cx = Propagation::new(&[PropagatorKind::Baggage]).extract(&HeaderCarrier(&h), None);
+        assert_eq!(cx.baggage().len(), 0);
+        let h = headers(&[("baggage", "tenant=acme")]);
+        let cx = Propagation::new(&[PropagatorKind::Baggage]).extract(&HeaderCarrier(&h), None);
+        assert_eq!(
+            cx.baggage().get("tenant").map(|v| v.as_str().to_owned()),
+            Some("acme".into())
+        );
+    }
+
+    #[test]
+    fn xray_lambda_prefers_the_runtime_trace_header_over_the_request_header() {
+        let runtime = "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1";
+        let sc = parent(
+            &[PropagatorKind::XrayLambda],
+            &[(XRAY_HEADER, XRAY)],
+            Some(runtime),
+        );
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "5759e98800000000000000000000abcd"
+        );
+    }
+
+    #[test]
+    fn xray_lambda_keeps_a_w3c_parent_found_first() {
+        let runtime = "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1";
+        let sc = parent(
+            &[PropagatorKind::TraceContext, PropagatorKind::XrayLambda],
+            &[("traceparent", TRACEPARENT)],
+            Some(runtime),
+        );
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+    }
+
+    #[test]
+    fn plain_xray_ignores_the_runtime_trace_header() {
+        let runtime = "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1";
+        assert!(!parent(&[PropagatorKind::Xray], &[], Some(runtime)).is_valid());
+    }
+
+    #[test]
+    fn aws_trace_header_becomes_a_span_context() {
+        let sc = xray_span_context(XRAY).expect("valid header");
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "5759e988bd862e3fe1be46a994272793"
+        );
+        assert_eq!(sc.span_id().to_string(), "53995c3f42cd8ad8");
+        assert!(xray_span_context("Root=1-zz;Parent=;Sampled=1").is_none());
+        assert!(xray_span_context(&"Root=".repeat(400)).is_none());
+        assert!(xray_span_context("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1").is_none());
+    }
+}

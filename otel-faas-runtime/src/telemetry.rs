@@ -1,0 +1,335 @@
+//! The telemetry pipeline of a process: tracer provider, sampler, propagators, resource and
+//! the invocation-scoped span buffer, built once from [`Config`].
+//!
+//! [`crate::lambda::run`] builds one from the environment and installs it as the process's
+//! pipeline; the test kit builds its own, scoped to the invocations it drives, so tests in
+//! parallel never see each other's spans.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_aws::trace::XrayIdGenerator;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{
+    RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanExporter,
+};
+use opentelemetry_semantic_conventions::SCHEMA_URL;
+
+use crate::arn::ArnCache;
+use crate::config::{Config, InitializationType, SamplerConfig};
+use crate::processor::{DynExporter, FlushOutcome, InvocationProcessor, SpanBuffer};
+use crate::propagation::Propagation;
+
+/// The process's pipeline, once [`Telemetry::install_global`] ran.
+static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
+
+/// A telemetry pipeline: where the spans of invocations are created, buffered and exported.
+///
+/// Cloning is cheap (a reference count).
+///
+/// ```
+/// use otel_faas_runtime::{config::Config, telemetry::Telemetry};
+/// use otel_faas_runtime::export::MemoryExporter;
+///
+/// let exporter = MemoryExporter::default();
+/// let telemetry = Telemetry::builder().config(Config::from_lookup(|_| None)).with_exporter(exporter).build();
+/// assert_eq!(telemetry.dropped_spans(), 0);
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: SdkTracerProvider,
+    tracer: SdkTracer,
+    buffer: Arc<SpanBuffer>,
+    propagation: Propagation,
+    config: Config,
+    resource: Resource,
+    coldstart_pending: AtomicBool,
+    arns: ArnCache,
+    warnings: Vec<String>,
+    last_flush_warning: AtomicU64,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("config", &self.inner.config)
+            .field("buffer", &self.inner.buffer)
+            .field("propagation", &self.inner.propagation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// A builder starting from [`Config::from_env`].
+    pub fn builder() -> TelemetryBuilder {
+        TelemetryBuilder {
+            config: None,
+            exporter: None,
+            resource: None,
+        }
+    }
+
+    /// The pipeline the environment asks for, or `None` when `OTEL_SDK_DISABLED=true`.
+    pub fn from_env() -> Option<Telemetry> {
+        let config = Config::from_env();
+        (!config.sdk_disabled).then(|| Telemetry::builder().config(config).build())
+    }
+
+    /// Makes this the pipeline of the process: annotated handlers called outside a test kit
+    /// use it, and so does `opentelemetry::global`. Returns `false` (and changes nothing) when
+    /// a pipeline was installed before.
+    pub fn install_global(&self) -> bool {
+        if GLOBAL.set(self.clone()).is_err() {
+            return false;
+        }
+        opentelemetry::global::set_tracer_provider(self.inner.provider.clone());
+        opentelemetry::global::set_text_map_propagator(
+            Propagation::new(&self.inner.config.propagators).into_composite(),
+        );
+        true
+    }
+
+    /// The process's pipeline, if one was installed.
+    pub fn global() -> Option<&'static Telemetry> {
+        GLOBAL.get()
+    }
+
+    /// The tracer invocation spans are created with.
+    pub fn tracer(&self) -> &SdkTracer {
+        &self.inner.tracer
+    }
+
+    /// The tracer provider, for code that wants its own tracers.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.inner.provider
+    }
+
+    /// The configuration this pipeline was built from.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The resource every span carries.
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// Configuration problems found while building (also logged by [`crate::lambda::run`]).
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
+    }
+
+    /// A `tracing` layer that turns the handler's own `tracing` spans into OpenTelemetry spans
+    /// of this pipeline, nested under the invocation span.
+    pub fn tracing_layer<S>(&self) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        tracing_opentelemetry::layer().with_tracer(self.inner.tracer.clone())
+    }
+
+    /// Spans dropped so far (buffer full, export failed or ran out of time).
+    pub fn dropped_spans(&self) -> u64 {
+        self.inner.buffer.dropped()
+    }
+
+    /// Spans exported so far.
+    pub fn exported_spans(&self) -> u64 {
+        self.inner.buffer.exported()
+    }
+
+    /// Exports every finished span now, waiting at most the configured flush timeout.
+    pub async fn flush(&self) -> FlushOutcome {
+        self.flush_before(None).await
+    }
+
+    /// Exports every finished span, bounded by the flush timeout and by `deadline` less the
+    /// configured margin, so the invocation's response is still posted in time.
+    pub(crate) async fn flush_before(&self, deadline: Option<SystemTime>) -> FlushOutcome {
+        let config = &self.inner.config;
+        let mut budget = config.flush_timeout;
+        if let Some(deadline) = deadline.filter(|d| *d > UNIX_EPOCH) {
+            let left = deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            budget = budget.min(left.saturating_sub(config.deadline_margin));
+        }
+        let outcome = self.inner.buffer.flush(budget).await;
+        self.report(&outcome);
+        outcome
+    }
+
+    /// Logs a flush that lost spans, at most once a minute so a collector that is down does
+    /// not flood the function's logs.
+    fn report(&self, outcome: &FlushOutcome) {
+        let problem = match outcome {
+            FlushOutcome::Failed { spans, error } => {
+                format!("export of {spans} spans failed: {error}")
+            }
+            FlushOutcome::TimedOut { spans, budget } => {
+                format!(
+                    "export of {spans} spans gave up after {} ms",
+                    budget.as_millis()
+                )
+            }
+            FlushOutcome::NoTimeLeft { spans } => {
+                format!("{spans} spans dropped: no time left before the invocation's deadline")
+            }
+            _ => return,
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let last = self.inner.last_flush_warning.load(Ordering::Relaxed);
+        if (last == 0 || now >= last + 60)
+            && self
+                .inner
+                .last_flush_warning
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                target: "otel_faas",
+                dropped_total = self.dropped_spans(),
+                "{problem} (further export problems are logged at most once a minute)"
+            );
+        }
+    }
+
+    /// Stops the pipeline: later spans are not exported. Flush first to keep buffered spans.
+    pub fn shutdown(&self) {
+        let _ = self
+            .inner
+            .provider
+            .shutdown_with_timeout(Duration::from_millis(200));
+    }
+
+    /// `true` for the first invocation of an on-demand process, `false` afterwards and
+    /// always under provisioned concurrency or after a SnapStart restore.
+    pub(crate) fn take_coldstart(&self) -> bool {
+        let pending = &self.inner.coldstart_pending;
+        pending.load(Ordering::Relaxed) && pending.swap(false, Ordering::Relaxed)
+    }
+
+    pub(crate) fn propagation(&self) -> &Propagation {
+        &self.inner.propagation
+    }
+
+    pub(crate) fn arns(&self) -> &ArnCache {
+        &self.inner.arns
+    }
+
+    /// Longest string attribute value taken from untrusted input.
+    pub(crate) fn value_limit(&self) -> usize {
+        self.inner.config.attribute_value_length_limit
+    }
+}
+
+/// Builds a [`Telemetry`]; see [`Telemetry::builder`].
+pub struct TelemetryBuilder {
+    config: Option<Config>,
+    exporter: Option<Box<dyn DynExporter>>,
+    resource: Option<Resource>,
+}
+
+impl std::fmt::Debug for TelemetryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelemetryBuilder {
+    /// Uses `config` instead of [`Config::from_env`].
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Exports to `exporter` instead of the one `OTEL_TRACES_EXPORTER` names.
+    pub fn with_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
+        self.exporter = Some(Box::new(exporter));
+        self
+    }
+
+    /// Uses `resource` instead of detecting the Lambda resource.
+    pub fn with_resource(mut self, resource: Resource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
+    /// Builds the pipeline.
+    pub fn build(self) -> Telemetry {
+        let config = self.config.unwrap_or_else(Config::from_env);
+        let mut warnings = config.warnings.clone();
+        let resource = self
+            .resource
+            .unwrap_or_else(|| crate::resource::detect(&config));
+        let exporter = match self.exporter {
+            Some(mut exporter) => {
+                exporter.set_resource(&resource);
+                Some(exporter)
+            }
+            None => {
+                let (exporter, problems) = crate::export::from_config(&config, &resource);
+                warnings.extend(problems);
+                exporter
+            }
+        };
+        let buffer = Arc::new(SpanBuffer::new(config.max_queued_spans, exporter));
+        let propagation = Propagation::new(&config.propagators);
+        let builder = SdkTracerProvider::builder()
+            .with_span_processor(InvocationProcessor(buffer.clone()))
+            .with_sampler(sampler(&config.sampler))
+            .with_resource(resource.clone());
+        let provider = if propagation.uses_xray() {
+            builder
+                .with_id_generator(XrayIdGenerator::default())
+                .build()
+        } else {
+            builder
+                .with_id_generator(RandomIdGenerator::default())
+                .build()
+        };
+        let scope = InstrumentationScope::builder("otel-faas")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .with_schema_url(SCHEMA_URL)
+            .build();
+        let tracer = provider.tracer_with_scope(scope);
+        crate::outcome::install_panic_hook();
+        Telemetry {
+            inner: Arc::new(Inner {
+                provider,
+                tracer,
+                buffer,
+                propagation,
+                coldstart_pending: AtomicBool::new(
+                    config.initialization_type == InitializationType::OnDemand,
+                ),
+                config,
+                resource,
+                arns: ArnCache::default(),
+                warnings,
+                last_flush_warning: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+fn sampler(config: &SamplerConfig) -> Sampler {
+    match config {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+        SamplerConfig::ParentBased(root) => Sampler::ParentBased(Box::new(sampler(root))),
+    }
+}

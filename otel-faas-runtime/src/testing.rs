@@ -1,0 +1,361 @@
+//! A test kit for traced handlers: invoke an annotated handler in process, with a synthetic
+//! Lambda context, and assert on the spans it produced.
+//!
+//! Each [`TestKit`] has its own telemetry pipeline with an in-memory exporter, so tests
+//! running in parallel never see each other's spans. An invocation goes through the same
+//! code as on Lambda — the glue, the managed call that ends the invocation span and
+//! flushes, the handling of an event that does not deserialize — only the Runtime API is
+//! left out.
+//!
+//! ```
+//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::testing::{SpanDataExt, TestKit};
+//! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
+//! use opentelemetry::trace::SpanKind;
+//!
+//! #[traced_function(trigger = "sqs")]
+//! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let kit = TestKit::new();
+//! let event = serde_json::json!({ "Records": [
+//!     { "messageId": "m-1", "body": "{}", "eventSource": "aws:sqs",
+//!       "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:orders",
+//!       "attributes": { "AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" } },
+//! ]});
+//! kit.invoke(handler, event).await.expect("handler succeeded");
+//!
+//! let spans = kit.spans();
+//! let batch = spans.named("process orders");
+//! assert_eq!(batch.span_kind, SpanKind::Consumer);
+//! assert_eq!(batch.attr("messaging.system").as_deref(), Some("aws_sqs"));
+//! assert_eq!(batch.links.len(), 1);
+//! let invocation = spans.parent_of(batch).expect("the invocation span");
+//! assert_eq!(invocation.attr("faas.trigger").as_deref(), Some("pubsub"));
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use opentelemetry::trace::SpanId;
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_semantic_conventions::attribute::{
+    CLOUD_PLATFORM, CLOUD_PROVIDER, CLOUD_REGION, FAAS_NAME,
+};
+use serde::Serialize;
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::config::Config;
+use crate::export::MemoryExporter;
+use crate::invocation::InvocationScope;
+use crate::lambda::Handler;
+use crate::lambda::malformed::{
+    DESERIALIZE_ERROR, deserialize_error, looks_like, record_malformed,
+};
+use crate::render::{SpanView, render_trees};
+use crate::telemetry::Telemetry;
+use crate::trigger::FaasTrigger;
+
+/// Invokes handlers in process and captures their spans.
+pub struct TestKit {
+    telemetry: Telemetry,
+    exporter: MemoryExporter,
+    dispatch: tracing::Dispatch,
+    function: Arc<lambda_runtime::Config>,
+    region: String,
+    account_id: String,
+}
+
+impl std::fmt::Debug for TestKit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKit")
+            .field("function", &self.function.function_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for TestKit {
+    fn default() -> Self {
+        TestKit::new()
+    }
+}
+
+impl TestKit {
+    /// A kit for a function named `test-function`, with the default configuration (every
+    /// trace recorded, W3C propagation), whatever the process environment says.
+    pub fn new() -> Self {
+        TestKit::with_config(Config::from_lookup(|_| None))
+    }
+
+    /// A kit with `config`, for tests of sampling or propagation:
+    ///
+    /// ```
+    /// # use otel_faas_runtime::{config::Config, testing::TestKit};
+    /// let kit = TestKit::with_config(Config::from_lookup(|key| match key {
+    ///     "OTEL_TRACES_SAMPLER" => Some("always_off".into()),
+    ///     _ => None,
+    /// }));
+    /// ```
+    pub fn with_config(config: Config) -> Self {
+        TestKit::build(config, "test-function")
+    }
+
+    /// The same kit for a function with another name.
+    pub fn function_name(self, name: &str) -> Self {
+        TestKit::build(self.telemetry.config().clone(), name)
+    }
+
+    fn build(config: Config, function_name: &str) -> Self {
+        let region = "us-east-1".to_owned();
+        let exporter = MemoryExporter::default();
+        let resource = Resource::builder_empty()
+            .with_service_name(function_name.to_owned())
+            .with_attributes([
+                KeyValue::new(CLOUD_PROVIDER, "aws"),
+                KeyValue::new(CLOUD_PLATFORM, "aws_lambda"),
+                KeyValue::new(CLOUD_REGION, region.clone()),
+                KeyValue::new(FAAS_NAME, function_name.to_owned()),
+            ])
+            .build();
+        let telemetry = Telemetry::builder()
+            .config(config)
+            .with_exporter(exporter.clone())
+            .with_resource(resource)
+            .build();
+        let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+        TestKit {
+            dispatch: tracing::Dispatch::new(subscriber),
+            telemetry,
+            exporter,
+            function: Arc::new(lambda_runtime::Config {
+                function_name: function_name.to_owned(),
+                memory: 128,
+                version: "$LATEST".to_owned(),
+                log_stream: "2026/11/21/[$LATEST]0123456789abcdef".to_owned(),
+                log_group: format!("/aws/lambda/{function_name}"),
+            }),
+            region,
+            account_id: "123456789012".to_owned(),
+        }
+    }
+
+    /// The kit's telemetry pipeline.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// Invokes `handler` with `event` serialized to JSON, as Lambda would deliver it, and
+    /// returns what the handler produced or the error Lambda would report.
+    pub async fn invoke<H, M>(
+        &self,
+        handler: H,
+        event: impl Serialize,
+    ) -> Result<H::Output, Diagnostic>
+    where
+        H: Handler<M>,
+    {
+        self.invoke_with(handler, event, Invocation::default())
+            .await
+    }
+
+    /// [`TestKit::invoke`] with a chosen request id, client context, trace header or timeout.
+    pub async fn invoke_with<H, M>(
+        &self,
+        handler: H,
+        event: impl Serialize,
+        invocation: Invocation,
+    ) -> Result<H::Output, Diagnostic>
+    where
+        H: Handler<M>,
+    {
+        let payload = serde_json::to_vec(&event).map_err(|error| Diagnostic {
+            error_type: "serde_json::Error".to_owned(),
+            error_message: format!("the test event does not serialize: {error}"),
+        })?;
+        self.invoke_raw(handler, &payload, invocation).await
+    }
+
+    /// Invokes `handler` with raw payload bytes — malformed ones included, to test how a bad
+    /// event is reported.
+    pub async fn invoke_raw<H, M>(
+        &self,
+        handler: H,
+        payload: &[u8],
+        invocation: Invocation,
+    ) -> Result<H::Output, Diagnostic>
+    where
+        H: Handler<M>,
+    {
+        let context = self.context(invocation);
+        let scope = InvocationScope::new(self.telemetry.clone());
+        let telemetry = self.telemetry.clone();
+        let invoke = async move {
+            match serde_json::from_slice::<H::Payload>(payload) {
+                Ok(event) => handler.call(LambdaEvent::new(event, context)).await,
+                Err(_) => {
+                    let message = deserialize_error::<H::Payload>(payload);
+                    let trigger = H::TRIGGER
+                        .or_else(|| looks_like(&bytes::Bytes::copy_from_slice(payload)))
+                        .unwrap_or(FaasTrigger::Other);
+                    record_malformed(&telemetry, trigger, &context, &message).await;
+                    Err(Diagnostic {
+                        error_type: DESERIALIZE_ERROR.to_owned(),
+                        error_message: message,
+                    })
+                }
+            }
+        };
+        scope
+            .run(invoke)
+            .with_subscriber(self.dispatch.clone())
+            .await
+    }
+
+    fn context(&self, invocation: Invocation) -> lambda_runtime::Context {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let deadline = SystemTime::now() + invocation.timeout.unwrap_or(Duration::from_secs(3));
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = invocation
+            .request_id
+            .unwrap_or_else(|| format!("00000000-0000-4000-8000-{n:012x}"));
+        context.deadline = deadline
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        context.invoked_function_arn = invocation.invoked_function_arn.unwrap_or_else(|| {
+            format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                self.region, self.account_id, self.function.function_name
+            )
+        });
+        context.xray_trace_id = invocation.xray_trace_id;
+        // `lambda_runtime` does not export the client context type; build it as the runtime does.
+        context.client_context = invocation.client_context.and_then(|custom| {
+            serde_json::from_value(serde_json::json!({ "custom": custom })).ok()
+        });
+        context.env_config = self.function.clone();
+        context
+    }
+
+    /// The spans exported so far, in the order they ended.
+    pub fn spans(&self) -> Spans {
+        Spans(self.exporter.spans())
+    }
+
+    /// The spans exported so far as a printable trace tree.
+    pub fn tree(&self) -> String {
+        let views: Vec<SpanView> = self.spans().0.iter().map(SpanView::from).collect();
+        render_trees(&views)
+    }
+
+    /// Forgets the spans exported so far.
+    pub fn clear(&self) {
+        self.exporter.clear();
+    }
+}
+
+/// How to invoke: what the Runtime API would say about the invocation.
+#[derive(Clone, Debug, Default)]
+pub struct Invocation {
+    /// `Lambda-Runtime-Aws-Request-Id`; a fresh id by default.
+    pub request_id: Option<String>,
+    /// `Lambda-Runtime-Invoked-Function-Arn`; the unqualified function ARN by default.
+    pub invoked_function_arn: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub xray_trace_id: Option<String>,
+    /// The `custom` part of `Lambda-Runtime-Client-Context`, where callers put `traceparent`.
+    pub client_context: Option<HashMap<String, String>>,
+    /// Time until the deadline; 3 s by default.
+    pub timeout: Option<Duration>,
+}
+
+/// Captured spans, with lookups that fail with a readable message.
+#[derive(Clone, Debug)]
+pub struct Spans(pub Vec<SpanData>);
+
+impl Spans {
+    /// The only span named `name`; panics listing the names present otherwise.
+    pub fn named(&self, name: &str) -> &SpanData {
+        let matching: Vec<&SpanData> = self.0.iter().filter(|s| s.name == name).collect();
+        match matching.as_slice() {
+            [one] => one,
+            [] => panic!("no span named {name:?}; spans: {:?}", self.names()),
+            _ => panic!("{} spans named {name:?}; use `all_named`", matching.len()),
+        }
+    }
+
+    /// Every span named `name`, in end order.
+    pub fn all_named(&self, name: &str) -> Vec<&SpanData> {
+        self.0.iter().filter(|s| s.name == name).collect()
+    }
+
+    /// The names, in end order.
+    pub fn names(&self) -> Vec<String> {
+        self.0.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// The parent of `span`, if it was captured.
+    pub fn parent_of(&self, span: &SpanData) -> Option<&SpanData> {
+        (span.parent_span_id != SpanId::INVALID)
+            .then(|| {
+                self.0
+                    .iter()
+                    .find(|s| s.span_context.span_id() == span.parent_span_id)
+            })
+            .flatten()
+    }
+
+    /// The captured children of `span`, in end order.
+    pub fn children_of(&self, span: &SpanData) -> Vec<&SpanData> {
+        self.0
+            .iter()
+            .filter(|s| s.parent_span_id == span.span_context.span_id())
+            .collect()
+    }
+
+    /// Number of spans.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no span was captured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Attribute lookups on a captured span.
+pub trait SpanDataExt {
+    /// The value of attribute `key`.
+    fn attribute(&self, key: &str) -> Option<&Value>;
+    /// The value of attribute `key`, rendered as a string.
+    fn attr(&self, key: &str) -> Option<String> {
+        self.attribute(key).map(|v| v.to_string())
+    }
+    /// The events named `name`.
+    fn events_named(&self, name: &str) -> Vec<&opentelemetry::trace::Event>;
+}
+
+impl SpanDataExt for SpanData {
+    fn attribute(&self, key: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    fn events_named(&self, name: &str) -> Vec<&opentelemetry::trace::Event> {
+        self.events.iter().filter(|e| e.name == name).collect()
+    }
+}

@@ -1,0 +1,369 @@
+//! `trigger = "sqs"`: a batch of Amazon SQS messages.
+//!
+//! Spans, following the AWS Lambda and messaging semantic conventions:
+//!
+//! ```text
+//! {function}         SERVER    faas.trigger=pubsub, faas.invocation_id, faas.coldstart, cloud.*
+//! └─ process {queue} CONSUMER  messaging.system=aws_sqs, messaging.operation.{type,name}=process,
+//!    │                         messaging.destination.name, messaging.batch.message_count (> 1 only),
+//!    │                         one link per message that carries a trace context
+//!    └─ process {queue} CONSUMER   (per_message mode) messaging.message.id, link to its producer
+//! ```
+//!
+//! Span names follow the current messaging conventions, `{operation} {destination}`
+//! (`process orders`), rather than the older `{destination} process`. When a batch mixes
+//! queues, the batch span is named `process` and has no destination.
+//!
+//! A message's producer context is its `AWSTraceHeader` system attribute (X-Ray format),
+//! which the conventions name as the one source; `links_from = "message_attributes"` (or
+//! `"both"`) also reads a W3C `traceparent` message attribute with the configured
+//! propagators. A context that does not parse is skipped; at most 128 links are kept on the
+//! batch span (the SDK's default limit).
+//!
+//! When the handler returns `SqsBatchResponse` with failures (or, in `per_message` mode, when
+//! messages fail), the batch span records `otel_faas.batch.failed_count`, the first 100
+//! `otel_faas.batch.failed_ids`, and status Error (`n of m messages failed`).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use aws_lambda_events::event::sqs::{
+    BatchItemFailure, SqsBatchResponse, SqsEvent, SqsEventObj, SqsMessage, SqsMessageAttribute,
+    SqsMessageObj,
+};
+use lambda_runtime::LambdaEvent;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{Link, SpanContext, SpanKind, Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute::{
+    FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+};
+use serde::Serialize;
+
+use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
+use crate::outcome::Outcome;
+use crate::propagation::xray_span_context;
+use crate::redact::bounded;
+use crate::telemetry::Telemetry;
+
+/// Seals the input trait: only the event types this crate knows implement it.
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// `messaging.system` for SQS.
+const SYSTEM: &str = "aws_sqs";
+/// The system attribute carrying the producer's X-Ray trace header.
+const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
+/// Links kept on the batch span, as the SDK's default span limit.
+const MAX_LINKS: usize = 128;
+/// Failed message ids recorded on the batch span.
+const MAX_FAILED_IDS: usize = 100;
+
+/// The parts of an SQS message the trace uses.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageView<'a> {
+    id: Option<&'a str>,
+    source_arn: Option<&'a str>,
+    attributes: &'a HashMap<String, String>,
+    message_attributes: &'a HashMap<String, SqsMessageAttribute>,
+}
+
+impl<'a> MessageView<'a> {
+    /// The message id.
+    pub fn id(&self) -> Option<&'a str> {
+        self.id
+    }
+
+    /// The queue name: the last field of the event source ARN.
+    pub fn queue(&self) -> Option<&'a str> {
+        self.source_arn
+            .and_then(|arn| arn.rsplit(':').next())
+            .filter(|q| !q.is_empty())
+    }
+
+    /// Whether the message comes from a FIFO queue, where order must be kept.
+    pub fn is_fifo(&self) -> bool {
+        self.queue().is_some_and(|q| q.ends_with(".fifo"))
+    }
+
+    /// The producer's span context, read where `links_from` says.
+    fn producer(&self, spec: &Spec, telemetry: &Telemetry) -> Option<SpanContext> {
+        let from_header = || {
+            spec.links_from
+                .aws_trace_header()
+                .then(|| self.attributes.get(AWS_TRACE_HEADER))
+                .flatten()
+                .and_then(|h| xray_span_context(h))
+        };
+        let from_attributes = || {
+            spec.links_from
+                .message_attributes()
+                .then(|| {
+                    telemetry
+                        .propagation()
+                        .extract(&AttributeCarrier(self.message_attributes), None)
+                })
+                .map(|cx| cx.span().span_context().clone())
+                .filter(SpanContext::is_valid)
+        };
+        from_header().or_else(from_attributes)
+    }
+
+    fn link(&self, spec: &Spec, telemetry: &Telemetry) -> Option<Link> {
+        let producer = self.producer(spec, telemetry)?;
+        let attributes = self
+            .id
+            .map(|id| {
+                vec![KeyValue::new(
+                    MESSAGING_MESSAGE_ID,
+                    bounded(id, telemetry.value_limit()),
+                )]
+            })
+            .unwrap_or_default();
+        Some(Link::new(producer, attributes, 0))
+    }
+}
+
+/// Reads the string-valued message attributes as a propagation carrier.
+struct AttributeCarrier<'a>(&'a HashMap<String, SqsMessageAttribute>);
+
+impl Extractor for AttributeCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|a| a.string_value.as_deref())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
+/// One SQS message as a handler in `per_message` mode takes it: `SqsMessage`, or
+/// `SqsMessageObj<T>` for a JSON body deserialized into `T`.
+#[diagnostic::on_unimplemented(
+    message = "`per_message` handlers of the `sqs` trigger take one `SqsMessage`, not `{Self}`",
+    label = "expected `aws_lambda_events::sqs::SqsMessage` (or `SqsMessageObj<T>`) here",
+    note = "without `per_message`, the `sqs` trigger takes the whole batch: `LambdaEvent<SqsEvent>`"
+)]
+pub trait SqsMessageInput: sealed::Sealed {
+    /// The parts the trace uses.
+    fn view(&self) -> MessageView<'_>;
+}
+
+impl sealed::Sealed for SqsMessage {}
+
+impl SqsMessageInput for SqsMessage {
+    fn view(&self) -> MessageView<'_> {
+        MessageView {
+            id: self.message_id.as_deref(),
+            source_arn: self.event_source_arn.as_deref(),
+            attributes: &self.attributes,
+            message_attributes: &self.message_attributes,
+        }
+    }
+}
+
+impl<T: Serialize> sealed::Sealed for SqsMessageObj<T> {}
+
+impl<T: Serialize> SqsMessageInput for SqsMessageObj<T> {
+    fn view(&self) -> MessageView<'_> {
+        MessageView {
+            id: self.message_id.as_deref(),
+            source_arn: self.event_source_arn.as_deref(),
+            attributes: &self.attributes,
+            message_attributes: &self.message_attributes,
+        }
+    }
+}
+
+/// A batch of SQS messages as an `sqs` handler takes it: `LambdaEvent<SqsEvent>`, or
+/// `LambdaEvent<SqsEventObj<T>>` for JSON bodies deserialized into `T`.
+#[diagnostic::on_unimplemented(
+    message = "the `sqs` trigger takes `LambdaEvent<SqsEvent>`, not `{Self}`",
+    label = "expected `lambda_runtime::LambdaEvent<aws_lambda_events::sqs::SqsEvent>` here",
+    note = "to handle one message at a time, add `per_message` and take one `SqsMessage`; \
+            for another payload use `trigger = \"other\"`"
+)]
+pub trait SqsEventInput: sealed::Sealed {
+    /// The message type of the batch.
+    type Message: SqsMessageInput;
+    /// The invocation's Lambda context.
+    fn context(&self) -> &lambda_runtime::Context;
+    /// The messages.
+    fn messages(&self) -> &[Self::Message];
+}
+
+impl sealed::Sealed for LambdaEvent<SqsEvent> {}
+
+impl SqsEventInput for LambdaEvent<SqsEvent> {
+    type Message = SqsMessage;
+
+    fn context(&self) -> &lambda_runtime::Context {
+        &self.context
+    }
+
+    fn messages(&self) -> &[SqsMessage] {
+        &self.payload.records
+    }
+}
+
+impl<T: Serialize> sealed::Sealed for LambdaEvent<SqsEventObj<T>> {}
+
+impl<T: Serialize> SqsEventInput for LambdaEvent<SqsEventObj<T>> {
+    type Message = SqsMessageObj<T>;
+
+    fn context(&self) -> &lambda_runtime::Context {
+        &self.context
+    }
+
+    fn messages(&self) -> &[SqsMessageObj<T>] {
+        &self.payload.records
+    }
+}
+
+/// The attributes every SQS consumer span carries.
+fn consumer_attributes(queue: Option<&str>, limit: usize) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(7);
+    attributes.push(KeyValue::new(FAAS_TRIGGER, FaasTrigger::PubSub.as_str()));
+    attributes.push(KeyValue::new(MESSAGING_SYSTEM, SYSTEM));
+    attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, "process"));
+    attributes.push(KeyValue::new(MESSAGING_OPERATION_NAME, "process"));
+    if let Some(queue) = queue {
+        attributes.push(KeyValue::new(
+            MESSAGING_DESTINATION_NAME,
+            bounded(queue, limit),
+        ));
+    }
+    attributes
+}
+
+fn span_name(queue: Option<&str>, limit: usize) -> Cow<'static, str> {
+    match queue {
+        Some(queue) => format!("process {}", crate::redact::truncate(queue, limit)).into(),
+        None => "process".into(),
+    }
+}
+
+/// The `sqs` trigger for a whole batch.
+pub(crate) struct Sqs<I>(PhantomData<I>);
+
+impl<I: SqsEventInput> Trigger for Sqs<I> {
+    type Input = I;
+    const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+
+    fn lambda_context(input: &I) -> Option<&lambda_runtime::Context> {
+        Some(input.context())
+    }
+
+    fn trigger_span(input: &I, spec: &Spec, telemetry: &Telemetry) -> Option<TriggerSpan> {
+        let limit = telemetry.value_limit();
+        let messages = input.messages();
+        let first_queue = messages.first().and_then(|m| m.view().queue());
+        let queue = first_queue.filter(|q| messages.iter().all(|m| m.view().queue() == Some(q)));
+        let mut attributes = consumer_attributes(queue, limit);
+        if messages.len() > 1 {
+            attributes.push(KeyValue::new(
+                MESSAGING_BATCH_MESSAGE_COUNT,
+                messages.len() as i64,
+            ));
+        }
+        let links = messages
+            .iter()
+            .filter_map(|m| m.view().link(spec, telemetry))
+            .take(MAX_LINKS)
+            .collect();
+        Some(TriggerSpan {
+            name: span_name(queue, limit),
+            kind: SpanKind::Consumer,
+            attributes,
+            links,
+        })
+    }
+}
+
+/// The `sqs` trigger for one message of a batch (`per_message` mode).
+pub(crate) struct SqsMessageTrigger<I>(PhantomData<I>);
+
+impl<I: SqsMessageInput> Trigger for SqsMessageTrigger<I> {
+    type Input = I;
+    const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+
+    fn lambda_context(_input: &I) -> Option<&lambda_runtime::Context> {
+        None
+    }
+
+    fn trigger_span(input: &I, spec: &Spec, telemetry: &Telemetry) -> Option<TriggerSpan> {
+        let limit = telemetry.value_limit();
+        let message = input.view();
+        let mut attributes = consumer_attributes(message.queue(), limit);
+        if let Some(id) = message.id() {
+            attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, bounded(id, limit)));
+        }
+        let links = message.link(spec, telemetry).into_iter().collect();
+        Some(TriggerSpan {
+            name: span_name(message.queue(), limit),
+            kind: SpanKind::Consumer,
+            attributes,
+            links,
+        })
+    }
+}
+
+/// What an `sqs` handler returns: `Result<(), E>`, or `Result<SqsBatchResponse, E>` to report
+/// partial batch failures.
+#[diagnostic::on_unimplemented(
+    message = "an `sqs` handler returns `Result<(), E>` or `Result<SqsBatchResponse, E>`, not `{Self}`",
+    label = "the handler's return type",
+    note = "return `SqsBatchResponse` to report the messages that failed, or add `per_message` to have them collected for you"
+)]
+pub trait SqsOutcome: Outcome {
+    /// The failed message ids the handler reported, if it reports them.
+    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]>;
+}
+
+impl<E> SqsOutcome for Result<(), E>
+where
+    Self: Outcome,
+{
+    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]> {
+        None
+    }
+}
+
+impl<E> SqsOutcome for Result<SqsBatchResponse, E>
+where
+    Self: Outcome,
+{
+    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]> {
+        self.as_ref().ok().map(|r| r.batch_item_failures.as_slice())
+    }
+}
+
+/// Records reported batch failures on the current span (the batch span, when called inside
+/// the handler body's context).
+pub(crate) fn record_batch_failures(failures: &[BatchItemFailure], batch_size: usize) {
+    if failures.is_empty() {
+        return;
+    }
+    let cx = Context::current();
+    let span = cx.span();
+    let ids: Vec<StringValue> = failures
+        .iter()
+        .take(MAX_FAILED_IDS)
+        .map(|f| StringValue::from(f.item_identifier.clone()))
+        .collect();
+    span.set_attribute(KeyValue::new(
+        "otel_faas.batch.failed_count",
+        failures.len() as i64,
+    ));
+    span.set_attribute(KeyValue::new(
+        "otel_faas.batch.failed_ids",
+        opentelemetry::Value::Array(ids.into()),
+    ));
+    span.set_status(Status::error(format!(
+        "{} of {batch_size} messages failed",
+        failures.len()
+    )));
+}
