@@ -52,34 +52,55 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
     };
     let user_pattern = (*event.pat).clone();
     let event_type = (*event.ty).clone();
-    let event_ident = Ident::new(EVENT, user_pattern.span());
-    *event.pat = Pat::Verbatim(event_ident.to_token_stream());
-    let event_expr = quote_spanned!(event_type.span()=> #event_ident);
+    *event.pat = Pat::Verbatim(Ident::new(EVENT, user_pattern.span()).to_token_stream());
 
-    let module = Ident::new(
-        match (config.trigger, config.per_message) {
-            (Trigger::Http, _) => "http",
-            (Trigger::Sqs, true) => "sqs_message",
-            (Trigger::Sqs, false) => "sqs",
-            (Trigger::Other, _) => "other",
-        },
-        Span::call_site(),
-    );
+    // Spans decide where the compiler reports a handler that does not fit its trigger: the
+    // call carries the event type's span (the input trait's bound is checked there), the
+    // outcome reader the return type's span (the return type's bound is checked there).
+    let event_span = event_type.span();
+    let return_span = match &item.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => item.sig.ident.span(),
+    };
+    let (module, reader) = match (config.trigger, config.per_message) {
+        (Trigger::Http, _) => (
+            "http",
+            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
+        ),
+        (Trigger::Sqs, true) => (
+            "sqs_message",
+            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
+        ),
+        (Trigger::Sqs, false) => (
+            "sqs",
+            quote_spanned!(return_span=> ::otel_faas_runtime::__private::sqs::read_outcome),
+        ),
+        (Trigger::Other, _) => (
+            "other",
+            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
+        ),
+    };
+    let module = Ident::new(module, Span::call_site());
+    let event_ident = Ident::new(EVENT, event_span);
     let spec = spec(config);
     let fake_return = fake_return(&item.sig.output);
     let body = &item.block;
+    let call = quote_spanned! {event_span=>
+        ::otel_faas_runtime::__private::#module::instrument(
+            &__OTEL_FAAS_SPEC,
+            #event_ident,
+            move |#user_pattern: #event_type| async move {
+                #fake_return
+                #body
+            },
+            #reader,
+        )
+        .await
+    };
     let new_body = quote! {
         {
             const __OTEL_FAAS_SPEC: ::otel_faas_runtime::__private::Spec = #spec;
-            ::otel_faas_runtime::__private::#module::instrument(
-                &__OTEL_FAAS_SPEC,
-                #event_expr,
-                move |#user_pattern: #event_type| async move {
-                    #fake_return
-                    #body
-                },
-            )
-            .await
+            #call
         }
     };
     item.block = Box::new(syn::parse2(new_body)?);

@@ -103,10 +103,13 @@ const NOT_YET: &[&str] = &[
 pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
     let mut errors = Errors::default();
     let mut seen: HashMap<String, &Entry> = HashMap::new();
+    let mut misspelled_trigger = false;
     for entry in &args.entries {
         let name = entry.name();
         if !OPTIONS.iter().any(|(option, _)| *option == name) {
-            errors.push(unknown_option(&entry.key));
+            let (error, meant) = unknown_option(&entry.key);
+            misspelled_trigger |= meant == Some("trigger");
+            errors.push(error);
             continue;
         }
         if let Some(first) = seen.get(&name) {
@@ -129,6 +132,8 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
                 .string("trigger = \"sqs\"")
                 .and_then(|lit| trigger(&lit)),
         ),
+        // A misspelled `trigger` was reported already, with its fix.
+        None if misspelled_trigger => None,
         None => {
             errors.push(syn::Error::new(
                 Span::call_site(),
@@ -186,23 +191,24 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
     })
 }
 
-fn unknown_option(key: &Ident) -> syn::Error {
+/// The error for an unknown option, and the option it was probably meant to be.
+fn unknown_option(key: &Ident) -> (syn::Error, Option<&'static str>) {
     let name = key.to_string();
     let options: Vec<String> = OPTIONS.iter().map(|(o, _)| format!("`{o}`")).collect();
-    let hint = OPTION_ALIASES
+    let meant = OPTION_ALIASES
         .iter()
         .find(|(alias, _)| *alias == name.to_ascii_lowercase())
         .map(|(_, option)| *option)
-        .or_else(|| closest(&name, OPTIONS.iter().map(|(o, _)| *o)))
-        .map(|option| format!(": did you mean `{option}`?"))
-        .unwrap_or_else(|| ".".to_owned());
-    syn::Error::new(
-        key.span(),
-        format!(
-            "unknown option `{name}`{hint} The options are {}",
-            options.join(", ")
-        ),
-    )
+        .or_else(|| closest(&name, OPTIONS.iter().map(|(o, _)| *o)));
+    let hint = match meant {
+        Some(option) => format!(": did you mean `{option}`?"),
+        None => ".".to_owned(),
+    };
+    let message = format!(
+        "unknown option `{name}`{hint} The options are {}",
+        options.join(", ")
+    );
+    (syn::Error::new(key.span(), message), meant)
 }
 
 fn trigger(lit: &LitStr) -> syn::Result<Trigger> {
@@ -340,7 +346,13 @@ mod tests {
 
     #[test]
     fn near_misses_get_a_hint() {
-        assert!(errors(r#"triger = "sqs""#)[0].contains("did you mean `trigger`?"));
+        let misspelled = errors(r#"triger = "sqs""#);
+        assert_eq!(
+            misspelled.len(),
+            1,
+            "no cascade of `missing trigger`: {misspelled:?}"
+        );
+        assert!(misspelled[0].contains("did you mean `trigger`?"));
         assert!(errors(r#"trigger = "sqss""#)[0].contains("did you mean `trigger = \"sqs\"`?"));
         assert!(errors(r#"trigger = "api_gateway""#)[0].contains("use `trigger = \"http\"`"));
         assert!(errors(r#"trigger = "Http""#)[0].contains("lower case"));

@@ -24,7 +24,7 @@ use opentelemetry_semantic_conventions::attribute::{
     FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::{Failure, ReadOutcome};
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
 use crate::trigger::{FaasTrigger, InvocationSpan, Spec, Trigger};
@@ -90,6 +90,8 @@ struct OpenSpans {
     invocation: Option<Context>,
     /// The trigger's span, when it has one.
     trigger: Option<Context>,
+    /// Items the trigger's span covers.
+    batch_size: usize,
 }
 
 impl OpenSpans {
@@ -110,17 +112,18 @@ impl OpenSpans {
     }
 }
 
-/// Traces one call of a handler body: the glue of `#[traced_function]`.
+/// Traces one call of a handler body: the glue of `#[traced_function]`. `read` says what
+/// the body's return value means for the spans.
 pub(crate) async fn instrument<T, F, Fut>(
     spec: &'static Spec,
     input: T::Input,
     body: F,
+    read: ReadOutcome<Fut::Output>,
 ) -> Fut::Output
 where
     T: Trigger,
     F: FnOnce(T::Input) -> Fut,
     Fut: Future,
-    Fut::Output: Outcome,
 {
     let scope = current_scope();
     let telemetry = match &scope {
@@ -139,8 +142,16 @@ where
     let limit = telemetry.value_limit();
     match &result {
         Ok(output) => {
-            if let Some(failure) = output.failure() {
-                spans.record(&failure, limit);
+            let verdict = read(output);
+            if let Some(failure) = &verdict.failure {
+                spans.record(failure, limit);
+            }
+            if let Some(batch) = &spans.trigger {
+                crate::trigger::sqs::record_batch_failures(
+                    &batch.span(),
+                    &verdict.failed_items,
+                    spans.batch_size,
+                );
             }
         }
         Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),
@@ -184,7 +195,9 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             .start_with_context(tracer, &plan.parent);
         plan.parent.with_span(span)
     });
+    let mut batch_size = 0;
     let trigger = T::trigger_span(input, spec, telemetry).map(|plan| {
+        batch_size = plan.batch_size;
         let parent = invocation.clone().unwrap_or_else(Context::current);
         let name = match (&invocation, spec.name) {
             (None, Some(name)) => name.into(),
@@ -201,6 +214,7 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
     OpenSpans {
         invocation,
         trigger,
+        batch_size,
     }
 }
 

@@ -120,6 +120,30 @@ impl Outcome for () {
     }
 }
 
+/// What a handler's return value says, for its spans.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// The error, if the handler failed.
+    pub(crate) failure: Option<Failure>,
+    /// The items the handler reported failed in a partial batch response.
+    pub(crate) failed_items: Vec<String>,
+}
+
+/// Reads a return value into a [`Verdict`]; the macro passes the trigger's reader, so a
+/// return type that does not fit is reported on the handler's return type.
+#[doc(hidden)]
+pub type ReadOutcome<R> = fn(&R) -> Verdict;
+
+/// The reader for triggers that only need to know about errors.
+#[doc(hidden)]
+pub fn read_outcome<R: Outcome>(output: &R) -> Verdict {
+    Verdict {
+        failure: output.failure(),
+        failed_items: Vec::new(),
+    }
+}
+
 thread_local! {
     /// Where the last panic on this thread happened, set by the hook and taken by the glue,
     /// which catches the unwind on the same thread.

@@ -24,7 +24,7 @@ use super::malformed::InvocationLayer;
 use crate::Error;
 use crate::invocation::current_scope;
 use crate::outcome::Outcome;
-use crate::trigger::sqs::{Sqs, SqsMessageInput, SqsOutcome, record_batch_failures};
+use crate::trigger::sqs::{Sqs, SqsMessageInput};
 use crate::trigger::{FaasTrigger, Spec};
 
 /// A handler [`run`](super::run) can serve, recognised by its argument:
@@ -210,7 +210,6 @@ where
     Fut: Future<Output = Result<T, Err>>,
 {
     static SPEC: Spec = Spec::DEFAULT;
-    let batch_size = crate::trigger::sqs::SqsEventInput::messages(&event).len();
     let body = |event: LambdaEvent<M::Batch>| async move {
         let mut response = SqsBatchResponse::default();
         let mut stop_after_failure = false;
@@ -230,13 +229,11 @@ where
                 stop_after_failure = fifo;
             }
         }
-        let output = Ok(response);
-        if let Some(failures) = SqsOutcome::batch_item_failures(&output) {
-            record_batch_failures(failures, batch_size);
-        }
-        output
+        Ok(response)
     };
-    crate::invocation::instrument::<Sqs<LambdaEvent<M::Batch>>, _, _>(&SPEC, event, body).await
+    let read = crate::__private::sqs::read_outcome;
+    crate::invocation::instrument::<Sqs<LambdaEvent<M::Batch>>, _, _>(&SPEC, event, body, read)
+        .await
 }
 
 fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {

@@ -109,6 +109,8 @@ pub(crate) struct TriggerSpan {
     pub(crate) kind: SpanKind,
     pub(crate) attributes: Vec<KeyValue>,
     pub(crate) links: Vec<Link>,
+    /// Items the span covers (messages of a batch), for partial batch failures.
+    pub(crate) batch_size: usize,
 }
 
 /// A kind of trigger.

@@ -34,8 +34,8 @@ use aws_lambda_events::event::sqs::{
 };
 use lambda_runtime::LambdaEvent;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{Link, SpanContext, SpanKind, Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue, StringValue};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, SpanRef, Status, TraceContextExt};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
     FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
@@ -43,7 +43,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Serialize;
 
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Verdict};
 use crate::propagation::xray_span_context;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
@@ -279,6 +279,7 @@ impl<I: SqsEventInput> Trigger for Sqs<I> {
             kind: SpanKind::Consumer,
             attributes,
             links,
+            batch_size: messages.len(),
         })
     }
 }
@@ -307,6 +308,7 @@ impl<I: SqsMessageInput> Trigger for SqsMessageTrigger<I> {
             kind: SpanKind::Consumer,
             attributes,
             links,
+            batch_size: 1,
         })
     }
 }
@@ -341,22 +343,31 @@ where
     }
 }
 
-/// Records reported batch failures on the current span (the batch span, when called inside
-/// the handler body's context).
-pub(crate) fn record_batch_failures(failures: &[BatchItemFailure], batch_size: usize) {
-    if failures.is_empty() {
+/// The verdict on an SQS handler's return value: its error, and the messages it reported
+/// failed.
+pub(crate) fn verdict<R: SqsOutcome>(output: &R) -> Verdict {
+    Verdict {
+        failure: output.failure(),
+        failed_items: output
+            .batch_item_failures()
+            .map(|failures| failures.iter().map(|f| f.item_identifier.clone()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Records the messages a batch reported failed on the batch span.
+pub(crate) fn record_batch_failures(span: &SpanRef<'_>, failed: &[String], batch_size: usize) {
+    if failed.is_empty() {
         return;
     }
-    let cx = Context::current();
-    let span = cx.span();
-    let ids: Vec<StringValue> = failures
+    let ids: Vec<StringValue> = failed
         .iter()
         .take(MAX_FAILED_IDS)
-        .map(|f| StringValue::from(f.item_identifier.clone()))
+        .map(|id| StringValue::from(id.clone()))
         .collect();
     span.set_attribute(KeyValue::new(
         "otel_faas.batch.failed_count",
-        failures.len() as i64,
+        failed.len() as i64,
     ));
     span.set_attribute(KeyValue::new(
         "otel_faas.batch.failed_ids",
@@ -364,6 +375,6 @@ pub(crate) fn record_batch_failures(failures: &[BatchItemFailure], batch_size: u
     ));
     span.set_status(Status::error(format!(
         "{} of {batch_size} messages failed",
-        failures.len()
+        failed.len()
     )));
 }
