@@ -5,6 +5,11 @@
 //! its format allows is ignored before any propagator parses it (W3C limits: `tracestate` 512
 //! bytes, `baggage` 8192 bytes), and a value a propagator cannot parse leaves the context
 //! empty, so the invocation starts a new trace. Nothing here panics on any input.
+//!
+//! `traceparent` and X-Ray headers are also checked against their exact formats first: the
+//! SDK's parsers accept short ids (`00-1-2-01`) and a one-digit flags field, which the W3C
+//! specification says must restart the trace — and which would let a caller pick the trace
+//! id or switch sampling off with a malformed header.
 
 use std::collections::HashMap;
 
@@ -99,11 +104,60 @@ impl Propagation {
 /// Parses an X-Ray trace header (the SQS `AWSTraceHeader` system attribute) into a span
 /// context usable as a link; `None` when the value is malformed or oversized.
 pub(crate) fn xray_span_context(value: &str) -> Option<SpanContext> {
-    if value.len() > max_len(XRAY_HEADER) {
+    if value.len() > max_len(XRAY_HEADER) || !is_xray_header(value) {
         return None;
     }
     opentelemetry_aws::trace::xray_propagator::span_context_from_str(value.trim())
         .filter(SpanContext::is_valid)
+}
+
+/// A `traceparent` as W3C Trace Context §3.2 defines it: a two-digit version other than
+/// `ff`, a 32-digit trace id, a 16-digit parent id and two-digit flags, all lower-case hex;
+/// version `00` is exactly that, a later version may continue after a `-`. (All-zero ids are
+/// refused by the propagator itself.)
+fn is_w3c_traceparent(value: &str) -> bool {
+    let b = value.trim().as_bytes();
+    let hex = |s: &[u8]| s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    b.len() >= 55
+        && hex(&b[0..2])
+        && &b[0..2] != b"ff"
+        && b[2] == b'-'
+        && hex(&b[3..35])
+        && b[35] == b'-'
+        && hex(&b[36..52])
+        && b[52] == b'-'
+        && hex(&b[53..55])
+        && if &b[0..2] == b"00" {
+            b.len() == 55
+        } else {
+            b.len() == 55 || b[55] == b'-'
+        }
+}
+
+/// An X-Ray trace header that names a parent: a well-formed `Root=1-{8 hex}-{24 hex}` and
+/// `Parent={16 hex}` (fields as the X-Ray propagator reads them: exact keys, the last
+/// occurrence wins). A header with a root but no parent — what API Gateway sends when X-Ray
+/// is off on the stage — gives no parent: taken as one, the SDK's parent-based sampler would
+/// read it as "not sampled" and drop the request's trace.
+fn is_xray_header(value: &str) -> bool {
+    let hex = |s: &str| s.bytes().all(|c| c.is_ascii_hexdigit());
+    let mut root = false;
+    let mut parent = false;
+    for (key, field) in value
+        .trim()
+        .split_terminator(';')
+        .filter_map(|f| f.split_once('='))
+    {
+        match key {
+            "Root" => {
+                let parts: Vec<&str> = field.split('-').collect();
+                root = matches!(parts.as_slice(), ["1", time, id] if time.len() == 8 && hex(time) && id.len() == 24 && hex(id));
+            }
+            "Parent" => parent = field.len() == 16 && hex(field),
+            _ => {}
+        }
+    }
+    root && parent
 }
 
 /// Bounds every value of the carrier it wraps, and answers the Lambda trace header.
@@ -119,7 +173,13 @@ impl Extractor for LambdaCarrier<'_> {
         } else {
             self.inner.get(key)
         };
-        value.filter(|v| v.len() <= max_len(key))
+        value
+            .filter(|v| v.len() <= max_len(key))
+            .filter(|v| match key {
+                "traceparent" => is_w3c_traceparent(v),
+                XRAY_HEADER | LAMBDA_TRACE_KEY => is_xray_header(v),
+                _ => true,
+            })
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -333,6 +393,58 @@ mod tests {
     fn plain_xray_ignores_the_runtime_trace_header() {
         let runtime = "Root=1-5759e988-00000000000000000000abcd;Parent=1111111111111111;Sampled=1";
         assert!(!parent(&[PropagatorKind::Xray], &[], Some(runtime)).is_valid());
+    }
+
+    #[test]
+    fn traceparent_must_have_the_exact_w3c_format() {
+        assert!(is_w3c_traceparent(TRACEPARENT));
+        assert!(is_w3c_traceparent(&format!(
+            "01{}-future-field",
+            &TRACEPARENT[2..]
+        )));
+        for bad in [
+            "00-1-2-01",
+            &TRACEPARENT[..54],
+            &format!("{TRACEPARENT}-extra"),
+            &format!("ff{}", &TRACEPARENT[2..]),
+            &TRACEPARENT.to_uppercase(),
+            &format!("01{}x", &TRACEPARENT[2..]),
+            "",
+        ] {
+            assert!(!is_w3c_traceparent(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_lenient_traceparent_does_not_become_the_parent() {
+        for bad in [
+            "00-1-2-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+        ] {
+            assert!(
+                !parent(
+                    &[PropagatorKind::TraceContext],
+                    &[("traceparent", bad)],
+                    None
+                )
+                .is_valid(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn xray_header_must_have_a_full_root_and_parent() {
+        assert!(is_xray_header(XRAY));
+        for bad in [
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd86;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=2-5759e988-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=5399",
+            "Parent=53995c3f42cd8ad8",
+        ] {
+            assert!(!is_xray_header(bad), "{bad}");
+        }
     }
 
     #[test]
