@@ -1,0 +1,282 @@
+//! What every invocation span carries whatever the trigger, the `other` trigger, the
+//! configuration that shapes spans (sampling, propagators), and events that never reach
+//! the handler.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use opentelemetry::trace::{SpanKind, Status};
+use otel_faas_runtime::config::Config;
+use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
+use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+fn kit_with(vars: &[(&str, &str)]) -> TestKit {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    TestKit::with_config(Config::from_lookup(|key| vars.get(key).cloned()))
+}
+
+#[derive(Deserialize)]
+struct Recalculate {
+    customer: String,
+}
+
+#[traced_function(trigger = "other")]
+async fn recalculate(event: LambdaEvent<Recalculate>) -> Result<Value, Error> {
+    Ok(json!({ "customer": event.payload.customer, "points": 120 }))
+}
+
+#[tokio::test]
+async fn a_direct_invocation_is_a_server_span_with_the_invocation_attributes() {
+    let kit = TestKit::new().function_name("loyalty");
+    let invocation = Invocation {
+        request_id: Some("8f2e5a51-9c0e-4d4f-a6b1-2f5d0a0c9e11".into()),
+        invoked_function_arn: Some(
+            "arn:aws:lambda:eu-west-1:210987654321:function:loyalty:live".into(),
+        ),
+        ..Invocation::default()
+    };
+    let output = kit
+        .invoke_with(recalculate, json!({ "customer": "c-4711" }), invocation)
+        .await
+        .unwrap();
+    assert_eq!(output["points"], 120);
+
+    let spans = kit.spans();
+    let span = spans.named("loyalty");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    for (key, value) in [
+        ("faas.trigger", "other"),
+        ("faas.invocation_id", "8f2e5a51-9c0e-4d4f-a6b1-2f5d0a0c9e11"),
+        ("faas.coldstart", "true"),
+        ("cloud.account.id", "210987654321"),
+        (
+            "aws.lambda.invoked_arn",
+            "arn:aws:lambda:eu-west-1:210987654321:function:loyalty:live",
+        ),
+        // the alias `live` is replaced by the version the runtime reports
+        (
+            "cloud.resource_id",
+            "arn:aws:lambda:eu-west-1:210987654321:function:loyalty:$LATEST",
+        ),
+    ] {
+        assert_eq!(span.attr(key).as_deref(), Some(value), "{key}");
+    }
+    let resource: HashMap<String, String> = span_resource(&kit).into_iter().collect();
+    assert_eq!(
+        resource.get("service.name").map(String::as_str),
+        Some("loyalty")
+    );
+    assert_eq!(
+        resource.get("cloud.platform").map(String::as_str),
+        Some("aws_lambda")
+    );
+}
+
+fn span_resource(kit: &TestKit) -> Vec<(String, String)> {
+    kit.telemetry()
+        .resource()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_caller_can_pass_its_trace_in_the_client_context() {
+    let kit = TestKit::new();
+    let invocation = Invocation {
+        client_context: Some(HashMap::from([(
+            "traceparent".to_owned(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+        )])),
+        ..Invocation::default()
+    };
+    kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
+        .await
+        .unwrap();
+    let span = kit.spans().named("test-function").clone();
+    assert_eq!(
+        span.span_context.trace_id().to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
+    assert_eq!(span.parent_span_id.to_string(), "b7ad6b7169203331");
+}
+
+#[tokio::test]
+async fn provisioned_concurrency_is_never_a_cold_start() {
+    let kit = kit_with(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")]);
+    kit.invoke(recalculate, json!({ "customer": "c" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.spans()
+            .named("test-function")
+            .attr("faas.coldstart")
+            .as_deref(),
+        Some("false")
+    );
+}
+
+#[tokio::test]
+async fn always_off_records_nothing_and_the_handler_still_runs() {
+    let kit = kit_with(&[("OTEL_TRACES_SAMPLER", "always_off")]);
+    let output = kit
+        .invoke(recalculate, json!({ "customer": "c" }))
+        .await
+        .unwrap();
+    assert_eq!(output["points"], 120);
+    assert!(kit.spans().is_empty());
+}
+
+#[tokio::test]
+async fn parent_based_sampling_follows_the_callers_decision() {
+    let kit = kit_with(&[
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ]);
+    let with_parent = |flags: &str| Invocation {
+        client_context: Some(HashMap::from([(
+            "traceparent".to_owned(),
+            format!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"),
+        )])),
+        ..Invocation::default()
+    };
+    kit.invoke_with(
+        recalculate,
+        json!({ "customer": "sampled" }),
+        with_parent("01"),
+    )
+    .await
+    .unwrap();
+    kit.invoke_with(
+        recalculate,
+        json!({ "customer": "not sampled" }),
+        with_parent("00"),
+    )
+    .await
+    .unwrap();
+    kit.invoke(recalculate, json!({ "customer": "new trace at ratio 0" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        kit.spans().len(),
+        1,
+        "only the sampled caller's trace is recorded: {}",
+        kit.tree()
+    );
+}
+
+#[tokio::test]
+async fn xray_lambda_takes_the_runtime_trace_header_as_parent() {
+    let kit = kit_with(&[("OTEL_PROPAGATORS", "tracecontext,xray-lambda")]);
+    let invocation = Invocation {
+        xray_trace_id: Some(
+            "Root=1-6712c2a1-5e3f8b0d4a9c7e2f1b6d3a8c;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+        ),
+        ..Invocation::default()
+    };
+    kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
+        .await
+        .unwrap();
+    let span = kit.spans().named("test-function").clone();
+    assert_eq!(
+        span.span_context.trace_id().to_string(),
+        "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c"
+    );
+    assert_eq!(span.parent_span_id.to_string(), "53995c3f42cd8ad8");
+}
+
+#[tokio::test]
+async fn without_xray_lambda_the_runtime_trace_header_is_ignored() {
+    let kit = TestKit::new();
+    let invocation = Invocation {
+        xray_trace_id: Some(
+            "Root=1-6712c2a1-5e3f8b0d4a9c7e2f1b6d3a8c;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+        ),
+        ..Invocation::default()
+    };
+    kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
+        .await
+        .unwrap();
+    let span = kit.spans().named("test-function").clone();
+    assert_ne!(
+        span.span_context.trace_id().to_string(),
+        "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c"
+    );
+}
+
+#[traced_function(trigger = "sqs")]
+async fn consume(_event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_json_fails_readably_and_its_span_is_still_exported() {
+    let kit = TestKit::new();
+    let error = kit
+        .invoke_raw(
+            consume,
+            b"{\"Records\": [ {\"messageId\": ",
+            Invocation::default(),
+        )
+        .await
+        .expect_err("the event cannot be read");
+    assert_eq!(
+        error.error_type,
+        "lambda_runtime::deserializer::DeserializeError"
+    );
+    assert!(
+        error
+            .error_message
+            .starts_with("failed to deserialize the incoming data"),
+        "{}",
+        error.error_message
+    );
+
+    let spans = kit.spans();
+    let span = spans.named("test-function");
+    assert!(
+        matches!(&span.status, Status::Error { description } if description.contains("EOF while parsing"))
+    );
+    assert_eq!(
+        span.attr("error.type").as_deref(),
+        Some("lambda_runtime::deserializer::DeserializeError")
+    );
+    assert_eq!(span.attr("faas.trigger").as_deref(), Some("other"));
+    assert!(span.attr("faas.invocation_id").is_some());
+    assert_eq!(span.events_named("exception").len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger() {
+    let kit = TestKit::new();
+    let wrong = json!({ "Records": [ { "messageId": 42, "eventSource": "aws:sqs" } ] });
+    let error = kit
+        .invoke(consume, wrong)
+        .await
+        .expect_err("messageId must be a string");
+    assert!(
+        error
+            .error_message
+            .contains("[Records[0].messageId] invalid type: integer `42`"),
+        "{}",
+        error.error_message
+    );
+    let spans = kit.spans();
+    let span = spans.named("test-function");
+    assert_eq!(
+        span.attr("faas.trigger").as_deref(),
+        Some("pubsub"),
+        "read from the payload's eventSource"
+    );
+
+    kit.clear();
+    kit.invoke(consume, json!({ "Records": [] }))
+        .await
+        .expect("the next invocation is served");
+    assert_eq!(kit.spans().len(), 2);
+}
