@@ -275,6 +275,7 @@ async fn a_panic_is_recorded_with_its_location_and_reported_as_an_error() {
 
 #[traced_function(trigger = "http")]
 async fn nested(_request: Request) -> Result<&'static str, Error> {
+    tracing::warn!(retries = 2, "slow downstream");
     let span = tracing::info_span!("load pet from dynamodb", table = "pets");
     let _guard = span.enter();
     tracing::info!("cache miss");
@@ -301,4 +302,31 @@ async fn the_handlers_own_tracing_spans_nest_under_the_server_span() {
         server.span_context.trace_id()
     );
     assert_eq!(child.attr("table").as_deref(), Some("pets"));
+    assert_eq!(
+        child
+            .events
+            .iter()
+            .map(|e| e.name.to_string())
+            .collect::<Vec<_>>(),
+        ["cache miss"]
+    );
+    // An event logged outside any `tracing` span lands on the server span itself.
+    let logged: Vec<_> = server
+        .events
+        .iter()
+        .filter(|e| e.name == "slow downstream")
+        .collect();
+    assert_eq!(logged.len(), 1, "{:#?}", server.events);
+    let level = logged[0]
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "level")
+        .map(|kv| kv.value.to_string());
+    assert_eq!(level.as_deref(), Some("WARN"));
+    assert!(
+        logged[0]
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "retries" && kv.value.to_string() == "2")
+    );
 }

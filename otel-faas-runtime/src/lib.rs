@@ -68,6 +68,7 @@
 
 mod arn;
 pub mod config;
+pub mod events;
 pub mod export;
 mod invocation;
 pub mod lambda;

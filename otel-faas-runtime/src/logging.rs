@@ -3,8 +3,10 @@
 //!
 //! Level: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` directives, else `INFO`. Format: JSON when
 //! `AWS_LAMBDA_LOG_FORMAT=JSON` (Lambda's advanced logging controls), else text without
-//! timestamps (CloudWatch adds them) — the same choices as `lambda_runtime`'s own subscriber.
+//! timestamps (CloudWatch adds them) — the same choices as `lambda_runtime`'s own subscriber —
+//! and without colour codes unless standard output is a terminal.
 
+use std::io::IsTerminal as _;
 use std::str::FromStr;
 
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
@@ -25,7 +27,8 @@ pub(crate) fn install(telemetry: Option<&Telemetry>) {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let text = tracing_subscriber::fmt::layer()
         .with_target(false)
-        .without_time();
+        .without_time()
+        .with_ansi(std::io::stdout().is_terminal());
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![if json {
         text.json().boxed()
     } else {

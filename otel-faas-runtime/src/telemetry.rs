@@ -127,12 +127,23 @@ impl Telemetry {
     }
 
     /// A `tracing` layer that turns the handler's own `tracing` spans into OpenTelemetry spans
-    /// of this pipeline, nested under the invocation span.
-    pub fn tracing_layer<S>(&self) -> tracing_opentelemetry::OpenTelemetryLayer<S, SdkTracer>
+    /// of this pipeline, nested under the invocation span, and its events into span events —
+    /// also events logged outside any `tracing` span (see [`crate::events`]). Spans keep their
+    /// source location and busy/idle times; thread names and ids, meaningless in a function,
+    /// are left out.
+    pub fn tracing_layer<S>(&self) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
     where
-        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+        S: tracing::Subscriber
+            + for<'span> tracing_subscriber::registry::LookupSpan<'span>
+            + Send
+            + Sync
+            + 'static,
     {
-        tracing_opentelemetry::layer().with_tracer(self.inner.tracer.clone())
+        use tracing_subscriber::Layer as _;
+        tracing_opentelemetry::layer()
+            .with_tracer(self.inner.tracer.clone())
+            .with_threads(false)
+            .and_then(crate::events::EventsOnCurrentSpan)
     }
 
     /// Spans dropped so far (buffer full, export failed or ran out of time).

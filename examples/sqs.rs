@@ -1,0 +1,45 @@
+//! An SQS consumer that reserves stock for a batch of orders and reports the ones it could
+//! not ship, so SQS retries only those.
+//!
+//! `cargo run --example sqs` runs it on the local runner and prints its trace: the
+//! invocation span, the `process orders` CONSUMER span with a link to each producer's trace
+//! (from the `AWSTraceHeader` SQS adds), and the handler's own `tracing` spans. Built for
+//! Lambda (`cargo lambda build --example sqs`), the same binary serves real batches.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Order {
+    order: u32,
+    sku: String,
+}
+
+#[traced_function(trigger = "sqs")]
+async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let mut response = SqsBatchResponse::default();
+    for message in event.payload.records {
+        let id = message.message_id.unwrap_or_default();
+        let order: Order = serde_json::from_str(message.body.as_deref().unwrap_or("{}"))?;
+        let span = tracing::info_span!("reserve stock", order = order.order, sku = %order.sku);
+        let _entered = span.enter();
+        if order.sku == "poison" {
+            tracing::warn!(
+                order = order.order,
+                "no such product; the message goes back to the queue"
+            );
+            response.add_failure(id);
+        }
+    }
+    Ok(response)
+}
+
+fn main() -> Result<(), Error> {
+    LocalRunner::new("orders-consumer")
+        .event_json(
+            "a batch of 3 orders, one unshippable",
+            include_str!("events/sqs_batch.json"),
+        )
+        .run(handler)
+}

@@ -1,0 +1,14 @@
+//! The local runner: the platform emulated on 127.0.0.1 so a function runs, and shows its
+//! trace, on a laptop or in CI.
+//!
+//! - [`emulator`]: the Lambda Runtime API, as the real `lambda_runtime` loop speaks it;
+//! - [`collector`]: an OTLP/HTTP receiver that decodes the exported spans;
+//! - [`process`]: the function started as a real process against them;
+//! - [`runner`]: [`LocalRunner`], which puts the three together for `cargo run --example …`.
+
+pub mod collector;
+pub mod emulator;
+pub mod process;
+pub mod runner;
+
+pub use runner::LocalRunner;
