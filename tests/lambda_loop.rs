@@ -1,0 +1,489 @@
+//! End to end through the real `lambda_runtime` loop: a function process (the fixture
+//! binary) served by `otel_faas_runtime::lambda::run` against the Runtime API emulator on
+//! 127.0.0.1, exporting OTLP/HTTP protobuf to a collector on 127.0.0.1 that decodes it.
+//! The assertions are on what the collector received, and on what the platform saw.
+
+use std::time::Duration;
+
+use otel_faas_runtime::local::collector::{AttributeValue, Collector, ReceivedSpan};
+use otel_faas_runtime::local::emulator::{
+    FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
+};
+use otel_faas_runtime::local::process::{FunctionProcess, Output};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const FUNCTION: &str = "e2e-function";
+/// Upper bound for spans to arrive after a response; they are exported before it.
+const ARRIVAL: Duration = Duration::from_secs(5);
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/examples/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("valid JSON")
+}
+
+/// A function process of `fixture`, the emulator it talks to and, unless `endpoint` names
+/// another, the collector it exports to.
+struct Platform {
+    api: RuntimeApi,
+    collector: Collector,
+    function: FunctionProcess,
+}
+
+impl Platform {
+    async fn start(fixture: &str, env: &[(&str, &str)]) -> Platform {
+        Platform::start_with(fixture, env, FunctionConfig::new(FUNCTION), None).await
+    }
+
+    async fn start_with(
+        fixture: &str,
+        env: &[(&str, &str)],
+        config: FunctionConfig,
+        endpoint: Option<String>,
+    ) -> Platform {
+        let api = RuntimeApi::start(config).await.expect("emulator");
+        let collector = Collector::start().await.expect("collector");
+        let mut vars = vec![
+            ("OTEL_FAAS_FIXTURE".to_owned(), fixture.to_owned()),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                endpoint.unwrap_or_else(|| collector.endpoint()),
+            ),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_otel-faas-fixture"));
+        let function = FunctionProcess::spawn(program, [], &api, &vars, Output::Captured)
+            .expect("function process");
+        Platform {
+            api,
+            collector,
+            function,
+        }
+    }
+
+    async fn invoke(&self, payload: Value) -> InvocationOutcome {
+        self.invoke_with(Invocation::json(&payload)).await
+    }
+
+    async fn invoke_with(&self, invocation: Invocation) -> InvocationOutcome {
+        let outcome = tokio::time::timeout(Duration::from_secs(30), self.api.invoke(invocation))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the function never answered; its output: {:#?}",
+                    self.function.output()
+                )
+            });
+        assert!(
+            !matches!(outcome.result, InvocationResult::TimedOut),
+            "timed out; output: {:#?}",
+            self.function.output()
+        );
+        outcome
+    }
+
+    /// The spans of the trace(s) that the invocation `request_id` took part in.
+    async fn trace_of(&self, request_id: &str) -> Vec<ReceivedSpan> {
+        let is_invocation =
+            |s: &ReceivedSpan| s.view.attribute("faas.invocation_id") == Some(request_id);
+        assert!(
+            self.collector.wait_for(ARRIVAL, is_invocation).await,
+            "no span for {request_id}; output: {:#?}",
+            self.function.output()
+        );
+        let spans = self.collector.spans();
+        let trace_id = spans
+            .iter()
+            .find(|s| is_invocation(s))
+            .map(|s| s.view.trace_id.clone())
+            .unwrap();
+        spans
+            .into_iter()
+            .filter(|s| s.view.trace_id == trace_id)
+            .collect()
+    }
+}
+
+fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|s| s.view.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no span {name:?} in {:?}",
+                spans.iter().map(|s| &s.view.name).collect::<Vec<_>>()
+            )
+        })
+}
+
+fn string(value: &str) -> Option<AttributeValue> {
+    Some(AttributeValue::String(value.to_owned()))
+}
+
+#[tokio::test]
+async fn an_sqs_batch_through_the_real_loop_is_exported_over_otlp() {
+    let platform = Platform::start("sqs", &[]).await;
+    let outcome = platform.invoke(sample("sqs_batch.json")).await;
+    let response = outcome.response_json().expect("a JSON response");
+    assert_eq!(
+        response,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "c80e8021-a70a-42c7-a470-796e1186f753" }] })
+    );
+
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let invocation = named(&spans, FUNCTION);
+    assert_eq!(invocation.view.kind, "SERVER");
+    assert_eq!(
+        invocation.attribute("faas.trigger").cloned(),
+        string("pubsub")
+    );
+    assert_eq!(
+        invocation.attribute("faas.coldstart"),
+        Some(&AttributeValue::Bool(true))
+    );
+    assert_eq!(
+        invocation.attribute("cloud.account.id").cloned(),
+        string("123456789012")
+    );
+    assert_eq!(
+        invocation.attribute("cloud.resource_id").cloned(),
+        string(&format!(
+            "arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}"
+        ))
+    );
+
+    let batch = named(&spans, "process orders");
+    assert_eq!(batch.view.kind, "CONSUMER");
+    assert_eq!(batch.view.parent_span_id, invocation.view.span_id);
+    assert_eq!(
+        batch.attribute("messaging.system").cloned(),
+        string("aws_sqs")
+    );
+    assert_eq!(
+        batch.attribute("messaging.batch.message_count"),
+        Some(&AttributeValue::Int(3))
+    );
+    let links: Vec<(&str, &str)> = batch
+        .view
+        .links
+        .iter()
+        .map(|(t, s, _)| (t.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("6712c2a15e3f8b0d4a9c7e2f1b6d3a8c", "3b1f5d7e9a2c4e6f"),
+            ("6712c2a40c9e8d7f6a5b4c3d2e1f0a9b", "7c2d4e6f8a0b1c3d")
+        ]
+    );
+    assert_eq!(batch.view.error.as_deref(), Some("1 of 3 messages failed"));
+
+    // The resource the function detected from the Lambda environment it was started with.
+    for (key, value) in [
+        ("service.name", FUNCTION),
+        ("cloud.provider", "aws"),
+        ("cloud.platform", "aws_lambda"),
+        ("cloud.region", "us-east-1"),
+        ("faas.name", FUNCTION),
+        ("faas.version", "$LATEST"),
+        ("faas.max_memory", "134217728"),
+    ] {
+        assert_eq!(
+            invocation.resource_attribute(key),
+            Some(value),
+            "{key}: {:?}",
+            invocation.resource
+        );
+    }
+    assert!(invocation.resource_attribute("faas.instance").is_some());
+    assert_eq!(invocation.scope, "otel-faas");
+}
+
+#[tokio::test]
+async fn an_http_request_continues_the_callers_trace_and_answers_with_it() {
+    let platform = Platform::start("http", &[]).await;
+    let outcome = platform.invoke(sample("apigw_rest_get.json")).await;
+    let response = outcome.response_json().expect("a JSON response");
+    assert_eq!(response["statusCode"], 200);
+
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = named(&spans, "GET /pets/{petId}");
+    assert_eq!(server.view.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(server.view.parent_span_id, "00f067aa0ba902b7");
+    assert_eq!(
+        server.attribute("http.response.status_code"),
+        Some(&AttributeValue::Int(200))
+    );
+    assert_eq!(
+        server.attribute("http.route").cloned(),
+        string("/pets/{petId}")
+    );
+    let traceresponse = response["multiValueHeaders"]["traceresponse"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        traceresponse,
+        format!("00-{}-{}-01", server.view.trace_id, server.view.span_id)
+    );
+    let child = named(&spans, "load pet");
+    assert_eq!(
+        child.view.parent_span_id, server.view.span_id,
+        "the handler's tracing span nests"
+    );
+
+    let exported = format!("{:?}", platform.collector.spans());
+    for secret in [
+        "secret-token-from-the-client",
+        "cookie-secret-from-the-client",
+        "query-secret-value",
+    ] {
+        assert!(!exported.contains(secret), "{secret} reached the collector");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_traceparent_starts_a_new_root() {
+    let platform = Platform::start("http", &[]).await;
+    let mut event = sample("function_url_get.json");
+    event["headers"]["traceparent"] =
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0".into();
+    let outcome = platform.invoke(event).await;
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = named(&spans, "GET");
+    assert_eq!(server.view.parent_span_id, "");
+    assert_ne!(server.view.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+#[tokio::test]
+async fn a_panic_is_exported_and_the_next_invocation_is_served() {
+    let platform = Platform::start("other", &[]).await;
+    let panicked = platform.invoke(json!({ "panic": true })).await;
+    let InvocationResult::Error(error) = &panicked.result else {
+        panic!("expected an error: {panicked:?}")
+    };
+    assert!(
+        error
+            .error_message
+            .contains("the handler panicked on purpose"),
+        "{error:?}"
+    );
+
+    let spans = platform.trace_of(&panicked.request_id).await;
+    let span = named(&spans, FUNCTION);
+    assert_eq!(span.attribute("error.type").cloned(), string("panic"));
+    assert_eq!(
+        span.view.error.as_deref(),
+        Some("the handler panicked on purpose")
+    );
+    let (_, exception) = span
+        .view
+        .events
+        .iter()
+        .find(|(name, _)| name == "exception")
+        .expect("exception event");
+    let stacktrace = exception
+        .iter()
+        .find(|(k, _)| k == "exception.stacktrace")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    assert!(
+        stacktrace.contains("tests/fixture/function.rs"),
+        "{stacktrace}"
+    );
+
+    let next = platform.invoke(json!({ "hello": "again" })).await;
+    assert_eq!(
+        next.response_json(),
+        Some(json!({ "echo": { "hello": "again" } }))
+    );
+    let spans = platform.trace_of(&next.request_id).await;
+    assert_eq!(
+        named(&spans, FUNCTION).attribute("faas.coldstart"),
+        Some(&AttributeValue::Bool(false))
+    );
+}
+
+#[tokio::test]
+async fn a_handler_error_is_reported_to_lambda_and_recorded() {
+    let platform = Platform::start("other", &[]).await;
+    let outcome = platform
+        .invoke(json!({ "fail": "the ledger is locked" }))
+        .await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("expected an error: {outcome:?}")
+    };
+    assert_eq!(error.error_message, "the ledger is locked");
+    let spans = platform.trace_of(&outcome.request_id).await;
+    assert_eq!(
+        named(&spans, FUNCTION).view.error.as_deref(),
+        Some("the ledger is locked")
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_fails_that_invocation_readably_and_the_loop_goes_on() {
+    let platform = Platform::start("sqs", &[]).await;
+    let broken = platform
+        .invoke_with(Invocation::new("{\"Records\": [ {\"messageId\": "))
+        .await;
+    let InvocationResult::Error(error) = &broken.result else {
+        panic!("expected an error: {broken:?}")
+    };
+    assert!(
+        error
+            .error_message
+            .contains("failed to deserialize the incoming data"),
+        "{error:?}"
+    );
+
+    let spans = platform.trace_of(&broken.request_id).await;
+    let span = named(&spans, FUNCTION);
+    assert_eq!(
+        span.attribute("error.type").cloned(),
+        string("lambda_runtime::deserializer::DeserializeError")
+    );
+    assert!(
+        span.view
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("EOF while parsing")),
+        "{:?}",
+        span.view.error
+    );
+    assert_eq!(
+        span.attribute("faas.trigger").cloned(),
+        string("other"),
+        "not JSON: nothing tells the trigger"
+    );
+
+    let next = platform.invoke(sample("sqs_batch.json")).await;
+    assert!(next.is_success(), "the loop goes on: {next:?}");
+}
+
+#[tokio::test]
+async fn a_per_message_handler_returns_the_failed_messages_to_sqs() {
+    let platform = Platform::start("sqs_per_message", &[]).await;
+    let outcome = platform.invoke(sample("sqs_batch.json")).await;
+    assert_eq!(
+        outcome.response_json(),
+        Some(
+            json!({ "batchItemFailures": [{ "itemIdentifier": "c80e8021-a70a-42c7-a470-796e1186f753" }] })
+        )
+    );
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let messages: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| {
+            s.attribute("messaging.message.id").is_some() && s.view.name == "process orders"
+        })
+        .collect();
+    assert_eq!(messages.len(), 3);
+    let failed: Vec<&&ReceivedSpan> = messages.iter().filter(|s| s.view.error.is_some()).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].attribute("messaging.message.id").cloned(),
+        string("c80e8021-a70a-42c7-a470-796e1186f753")
+    );
+}
+
+/// An address where nothing listens.
+async fn refused_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
+}
+
+/// A collector that accepts connections and never answers.
+async fn silent_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    format!("http://{address}")
+}
+
+fn logged(platform: &Platform, needle: &str) -> bool {
+    platform
+        .function
+        .output()
+        .iter()
+        .any(|line| line.contains(needle))
+}
+
+#[tokio::test]
+async fn a_collector_that_refuses_connections_costs_the_invocation_nothing() {
+    let platform = Platform::start_with(
+        "other",
+        &[],
+        FunctionConfig::new(FUNCTION),
+        Some(refused_endpoint().await),
+    )
+    .await;
+    let outcome = platform.invoke(json!({ "n": 1 })).await;
+    assert_eq!(outcome.response_json(), Some(json!({ "echo": { "n": 1 } })));
+    assert!(
+        logged(&platform, "spans failed"),
+        "the lost export is reported: {:#?}",
+        platform.function.output()
+    );
+}
+
+#[tokio::test]
+async fn a_collector_that_never_answers_is_abandoned_at_the_flush_timeout() {
+    let env = [("OTEL_FAAS_FLUSH_TIMEOUT", "300")];
+    let platform = Platform::start_with(
+        "other",
+        &env,
+        FunctionConfig::new(FUNCTION),
+        Some(silent_endpoint().await),
+    )
+    .await;
+    let outcome = platform.invoke(json!({ "n": 2 })).await;
+    assert_eq!(
+        outcome.response_json(),
+        Some(json!({ "echo": { "n": 2 } })),
+        "answered before the 3 s deadline"
+    );
+    assert!(
+        logged(&platform, "gave up after 300 ms"),
+        "{:#?}",
+        platform.function.output()
+    );
+}
+
+#[tokio::test]
+async fn the_invocations_deadline_bounds_the_flush_whatever_its_timeout() {
+    let env = [
+        ("OTEL_FAAS_FLUSH_TIMEOUT", "600000"),
+        ("OTEL_FAAS_DEADLINE_MARGIN", "200"),
+    ];
+    let mut config = FunctionConfig::new(FUNCTION);
+    config.timeout = Duration::from_secs(2);
+    let platform = Platform::start_with("other", &env, config, Some(silent_endpoint().await)).await;
+    let outcome = platform.invoke(json!({ "n": 3 })).await;
+    assert!(
+        outcome.is_success(),
+        "the response beat the deadline: {outcome:?}"
+    );
+    assert!(
+        logged(&platform, "gave up after"),
+        "{:#?}",
+        platform.function.output()
+    );
+}
+
+#[tokio::test]
+async fn with_the_sdk_disabled_the_function_serves_and_exports_nothing() {
+    let platform = Platform::start("other", &[("OTEL_SDK_DISABLED", "true")]).await;
+    let outcome = platform.invoke(json!({ "n": 4 })).await;
+    assert_eq!(outcome.response_json(), Some(json!({ "echo": { "n": 4 } })));
+    let second = platform.invoke(json!({ "n": 5 })).await;
+    assert!(second.is_success());
+    assert_eq!(platform.collector.requests(), 0, "nothing was exported");
+}
