@@ -487,3 +487,43 @@ async fn with_the_sdk_disabled_the_function_serves_and_exports_nothing() {
     assert!(second.is_success());
     assert_eq!(platform.collector.requests(), 0, "nothing was exported");
 }
+
+#[tokio::test]
+async fn sigterm_exports_what_ended_after_the_last_flush_and_exits_cleanly() {
+    let mut platform = Platform::start("other", &[]).await;
+    let outcome = platform.invoke(json!({ "background": true })).await;
+    assert!(outcome.is_success());
+    // The background span ends after the invocation's flush; wait until it has ended.
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    while !logged(&platform, "background refresh done") && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let received_before = platform
+        .collector
+        .spans()
+        .iter()
+        .any(|s| s.view.name == "background refresh");
+    assert!(!received_before, "nothing flushed it yet");
+
+    let status = platform
+        .function
+        .terminate(Duration::from_secs(5))
+        .await
+        .expect("the process stops");
+    assert!(
+        status.success(),
+        "SIGTERM is a clean shutdown: {status:?} {:#?}",
+        platform.function.output()
+    );
+    let background = platform
+        .collector
+        .spans()
+        .into_iter()
+        .find(|s| s.view.name == "background refresh");
+    assert!(
+        background.is_some(),
+        "the shutdown flush exported it: {:#?}",
+        platform.function.output()
+    );
+    assert!(logged(&platform, "SIGTERM received"));
+}
