@@ -331,7 +331,7 @@ mod tests {
         let args: Args =
             syn::parse_str(r#"trigger = "sqs", name = "orders", per_message, links_from = "both""#)
                 .unwrap();
-        let config = check(&args).ok().expect("valid");
+        let config = check(&args).expect("valid");
         assert_eq!(config.trigger, Trigger::Sqs);
         assert!(config.per_message);
         assert_eq!(config.links_from, LinksFrom::Both);

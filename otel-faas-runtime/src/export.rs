@@ -25,12 +25,12 @@ pub(crate) fn from_config(
         ExporterKind::None => None,
         ExporterKind::Console => Some(Box::new(ConsoleExporter)),
         ExporterKind::Otlp => {
-            if let Some(protocol) = &config.otlp_protocol {
-                if protocol != "http/protobuf" {
-                    warnings.push(format!(
-                        "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?} is not supported; exporting with http/protobuf"
-                    ));
-                }
+            if let Some(protocol) = &config.otlp_protocol
+                && protocol != "http/protobuf"
+            {
+                warnings.push(format!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?} is not supported; exporting with http/protobuf"
+                ));
             }
             if config.otlp_endpoint.starts_with("https://") {
                 warnings.push(format!(

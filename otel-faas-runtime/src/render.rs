@@ -17,6 +17,9 @@ use std::time::{Duration, SystemTime};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 
+/// Attributes rendered for reading: `(key, value)` pairs in recorded order.
+pub type Attributes = Vec<(String, String)>;
+
 /// A finished span, reduced to what a person reads; built from SDK [`SpanData`] or, in the
 /// local runner, from a decoded OTLP span.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,11 +39,11 @@ pub struct SpanView {
     /// Duration.
     pub duration: Duration,
     /// Attributes as `(key, rendered value)`, in recorded order.
-    pub attributes: Vec<(String, String)>,
+    pub attributes: Attributes,
     /// Events as `(name, attributes)`.
-    pub events: Vec<(String, Vec<(String, String)>)>,
+    pub events: Vec<(String, Attributes)>,
     /// Links as `(trace id, span id, attributes)`.
-    pub links: Vec<(String, String, Vec<(String, String)>)>,
+    pub links: Vec<(String, String, Attributes)>,
     /// `None` when unset, `Some("")` for OK, `Some(description)` for an error.
     pub error: Option<String>,
     /// Whether the status is OK (explicitly set).

@@ -47,7 +47,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use opentelemetry::trace::SpanId;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_semantic_conventions::attribute::{
     CLOUD_PLATFORM, CLOUD_PROVIDER, CLOUD_REGION, FAAS_NAME,
 };
@@ -115,9 +115,28 @@ impl TestKit {
         TestKit::build(self.telemetry.config().clone(), name)
     }
 
+    /// A kit whose spans go to `exporter` instead of memory ([`TestKit::spans`] then stays
+    /// empty): for benchmarks, with an exporter that discards.
+    pub fn with_exporter(
+        config: Config,
+        function_name: &str,
+        exporter: impl SpanExporter + 'static,
+    ) -> Self {
+        TestKit::build_with(config, function_name, exporter, MemoryExporter::default())
+    }
+
     fn build(config: Config, function_name: &str) -> Self {
+        let memory = MemoryExporter::default();
+        TestKit::build_with(config, function_name, memory.clone(), memory)
+    }
+
+    fn build_with(
+        config: Config,
+        function_name: &str,
+        exporter: impl SpanExporter + 'static,
+        memory: MemoryExporter,
+    ) -> Self {
         let region = "us-east-1".to_owned();
-        let exporter = MemoryExporter::default();
         let resource = Resource::builder_empty()
             .with_service_name(function_name.to_owned())
             .with_attributes([
@@ -129,14 +148,14 @@ impl TestKit {
             .build();
         let telemetry = Telemetry::builder()
             .config(config)
-            .with_exporter(exporter.clone())
+            .with_exporter(exporter)
             .with_resource(resource)
             .build();
         let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
         TestKit {
             dispatch: tracing::Dispatch::new(subscriber),
             telemetry,
-            exporter,
+            exporter: memory,
             function: Arc::new(lambda_runtime::Config {
                 function_name: function_name.to_owned(),
                 memory: 128,
@@ -221,7 +240,25 @@ impl TestKit {
             .await
     }
 
-    fn context(&self, invocation: Invocation) -> lambda_runtime::Context {
+    /// Invokes `handler` with an event already deserialized, as `lambda_runtime` hands it
+    /// over: no JSON on the way in or out (what the benchmarks measure).
+    pub async fn invoke_event<H, M>(
+        &self,
+        handler: H,
+        event: LambdaEvent<H::Payload>,
+    ) -> Result<H::Output, Diagnostic>
+    where
+        H: Handler<M>,
+    {
+        let scope = InvocationScope::new(self.telemetry.clone());
+        scope
+            .run(handler.call(event))
+            .with_subscriber(self.dispatch.clone())
+            .await
+    }
+
+    /// The Lambda context the Runtime API would give `invocation` of this kit's function.
+    pub fn context(&self, invocation: Invocation) -> lambda_runtime::Context {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let deadline = SystemTime::now() + invocation.timeout.unwrap_or(Duration::from_secs(3));

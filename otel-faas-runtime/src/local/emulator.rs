@@ -1566,7 +1566,8 @@ mod tests {
     async fn next_then_response_round_trip_carries_every_header() {
         let api = start(FunctionConfig::new("orders")).await;
         let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-        let client_context = r#"{"client":{},"custom":{"k":"v"},"environment":{}}"#;
+        // The shape lambda_runtime parses: its `client` needs every field.
+        let client_context = r#"{"client":{"installation_id":"i","app_title":"t","app_version_name":"1","app_version_code":"1","app_package_name":"p"},"custom":{"k":"v"},"environment":{}}"#;
         let cognito = r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#;
         let invocation = Invocation::json(&json!({ "orderId": 7 }))
             .with_xray_trace_id(trace)
@@ -1882,7 +1883,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_oversized_response_is_refused_and_fails_the_invocation() {
-        let api = start(FunctionConfig::new("orders").with_test_timeout()).await;
+        // Large bodies through a debug build take a moment: keep the deadline out of the way.
+        let mut function = FunctionConfig::new("orders");
+        function.timeout = Duration::from_secs(30);
+        let api = start(function).await;
         let mut runtime = RuntimeClient::connect(&api).await;
         let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("big"));
         runtime.get(&next_path()).await;
@@ -2191,17 +2195,5 @@ mod tests {
         let binary = FunctionError::from_report(None, Bytes::from_static(&[0xff, 0xfe]));
         assert_eq!(binary.error_type, "Unhandled");
         assert_eq!(binary.raw_body, Bytes::from_static(&[0xff, 0xfe]));
-    }
-
-    trait TestTimeout {
-        fn with_test_timeout(self) -> Self;
-    }
-
-    impl TestTimeout for FunctionConfig {
-        /// Large bodies over a debug build can take a moment: don't let the deadline race them.
-        fn with_test_timeout(mut self) -> Self {
-            self.timeout = Duration::from_secs(30);
-            self
-        }
     }
 }

@@ -1,8 +1,8 @@
 //! Triggers: what each kind of event tells the trace.
 //!
-//! One file per trigger. Each implements [`Trigger`]: the invocation span's name, parent and
+//! One file per trigger. Each implements the crate's `Trigger` trait: the invocation span's name, parent and
 //! attributes, and the span it opens inside the invocation (the SQS batch span, for example),
-//! with its kind, attributes and links. The glue in [`crate::invocation`] is the same for
+//! with its kind, attributes and links. The glue around the handler is the same for
 //! all of them. Each trigger also has an input trait (`HttpInput`, `SqsEventInput`, …) that
 //! the accepted event types implement: a handler whose argument does not fit its trigger is
 //! a compile error on that argument, naming the type the trigger expects.
