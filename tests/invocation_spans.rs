@@ -85,25 +85,51 @@ fn span_resource(kit: &TestKit) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_caller_can_pass_its_trace_in_the_client_context() {
-    let kit = TestKit::new();
-    let invocation = Invocation {
+/// An invocation whose caller passed `traceparent` in the client context.
+fn from_caller(traceparent: &str) -> Invocation {
+    Invocation {
         client_context: Some(HashMap::from([(
             "traceparent".to_owned(),
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+            traceparent.to_owned(),
         )])),
         ..Invocation::default()
-    };
+    }
+}
+
+/// An invocation whose Lambda runtime trace header (`Lambda-Runtime-Trace-Id`) is `header`.
+fn with_runtime_trace_header(header: &str) -> Invocation {
+    Invocation {
+        xray_trace_id: Some(header.to_owned()),
+        ..Invocation::default()
+    }
+}
+
+/// Invokes `recalculate` as `invocation` says; returns the invocation span's trace id and
+/// parent span id.
+async fn trace_and_parent(kit: &TestKit, invocation: Invocation) -> (String, String) {
     kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
         .await
         .unwrap();
     let span = kit.spans().named("test-function").clone();
-    assert_eq!(
+    (
         span.span_context.trace_id().to_string(),
-        "0af7651916cd43dd8448eb211c80319c"
-    );
-    assert_eq!(span.parent_span_id.to_string(), "b7ad6b7169203331");
+        span.parent_span_id.to_string(),
+    )
+}
+
+const RUNTIME_TRACE_HEADER: &str =
+    "Root=1-6712c2a1-5e3f8b0d4a9c7e2f1b6d3a8c;Parent=53995c3f42cd8ad8;Sampled=1";
+
+#[tokio::test]
+async fn the_caller_can_pass_its_trace_in_the_client_context() {
+    let kit = TestKit::new();
+    let (trace_id, parent) = trace_and_parent(
+        &kit,
+        from_caller("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    )
+    .await;
+    assert_eq!(trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(parent, "b7ad6b7169203331");
 }
 
 #[tokio::test]
@@ -138,24 +164,15 @@ async fn parent_based_sampling_follows_the_callers_decision() {
         ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
         ("OTEL_TRACES_SAMPLER_ARG", "0"),
     ]);
-    let with_parent = |flags: &str| Invocation {
-        client_context: Some(HashMap::from([(
-            "traceparent".to_owned(),
-            format!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"),
-        )])),
-        ..Invocation::default()
-    };
-    kit.invoke_with(
-        recalculate,
-        json!({ "customer": "sampled" }),
-        with_parent("01"),
-    )
-    .await
-    .unwrap();
+    let sampled = from_caller("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let not_sampled = from_caller("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+    kit.invoke_with(recalculate, json!({ "customer": "sampled" }), sampled)
+        .await
+        .unwrap();
     kit.invoke_with(
         recalculate,
         json!({ "customer": "not sampled" }),
-        with_parent("00"),
+        not_sampled,
     )
     .await
     .unwrap();
@@ -173,40 +190,18 @@ async fn parent_based_sampling_follows_the_callers_decision() {
 #[tokio::test]
 async fn xray_lambda_takes_the_runtime_trace_header_as_parent() {
     let kit = kit_with(&[("OTEL_PROPAGATORS", "tracecontext,xray-lambda")]);
-    let invocation = Invocation {
-        xray_trace_id: Some(
-            "Root=1-6712c2a1-5e3f8b0d4a9c7e2f1b6d3a8c;Parent=53995c3f42cd8ad8;Sampled=1".into(),
-        ),
-        ..Invocation::default()
-    };
-    kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
-        .await
-        .unwrap();
-    let span = kit.spans().named("test-function").clone();
-    assert_eq!(
-        span.span_context.trace_id().to_string(),
-        "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c"
-    );
-    assert_eq!(span.parent_span_id.to_string(), "53995c3f42cd8ad8");
+    let (trace_id, parent) =
+        trace_and_parent(&kit, with_runtime_trace_header(RUNTIME_TRACE_HEADER)).await;
+    assert_eq!(trace_id, "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c");
+    assert_eq!(parent, "53995c3f42cd8ad8");
 }
 
 #[tokio::test]
 async fn without_xray_lambda_the_runtime_trace_header_is_ignored() {
     let kit = TestKit::new();
-    let invocation = Invocation {
-        xray_trace_id: Some(
-            "Root=1-6712c2a1-5e3f8b0d4a9c7e2f1b6d3a8c;Parent=53995c3f42cd8ad8;Sampled=1".into(),
-        ),
-        ..Invocation::default()
-    };
-    kit.invoke_with(recalculate, json!({ "customer": "c" }), invocation)
-        .await
-        .unwrap();
-    let span = kit.spans().named("test-function").clone();
-    assert_ne!(
-        span.span_context.trace_id().to_string(),
-        "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c"
-    );
+    let (trace_id, _) =
+        trace_and_parent(&kit, with_runtime_trace_header(RUNTIME_TRACE_HEADER)).await;
+    assert_ne!(trace_id, "6712c2a15e3f8b0d4a9c7e2f1b6d3a8c");
 }
 
 #[traced_function(trigger = "sqs")]

@@ -59,7 +59,7 @@
 
 use std::convert::Infallible;
 use std::fmt::{self, Write as _};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -69,9 +69,6 @@ use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -80,10 +77,10 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use prost::Message as _;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::server::{self, HttpResponse};
 use crate::render::SpanView;
 
 /// The path exports are posted to.
@@ -134,9 +131,15 @@ impl Collector {
     /// Like [`Collector::start`], but answers every export after `delay` (to emulate a slow
     /// collector). The spans are stored on arrival, before the delay.
     pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let shared = Arc::new(Shared::new(listener.local_addr()?, delay));
-        tokio::spawn(accept_connections(listener, Arc::clone(&shared)));
+        let (listener, addr) = server::bind_loopback().await?;
+        let shared = Arc::new(Shared::new(addr, delay));
+        let handler = Arc::clone(&shared);
+        server::serve(
+            listener,
+            shared.shutdown.subscribe(),
+            "OTLP collector",
+            move |request| handle_request(Arc::clone(&handler), request),
+        );
         Ok(Collector {
             _stop_on_drop: Arc::new(StopOnDrop(Arc::clone(&shared))),
             shared,
@@ -516,53 +519,8 @@ impl Shared {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP server
+// Requests
 // ---------------------------------------------------------------------------------------------
-
-type HttpResponse = Response<Full<Bytes>>;
-
-async fn accept_connections(listener: TcpListener, shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.subscribe();
-    loop {
-        tokio::select! {
-            () = wait_for_shutdown(&mut shutdown) => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
-                }
-                Err(error) => {
-                    // E.g. out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%error, "OTLP collector: accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-        }
-    }
-}
-
-/// Serves one keep-alive HTTP/1.1 connection until the client closes it or the collector
-/// stops.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let _ = stream.set_nodelay(true);
-    let mut shutdown = shared.shutdown.subscribe();
-    let service = service_fn(move |request| handle_request(Arc::clone(&shared), request));
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        served = connection => {
-            if let Err(error) = served {
-                tracing::debug!(%error, "OTLP collector: connection ended with an error");
-            }
-        }
-        () = wait_for_shutdown(&mut shutdown) => {}
-    }
-}
-
-async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
-    // Fails only once the sender is gone, which means stopped as well.
-    let _ = shutdown.wait_for(|stopped| *stopped).await;
-}
 
 async fn handle_request(
     shared: Arc<Shared>,
@@ -714,6 +672,7 @@ fn text_response(status: StatusCode, message: String) -> HttpResponse {
 mod tests {
     use std::borrow::Cow;
     use std::time::Instant as StdInstant;
+    use tokio::net::TcpStream;
 
     use opentelemetry::trace::{
         Event, Link, SpanContext, SpanId, SpanKind as ApiSpanKind, Status as ApiStatus, TraceFlags,

@@ -81,7 +81,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -91,12 +91,10 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
+
+use super::server::{self, HttpResponse, wait_for_shutdown};
 
 /// The largest response or error body the Runtime API accepts: 6 MiB (6,291,456 bytes).
 ///
@@ -430,9 +428,15 @@ impl fmt::Debug for RuntimeApi {
 impl RuntimeApi {
     /// Binds 127.0.0.1 on an ephemeral port and starts serving on the current tokio runtime.
     pub async fn start(function: FunctionConfig) -> std::io::Result<RuntimeApi> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let shared = Arc::new(Shared::new(function, listener.local_addr()?));
-        tokio::spawn(accept_connections(listener, Arc::clone(&shared)));
+        let (listener, addr) = server::bind_loopback().await?;
+        let shared = Arc::new(Shared::new(function, addr));
+        let handler = Arc::clone(&shared);
+        server::serve(
+            listener,
+            shared.shutdown.subscribe(),
+            "Runtime API emulator",
+            move |request| handle_request(Arc::clone(&handler), request),
+        );
         Ok(RuntimeApi {
             _stop_on_drop: Arc::new(StopOnDrop(Arc::clone(&shared))),
             shared,
@@ -992,53 +996,8 @@ impl Registry {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP server
+// Requests
 // ---------------------------------------------------------------------------------------------
-
-type HttpResponse = Response<Full<Bytes>>;
-
-async fn accept_connections(listener: TcpListener, shared: Arc<Shared>) {
-    let mut shutdown = shared.shutdown.subscribe();
-    loop {
-        tokio::select! {
-            () = wait_for_shutdown(&mut shutdown) => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    tokio::spawn(serve_connection(stream, Arc::clone(&shared)));
-                }
-                Err(error) => {
-                    // E.g. out of file descriptors: back off instead of spinning.
-                    tracing::warn!(%error, "Runtime API emulator: accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-        }
-    }
-}
-
-/// Serves one keep-alive HTTP/1.1 connection until the client closes it or the emulator stops.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
-    // Small request/response exchanges: don't let Nagle delay them.
-    let _ = stream.set_nodelay(true);
-    let mut shutdown = shared.shutdown.subscribe();
-    let service = service_fn(move |request| handle_request(Arc::clone(&shared), request));
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        served = connection => {
-            if let Err(error) = served {
-                tracing::debug!(%error, "Runtime API emulator: connection ended with an error");
-            }
-        }
-        () = wait_for_shutdown(&mut shutdown) => {}
-    }
-}
-
-async fn wait_for_shutdown(shutdown: &mut watch::Receiver<bool>) {
-    // Fails only once the sender is gone, which means stopped as well.
-    let _ = shutdown.wait_for(|stopped| *stopped).await;
-}
 
 /// The endpoints of the Runtime API.
 #[derive(Debug, PartialEq, Eq)]
@@ -1385,6 +1344,7 @@ fn civil_date(days_since_epoch: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
     use tokio::task::JoinHandle;
 
     /// Generous bound for anything that should happen promptly on loopback.

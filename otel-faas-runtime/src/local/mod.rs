@@ -10,5 +10,6 @@ pub mod collector;
 pub mod emulator;
 pub mod process;
 pub mod runner;
+mod server;
 
 pub use runner::LocalRunner;
