@@ -147,11 +147,7 @@ where
                 spans.record(failure, limit);
             }
             if let Some(batch) = &spans.trigger {
-                crate::trigger::sqs::record_batch_failures(
-                    &batch.span(),
-                    &verdict.failed_items,
-                    spans.batch_size,
-                );
+                verdict.record_failed_items(&batch.span(), spans.batch_size);
             }
         }
         Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),
@@ -176,9 +172,7 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
     let invocation = T::lambda_context(input).map(|lambda| {
         let mut plan = InvocationSpan {
             name: None,
-            parent: telemetry
-                .propagation()
-                .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref()),
+            parent: None,
             attributes: Vec::with_capacity(16),
         };
         invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
@@ -188,12 +182,19 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             (None, Some(name)) => name,
             (None, None) => function_name(lambda),
         };
+        // Triggers without a carrier of their own still honour the Lambda trace header
+        // (`xray-lambda`).
+        let parent = plan.parent.unwrap_or_else(|| {
+            telemetry
+                .propagation()
+                .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref())
+        });
         let span = tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)
             .with_attributes(plan.attributes)
-            .start_with_context(tracer, &plan.parent);
-        plan.parent.with_span(span)
+            .start_with_context(tracer, &parent);
+        parent.with_span(span)
     });
     let mut batch_size = 0;
     let trigger = T::trigger_span(input, spec, telemetry).map(|plan| {

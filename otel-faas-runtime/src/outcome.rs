@@ -14,8 +14,8 @@ use std::cell::RefCell;
 use std::fmt::{Debug, Display};
 use std::sync::Once;
 
-use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanRef, Status};
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE,
 };
@@ -128,6 +128,37 @@ pub struct Verdict {
     pub(crate) failure: Option<Failure>,
     /// The items the handler reported failed in a partial batch response.
     pub(crate) failed_items: Vec<String>,
+}
+
+/// Failed item ids recorded on a batch span.
+const MAX_FAILED_IDS: usize = 100;
+
+impl Verdict {
+    /// Records the items a batch reported failed on the batch span: their count, the first
+    /// [`MAX_FAILED_IDS`] ids, and status Error (`n of m messages failed`).
+    pub(crate) fn record_failed_items(&self, span: &SpanRef<'_>, batch_size: usize) {
+        if self.failed_items.is_empty() {
+            return;
+        }
+        let ids: Vec<StringValue> = self
+            .failed_items
+            .iter()
+            .take(MAX_FAILED_IDS)
+            .map(|id| StringValue::from(id.clone()))
+            .collect();
+        span.set_attribute(KeyValue::new(
+            "otel_faas.batch.failed_count",
+            self.failed_items.len() as i64,
+        ));
+        span.set_attribute(KeyValue::new(
+            "otel_faas.batch.failed_ids",
+            opentelemetry::Value::Array(ids.into()),
+        ));
+        span.set_status(Status::error(format!(
+            "{} of {batch_size} messages failed",
+            self.failed_items.len()
+        )));
+    }
 }
 
 /// Reads a return value into a [`Verdict`]; the macro passes the trigger's reader, so a

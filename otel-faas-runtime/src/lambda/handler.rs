@@ -93,7 +93,7 @@ where
 
     async fn call(&self, event: LambdaEvent<E>) -> Result<R, Diagnostic> {
         let deadline = deadline_of(&event.context);
-        catching(managed(deadline, self(event)))
+        catching(managed(deadline, self(event), |_, _| {}))
             .await
             .and_then(|r| r.map_err(Into::into))
     }
@@ -104,7 +104,7 @@ where
             let handler = handler.clone();
             async move {
                 let deadline = deadline_of(&event.context);
-                managed(deadline, handler(event)).await
+                managed(deadline, handler(event), |_, _| {}).await
             }
         });
         Runtime::new(service).layer(layer).run().await
@@ -175,7 +175,7 @@ where
 
     async fn call(&self, event: LambdaEvent<M::Batch>) -> Result<SqsBatchResponse, Diagnostic> {
         let deadline = deadline_of(&event.context);
-        let result = catching(managed(deadline, each_message(self, event))).await;
+        let result = catching(managed(deadline, each_message(self, event), |_, _| {})).await;
         result.map(|output| {
             let Ok(response) = output;
             response
@@ -188,7 +188,7 @@ where
             let handler = handler.clone();
             async move {
                 let deadline = deadline_of(&event.context);
-                managed(deadline, each_message(&*handler, event)).await
+                managed(deadline, each_message(&*handler, event), |_, _| {}).await
             }
         });
         Runtime::new(service).layer(layer).run().await
@@ -240,16 +240,29 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
     (context.deadline > 0).then(|| context.deadline())
 }
 
-/// Runs one handler call as the managed invocation in scope: ends the invocation span the
-/// glue handed over and exports the invocation's spans, also when the handler panicked
+/// Runs one handler call as the managed invocation in scope: lets `complete` record on the
+/// invocation span what only the runtime sees (the HTTP response), ends that span — handed
+/// over by the glue — and exports the invocation's spans, also when the handler panicked
 /// (the panic then continues, for `lambda_runtime` to report).
-async fn managed<Fut: Future>(deadline: Option<SystemTime>, handler: Fut) -> Fut::Output {
+async fn managed<Fut: Future>(
+    deadline: Option<SystemTime>,
+    handler: Fut,
+    complete: impl FnOnce(&Context, &mut Fut::Output),
+) -> Fut::Output {
     let Some(scope) = current_scope() else {
         return handler.await;
     };
     scope.mark_handler_called();
-    let result = AssertUnwindSafe(handler).catch_unwind().await;
-    finish(scope.take_span(), deadline).await;
+    let mut result = AssertUnwindSafe(handler).catch_unwind().await;
+    let span = scope.take_span();
+    if let (Some(cx), Ok(output)) = (&span, &mut result) {
+        complete(cx, output);
+    }
+    match span {
+        Some(cx) => cx.span().end(),
+        None => warn_unannotated(),
+    }
+    scope.telemetry().flush_before(deadline).await;
     match result {
         Ok(output) => output,
         Err(panic) => resume_unwind(panic),
@@ -268,29 +281,18 @@ where
     R: IntoResponse,
 {
     let deadline = request.lambda_context_ref().and_then(deadline_of);
-    let Some(scope) = current_scope() else {
-        return match handler(request).await {
-            Ok(response) => Ok(response.into_response().await),
-            Err(error) => Err(error),
-        };
-    };
-    scope.mark_handler_called();
     let call = async {
         match handler(request).await {
             Ok(response) => Ok(response.into_response().await),
             Err(error) => Err(error),
         }
     };
-    let mut result = AssertUnwindSafe(call).catch_unwind().await;
-    let span = scope.take_span();
-    if let (Some(cx), Ok(Ok(response))) = (&span, &mut result) {
-        record_response(cx, response);
-    }
-    finish(span, deadline).await;
-    match result {
-        Ok(output) => output,
-        Err(panic) => resume_unwind(panic),
-    }
+    managed(deadline, call, |cx, result| {
+        if let Ok(response) = result {
+            record_response(cx, response);
+        }
+    })
+    .await
 }
 
 fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_http::Body>) {
@@ -320,18 +322,6 @@ fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_htt
 
 /// W3C Trace Context Level 2 response header.
 const TRACERESPONSE: &str = "traceresponse";
-
-/// Ends the invocation span and flushes the invocation's spans within its deadline.
-async fn finish(span: Option<Context>, deadline: Option<SystemTime>) {
-    let Some(telemetry) = current_scope().map(|s| s.telemetry().clone()) else {
-        return;
-    };
-    match span {
-        Some(cx) => cx.span().end(),
-        None => warn_unannotated(),
-    }
-    telemetry.flush_before(deadline).await;
-}
 
 fn warn_unannotated() {
     static ONCE: Once = Once::new();

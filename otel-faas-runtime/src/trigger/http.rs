@@ -75,9 +75,11 @@ impl<I: HttpInput> Trigger for Http<I> {
         let lambda_trace = request
             .lambda_context_ref()
             .and_then(|c| c.xray_trace_id.as_deref());
-        span.parent = telemetry
-            .propagation()
-            .extract(&HeaderCarrier(request.headers()), lambda_trace);
+        span.parent = Some(
+            telemetry
+                .propagation()
+                .extract(&HeaderCarrier(request.headers()), lambda_trace),
+        );
         let (route, method) =
             request_attributes(request, telemetry.value_limit(), &mut span.attributes);
         span.name = Some(match route {

@@ -96,8 +96,9 @@ impl Spec {
 pub(crate) struct InvocationSpan {
     /// Span name; `None` keeps the function name.
     pub(crate) name: Option<Cow<'static, str>>,
-    /// Remote parent; empty for a new trace.
-    pub(crate) parent: Context,
+    /// Remote parent from the trigger's carrier; `None` leaves the Lambda trace header (with
+    /// `xray-lambda`) or a new trace.
+    pub(crate) parent: Option<Context>,
     /// The trigger's attributes, after the invocation attributes every trigger gets.
     pub(crate) attributes: Vec<KeyValue>,
 }

@@ -52,9 +52,11 @@ impl<I: OtherInput> Trigger for Other<I> {
     fn invocation(input: &I, _spec: &Spec, telemetry: &Telemetry, span: &mut InvocationSpan) {
         let lambda = input.context();
         if let Some(client) = &lambda.client_context {
-            span.parent = telemetry
-                .propagation()
-                .extract(&MapCarrier(&client.custom), lambda.xray_trace_id.as_deref());
+            span.parent = Some(
+                telemetry
+                    .propagation()
+                    .extract(&MapCarrier(&client.custom), lambda.xray_trace_id.as_deref()),
+            );
         }
     }
 }

@@ -33,9 +33,9 @@ use aws_lambda_events::event::sqs::{
     SqsMessageObj,
 };
 use lambda_runtime::LambdaEvent;
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{Link, SpanContext, SpanKind, SpanRef, Status, TraceContextExt};
-use opentelemetry::{KeyValue, StringValue};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
     FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
@@ -59,8 +59,6 @@ const SYSTEM: &str = "aws_sqs";
 const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 /// Links kept on the batch span, as the SDK's default span limit.
 const MAX_LINKS: usize = 128;
-/// Failed message ids recorded on the batch span.
-const MAX_FAILED_IDS: usize = 100;
 
 /// The parts of an SQS message the trace uses.
 #[derive(Clone, Copy, Debug)]
@@ -353,28 +351,4 @@ pub(crate) fn verdict<R: SqsOutcome>(output: &R) -> Verdict {
             .map(|failures| failures.iter().map(|f| f.item_identifier.clone()).collect())
             .unwrap_or_default(),
     }
-}
-
-/// Records the messages a batch reported failed on the batch span.
-pub(crate) fn record_batch_failures(span: &SpanRef<'_>, failed: &[String], batch_size: usize) {
-    if failed.is_empty() {
-        return;
-    }
-    let ids: Vec<StringValue> = failed
-        .iter()
-        .take(MAX_FAILED_IDS)
-        .map(|id| StringValue::from(id.clone()))
-        .collect();
-    span.set_attribute(KeyValue::new(
-        "otel_faas.batch.failed_count",
-        failed.len() as i64,
-    ));
-    span.set_attribute(KeyValue::new(
-        "otel_faas.batch.failed_ids",
-        opentelemetry::Value::Array(ids.into()),
-    ));
-    span.set_status(Status::error(format!(
-        "{} of {batch_size} messages failed",
-        failed.len()
-    )));
 }
