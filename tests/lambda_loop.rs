@@ -417,7 +417,7 @@ fn logged(platform: &Platform, needle: &str) -> bool {
 }
 
 #[tokio::test]
-async fn a_collector_that_refuses_connections_costs_the_invocation_nothing() {
+async fn a_collector_that_refuses_connections_fails_the_export_not_the_invocation() {
     let platform = Platform::start_with(
         "other",
         &[],
@@ -526,4 +526,91 @@ async fn sigterm_exports_what_ended_after_the_last_flush_and_exits_cleanly() {
         platform.function.output()
     );
     assert!(logged(&platform, "SIGTERM received"));
+}
+
+#[tokio::test]
+async fn otlp_headers_from_the_environment_are_sent_with_every_export() {
+    let env = [(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "x-team=payments,x-api-key=k-123",
+    )];
+    let platform = Platform::start("other", &env).await;
+    let outcome = platform.invoke(json!({ "n": 6 })).await;
+    platform.trace_of(&outcome.request_id).await;
+    let headers = platform.collector.last_export_headers();
+    assert_eq!(
+        headers.get("x-team").and_then(|v| v.to_str().ok()),
+        Some("payments")
+    );
+    assert_eq!(
+        headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+        Some("k-123")
+    );
+}
+
+#[tokio::test]
+async fn the_console_exporter_prints_each_invocations_trace() {
+    let platform = Platform::start("sqs", &[("OTEL_TRACES_EXPORTER", "console")]).await;
+    let outcome = platform.invoke(sample("sqs_batch.json")).await;
+    assert!(outcome.is_success());
+    let deadline = tokio::time::Instant::now() + ARRIVAL;
+    while !logged(&platform, "process orders  CONSUMER") && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let output = platform.function.output().join("\n");
+    assert!(
+        output.contains(&format!("└─ {FUNCTION}  SERVER")),
+        "{output}"
+    );
+    assert!(output.contains("└─ process orders  CONSUMER"), "{output}");
+    assert!(
+        output.contains("link → 6712c2a15e3f8b0d4a9c7e2f1b6d3a8c/3b1f5d7e9a2c4e6f"),
+        "{output}"
+    );
+    assert_eq!(platform.collector.requests(), 0, "nothing goes over OTLP");
+}
+
+#[tokio::test]
+async fn a_bad_configuration_value_is_logged_and_the_default_used() {
+    let platform = Platform::start("other", &[("OTEL_TRACES_SAMPLER", "sometimes")]).await;
+    let outcome = platform.invoke(json!({ "n": 7 })).await;
+    assert!(outcome.is_success());
+    platform.trace_of(&outcome.request_id).await;
+    assert!(
+        logged(
+            &platform,
+            "OTEL_TRACES_SAMPLER=\"sometimes\" is not supported"
+        ),
+        "{:#?}",
+        platform.function.output()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_export_is_not_retried_inside_the_invocation() {
+    // Regression: the OTLP exporter's default policy retried three times with backoff,
+    // making every invocation wait about a second while the collector was unavailable.
+    let overloaded = Collector::start_answering(http::StatusCode::SERVICE_UNAVAILABLE)
+        .await
+        .unwrap();
+    let platform = Platform::start_with(
+        "other",
+        &[],
+        FunctionConfig::new(FUNCTION),
+        Some(overloaded.endpoint()),
+    )
+    .await;
+    let outcome = platform.invoke(json!({ "n": 8 })).await;
+    assert!(outcome.is_success());
+    assert_eq!(
+        overloaded.requests(),
+        1,
+        "one attempt, no retry: {:#?}",
+        platform.function.output()
+    );
+    assert!(
+        logged(&platform, "spans failed"),
+        "{:#?}",
+        platform.function.output()
+    );
 }

@@ -2,11 +2,15 @@
 //!
 //! `otlp` is the OpenTelemetry OTLP/HTTP exporter with protobuf bodies over Hyper (the HTTP
 //! stack the Lambda runtime already links), configured by the standard
-//! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
+//! `OTEL_EXPORTER_OTLP_*` variables. It makes one attempt per flush, without retries: the
+//! flush runs before the invocation's response, so a retry's backoff would be paid by every
+//! request while the collector is down (about a second with the exporter's default policy);
+//! a failed batch is dropped and counted instead, and the next invocation exports again.
+//! `console` prints each flushed batch as a trace tree.
 
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -42,6 +46,7 @@ pub(crate) fn from_config(
             match opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(Protocol::HttpBinary)
+                .with_retry_policy(RetryPolicy::disabled())
                 .build()
             {
                 Ok(mut exporter) => {

@@ -131,8 +131,18 @@ impl Collector {
     /// Like [`Collector::start`], but answers every export after `delay` (to emulate a slow
     /// collector). The spans are stored on arrival, before the delay.
     pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
+        Self::start_with(delay, StatusCode::OK).await
+    }
+
+    /// A collector that decodes, stores and counts every export but answers it with
+    /// `status`, as an overloaded (`503`) or broken (`500`) collector does.
+    pub async fn start_answering(status: StatusCode) -> std::io::Result<Collector> {
+        Self::start_with(Duration::ZERO, status).await
+    }
+
+    async fn start_with(delay: Duration, answer: StatusCode) -> std::io::Result<Collector> {
         let (listener, addr) = server::bind_loopback().await?;
-        let shared = Arc::new(Shared::new(addr, delay));
+        let shared = Arc::new(Shared::new(addr, delay, answer));
         let handler = Arc::clone(&shared);
         server::serve(
             listener,
@@ -166,6 +176,16 @@ impl Collector {
     /// are not counted). [`Collector::clear`] leaves it alone.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The headers of the last export received and decoded (what `OTEL_EXPORTER_OTLP_HEADERS`
+    /// adds shows here).
+    pub fn last_export_headers(&self) -> HeaderMap {
+        self.shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits until a received span satisfies `predicate` or `timeout` passes; returns whether
@@ -477,20 +497,26 @@ impl Drop for StopOnDrop {
 struct Shared {
     addr: SocketAddr,
     delay: Duration,
+    /// The status every decoded export is answered with.
+    answer: StatusCode,
     spans: Mutex<Vec<ReceivedSpan>>,
     requests: AtomicU64,
+    /// The headers of the last decoded export request.
+    last_headers: Mutex<HeaderMap>,
     /// Bumped after every export that stored spans; waiters re-check on change.
     arrivals: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
 }
 
 impl Shared {
-    fn new(addr: SocketAddr, delay: Duration) -> Self {
+    fn new(addr: SocketAddr, delay: Duration, answer: StatusCode) -> Self {
         Self {
             addr,
             delay,
+            answer,
             spans: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            last_headers: Mutex::new(HeaderMap::new()),
             arrivals: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),
         }
@@ -505,9 +531,13 @@ impl Shared {
         done(&self.lock_spans())
     }
 
-    /// Counts one decoded export and stores its spans, then wakes the waiters.
-    fn record(&self, request: &ExportTraceServiceRequest) {
+    /// Counts one decoded export and stores its spans and headers, then wakes the waiters.
+    fn record(&self, request: &ExportTraceServiceRequest, headers: HeaderMap) {
         let spans = received_spans(request);
+        *self
+            .last_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = headers;
         self.requests.fetch_add(1, Ordering::SeqCst);
         self.lock_spans().extend(spans);
         self.arrivals.send_modify(|arrivals| *arrivals += 1);
@@ -545,9 +575,15 @@ async fn handle_request(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return Ok(response);
     }
-    let response = handle_export(&shared, request).await;
+    let mut response = handle_export(&shared, request).await;
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
+    }
+    if response.status() == StatusCode::OK && shared.answer != StatusCode::OK {
+        response = text_response(
+            shared.answer,
+            format!("answering {} as configured", shared.answer),
+        );
     }
     Ok(response)
 }
@@ -562,7 +598,8 @@ async fn handle_export(shared: &Shared, request: Request<Incoming>) -> HttpRespo
 
 async fn accept_export(shared: &Shared, request: Request<Incoming>) -> Result<(), Rejection> {
     check_headers(request.headers())?;
-    let body = read_body(request.into_body()).await?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await?;
     let export = ExportTraceServiceRequest::decode(body).map_err(|error| {
         tracing::warn!(%error, "OTLP collector: undecodable export");
         Rejection::new(
@@ -570,7 +607,7 @@ async fn accept_export(shared: &Shared, request: Request<Incoming>) -> Result<()
             format!("the body is not a protobuf ExportTraceServiceRequest: {error}"),
         )
     })?;
-    shared.record(&export);
+    shared.record(&export, parts.headers);
     Ok(())
 }
 
