@@ -4,6 +4,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageObj};
 use opentelemetry::trace::{SpanKind, Status};
 use otel_faas_runtime::testing::{SpanDataExt, TestKit};
+use otel_faas_runtime::trigger::sqs::process_message;
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -377,4 +378,58 @@ async fn on_a_fifo_queue_the_messages_after_a_failure_are_not_processed() {
         .filter_map(|s| s.attr("messaging.message.id"))
         .collect();
     assert_eq!(processed, ["1", "2"]);
+}
+
+#[traced_function(trigger = "sqs")]
+async fn walks_the_batch(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.payload.records {
+        let work = async {
+            match message.body.as_deref() {
+                Some(body) if body.contains("poison") => Err("cannot ship".to_owned()),
+                _ => Ok(()),
+            }
+        };
+        if process_message(message, work).await.is_err() {
+            response.add_failure(message.message_id.clone().unwrap_or_default());
+        }
+    }
+    Ok(response)
+}
+
+#[tokio::test]
+async fn a_batch_handler_can_give_each_message_its_own_span() {
+    let kit = TestKit::new();
+    let response = kit.invoke(walks_the_batch, batch()).await.unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    let spans = kit.spans();
+    let invocation = spans.named("test-function");
+    let all = spans.all_named("process orders");
+    let batch = all
+        .iter()
+        .find(|s| s.parent_span_id == invocation.span_context.span_id())
+        .expect("batch span");
+    let messages = spans.children_of(batch);
+    assert_eq!(messages.len(), 3, "{}", kit.tree());
+    assert!(messages.iter().all(|m| m.span_kind == SpanKind::Consumer));
+    let first = messages
+        .iter()
+        .find(|m| {
+            m.attr("messaging.message.id").as_deref()
+                == Some("059f36b4-87a3-44ab-83d2-661975830a7d")
+        })
+        .unwrap();
+    assert_eq!(
+        first.links[0].span_context.span_id().to_string(),
+        "3b1f5d7e9a2c4e6f"
+    );
+    let failed: Vec<_> = messages
+        .iter()
+        .filter(|m| matches!(m.status, Status::Error { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].attr("error.type").as_deref(),
+        Some("alloc::string::String")
+    );
 }

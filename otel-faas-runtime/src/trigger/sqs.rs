@@ -176,6 +176,43 @@ impl<T: Serialize> SqsMessageInput for SqsMessageObj<T> {
     }
 }
 
+impl<M: SqsMessageInput> sealed::Sealed for &M {}
+
+impl<M: SqsMessageInput> SqsMessageInput for &M {
+    fn view(&self) -> MessageView<'_> {
+        (**self).view()
+    }
+}
+
+/// Runs `work` as the processing of one message of a batch: inside a CONSUMER
+/// `process {queue}` span, child of the batch span, linked to the message's producer, and
+/// marked Error when `work` fails — the spans `per_message` mode makes, for a handler that
+/// walks the batch itself (the semantic conventions ask instrumentations to offer this).
+///
+/// ```no_run
+/// use aws_lambda_events::event::sqs::SqsEvent;
+/// use otel_faas_runtime::{lambda::LambdaEvent, trigger::sqs::process_message, traced_function, Error};
+///
+/// #[traced_function(trigger = "sqs")]
+/// async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+///     for message in &event.payload.records {
+///         process_message(message, async { Ok::<_, Error>(()) }).await?;
+///     }
+///     Ok(())
+/// }
+/// ```
+pub async fn process_message<M, F>(message: &M, work: F) -> F::Output
+where
+    M: SqsMessageInput,
+    F: std::future::Future,
+    F::Output: Outcome,
+{
+    static SPEC: Spec = Spec::DEFAULT;
+    let read = crate::outcome::read_outcome::<F::Output>;
+    crate::invocation::instrument::<SqsMessageTrigger<&M>, _, _>(&SPEC, message, |_| work, read)
+        .await
+}
+
 /// A batch of SQS messages as an `sqs` handler takes it: `LambdaEvent<SqsEvent>`, or
 /// `LambdaEvent<SqsEventObj<T>>` for JSON bodies deserialized into `T`.
 #[diagnostic::on_unimplemented(
