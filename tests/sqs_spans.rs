@@ -3,7 +3,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageObj};
 use opentelemetry::trace::{SpanKind, Status};
-use otel_faas_runtime::testing::{SpanDataExt, TestKit};
+use opentelemetry_sdk::trace::SpanData;
+use otel_faas_runtime::testing::{SpanDataExt, Spans, TestKit};
 use otel_faas_runtime::trigger::sqs::process_message;
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::{Deserialize, Serialize};
@@ -229,6 +230,18 @@ async fn a_reported_partial_failure_marks_the_batch_span() {
     );
 }
 
+/// The batch span (the `process orders` span under the invocation span) and the message
+/// spans under it.
+fn batch_and_messages(spans: &Spans) -> (&SpanData, Vec<&SpanData>) {
+    let invocation = spans.named("test-function");
+    let batch = spans
+        .all_named("process orders")
+        .into_iter()
+        .find(|s| s.parent_span_id == invocation.span_context.span_id())
+        .expect("batch span under the invocation");
+    (batch, spans.children_of(batch))
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 struct Order {
     order: u32,
@@ -258,13 +271,7 @@ async fn per_message_mode_traces_each_message_and_reports_the_failed_ones() {
     assert_eq!(failed, ["c80e8021-a70a-42c7-a470-796e1186f753"]);
 
     let spans = kit.spans();
-    let invocation = spans.named("test-function");
-    let batch = spans
-        .all_named("process orders")
-        .into_iter()
-        .find(|s| s.parent_span_id == invocation.span_context.span_id())
-        .expect("batch span under the invocation");
-    let messages = spans.children_of(batch);
+    let (batch, messages) = batch_and_messages(&spans);
     assert_eq!(messages.len(), 3, "{}", kit.tree());
     assert!(
         messages
@@ -403,13 +410,7 @@ async fn a_batch_handler_can_give_each_message_its_own_span() {
     let response = kit.invoke(walks_the_batch, batch()).await.unwrap();
     assert_eq!(response.batch_item_failures.len(), 1);
     let spans = kit.spans();
-    let invocation = spans.named("test-function");
-    let all = spans.all_named("process orders");
-    let batch = all
-        .iter()
-        .find(|s| s.parent_span_id == invocation.span_context.span_id())
-        .expect("batch span");
-    let messages = spans.children_of(batch);
+    let (_, messages) = batch_and_messages(&spans);
     assert_eq!(messages.len(), 3, "{}", kit.tree());
     assert!(messages.iter().all(|m| m.span_kind == SpanKind::Consumer));
     let first = messages
