@@ -85,23 +85,21 @@ impl Platform {
 
     /// The spans of the trace(s) that the invocation `request_id` took part in.
     async fn trace_of(&self, request_id: &str) -> Vec<ReceivedSpan> {
-        let is_invocation =
-            |s: &ReceivedSpan| s.view.attribute("faas.invocation_id") == Some(request_id);
-        assert!(
-            self.collector.wait_for(ARRIVAL, is_invocation).await,
-            "no span for {request_id}; output: {:#?}",
-            self.function.output()
-        );
-        let spans = self.collector.spans();
-        let trace_id = spans
-            .iter()
-            .find(|s| is_invocation(s))
-            .map(|s| s.view.trace_id.clone())
-            .unwrap();
-        spans
-            .into_iter()
-            .filter(|s| s.view.trace_id == trace_id)
-            .collect()
+        let spans = self.collector.invocation_traces(request_id, ARRIVAL).await;
+        spans.unwrap_or_else(|| {
+            panic!(
+                "no span for {request_id}; output: {:#?}",
+                self.function.output()
+            )
+        })
+    }
+
+    /// Waits until the function has written a line containing `needle`, or [`ARRIVAL`] passed.
+    async fn wait_until_logged(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + ARRIVAL;
+        while !logged(self, needle) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -494,10 +492,7 @@ async fn sigterm_exports_what_ended_after_the_last_flush_and_exits_cleanly() {
     let outcome = platform.invoke(json!({ "background": true })).await;
     assert!(outcome.is_success());
     // The background span ends after the invocation's flush; wait until it has ended.
-    let deadline = tokio::time::Instant::now() + ARRIVAL;
-    while !logged(&platform, "background refresh done") && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    platform.wait_until_logged("background refresh done").await;
     let received_before = platform
         .collector
         .spans()
@@ -553,10 +548,7 @@ async fn the_console_exporter_prints_each_invocations_trace() {
     let platform = Platform::start("sqs", &[("OTEL_TRACES_EXPORTER", "console")]).await;
     let outcome = platform.invoke(sample("sqs_batch.json")).await;
     assert!(outcome.is_success());
-    let deadline = tokio::time::Instant::now() + ARRIVAL;
-    while !logged(&platform, "process orders  CONSUMER") && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    platform.wait_until_logged("process orders  CONSUMER").await;
     let output = platform.function.output().join("\n");
     assert!(
         output.contains(&format!("└─ {FUNCTION}  SERVER")),

@@ -59,12 +59,9 @@ use crate::config::Config;
 use crate::export::MemoryExporter;
 use crate::invocation::InvocationScope;
 use crate::lambda::Handler;
-use crate::lambda::malformed::{
-    DESERIALIZE_ERROR, deserialize_error, looks_like, record_malformed,
-};
+use crate::lambda::malformed::{DESERIALIZE_ERROR, deserialize_error, record_malformed};
 use crate::render::{SpanView, render_trees};
 use crate::telemetry::Telemetry;
-use crate::trigger::FaasTrigger;
 
 /// Invokes handlers in process and captures their spans.
 pub struct TestKit {
@@ -216,28 +213,21 @@ impl TestKit {
         H: Handler<M>,
     {
         let context = self.context(invocation);
-        let scope = InvocationScope::new(self.telemetry.clone());
         let telemetry = self.telemetry.clone();
-        let invoke = async move {
+        self.scoped(async move {
             match serde_json::from_slice::<H::Payload>(payload) {
                 Ok(event) => handler.call(LambdaEvent::new(event, context)).await,
                 Err(_) => {
                     let message = deserialize_error::<H::Payload>(payload);
-                    let trigger = H::TRIGGER
-                        .or_else(|| looks_like(&bytes::Bytes::copy_from_slice(payload)))
-                        .unwrap_or(FaasTrigger::Other);
-                    record_malformed(&telemetry, trigger, &context, &message).await;
+                    record_malformed(&telemetry, H::TRIGGER, &context, payload, &message).await;
                     Err(Diagnostic {
                         error_type: DESERIALIZE_ERROR.to_owned(),
                         error_message: message,
                     })
                 }
             }
-        };
-        scope
-            .run(invoke)
-            .with_subscriber(self.dispatch.clone())
-            .await
+        })
+        .await
     }
 
     /// Invokes `handler` with an event already deserialized, as `lambda_runtime` hands it
@@ -250,9 +240,15 @@ impl TestKit {
     where
         H: Handler<M>,
     {
+        self.scoped(handler.call(event)).await
+    }
+
+    /// Runs `invocation` as a managed invocation of this kit: its pipeline, its `tracing`
+    /// subscriber.
+    async fn scoped<F: std::future::Future>(&self, invocation: F) -> F::Output {
         let scope = InvocationScope::new(self.telemetry.clone());
         scope
-            .run(handler.call(event))
+            .run(invocation)
             .with_subscriber(self.dispatch.clone())
             .await
     }

@@ -231,7 +231,7 @@ where
         }
         Ok(response)
     };
-    let read = crate::__private::sqs::read_outcome;
+    let read = crate::trigger::sqs::verdict;
     crate::invocation::instrument::<Sqs<LambdaEvent<M::Batch>>, _, _>(&SPEC, event, body, read)
         .await
 }

@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaInvocation};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
@@ -103,10 +102,7 @@ where
         Box::pin(async move {
             let result = scope.clone().run(call).await;
             if !scope.handler_called() {
-                let trigger = trigger
-                    .or_else(|| looks_like(&body))
-                    .unwrap_or(FaasTrigger::Other);
-                record_malformed(&telemetry, trigger, &context, &explain(&body)).await;
+                record_malformed(&telemetry, trigger, &context, &body, &explain(&body)).await;
             }
             result
         })
@@ -132,13 +128,19 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     }
 }
 
-/// Records and exports the invocation span of an event the handler never saw.
+/// Records and exports the invocation span of an event the handler never saw. Its
+/// `faas.trigger` is `known` (what the handler's argument type tells), else what `body`
+/// looks like, else `other`.
 pub(crate) async fn record_malformed(
     telemetry: &Telemetry,
-    trigger: FaasTrigger,
+    known: Option<FaasTrigger>,
     lambda: &lambda_runtime::Context,
+    body: &[u8],
     message: &str,
 ) {
+    let trigger = known
+        .or_else(|| looks_like(body))
+        .unwrap_or(FaasTrigger::Other);
     let tracer = telemetry.tracer();
     let parent = telemetry
         .propagation()
@@ -169,7 +171,7 @@ pub(crate) async fn record_malformed(
 }
 
 /// The trigger a payload's shape suggests.
-pub(crate) fn looks_like(body: &Bytes) -> Option<FaasTrigger> {
+fn looks_like(body: &[u8]) -> Option<FaasTrigger> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     if value.get("requestContext").is_some() || value.get("httpMethod").is_some() {
         return Some(FaasTrigger::Http);
@@ -205,13 +207,13 @@ mod tests {
 
     #[test]
     fn payload_shapes_suggest_their_trigger() {
-        let sqs = Bytes::from_static(br#"{"Records":[{"eventSource":"aws:sqs"}]}"#);
-        assert_eq!(looks_like(&sqs), Some(FaasTrigger::PubSub));
-        let sns = Bytes::from_static(br#"{"Records":[{"EventSource":"aws:sns"}]}"#);
-        assert_eq!(looks_like(&sns), Some(FaasTrigger::PubSub));
-        let http = Bytes::from_static(br#"{"requestContext":{}}"#);
-        assert_eq!(looks_like(&http), Some(FaasTrigger::Http));
-        assert_eq!(looks_like(&Bytes::from_static(b"[]")), None);
-        assert_eq!(looks_like(&Bytes::from_static(b"\xff")), None);
+        let sqs = br#"{"Records":[{"eventSource":"aws:sqs"}]}"#;
+        assert_eq!(looks_like(sqs), Some(FaasTrigger::PubSub));
+        let sns = br#"{"Records":[{"EventSource":"aws:sns"}]}"#;
+        assert_eq!(looks_like(sns), Some(FaasTrigger::PubSub));
+        let http = br#"{"requestContext":{}}"#;
+        assert_eq!(looks_like(http), Some(FaasTrigger::Http));
+        assert_eq!(looks_like(b"[]"), None);
+        assert_eq!(looks_like(b"\xff"), None);
     }
 }

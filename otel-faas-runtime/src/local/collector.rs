@@ -57,6 +57,7 @@
 //! # }
 //! ```
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddr;
@@ -197,6 +198,33 @@ impl Collector {
     ) -> bool {
         self.wait_until(timeout, |spans| spans.iter().any(&predicate))
             .await
+    }
+
+    /// The spans of every trace the Lambda invocation `request_id` took part in, once its
+    /// invocation span (the one whose `faas.invocation_id` is `request_id`) has arrived;
+    /// `None` when it has not within `timeout`.
+    pub async fn invocation_traces(
+        &self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Option<Vec<ReceivedSpan>> {
+        let is_invocation =
+            |span: &ReceivedSpan| span.view.attribute("faas.invocation_id") == Some(request_id);
+        if !self.wait_for(timeout, is_invocation).await {
+            return None;
+        }
+        let spans = self.spans();
+        let traces: HashSet<String> = spans
+            .iter()
+            .filter(|s| is_invocation(s))
+            .map(|s| s.view.trace_id.clone())
+            .collect();
+        Some(
+            spans
+                .into_iter()
+                .filter(|s| traces.contains(&s.view.trace_id))
+                .collect(),
+        )
     }
 
     /// Waits until at least `n` spans arrived (since the start or the last

@@ -22,12 +22,11 @@
 //! }
 //! ```
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::collector::{Collector, ReceivedSpan};
+use super::collector::Collector;
 use super::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
@@ -190,23 +189,11 @@ fn print_outcome(outcome: &InvocationOutcome) {
 
 /// Prints the traces the invocation `request_id` took part in.
 async fn print_trace(collector: &Collector, request_id: &str) {
-    let is_invocation =
-        |span: &ReceivedSpan| span.view.attribute("faas.invocation_id") == Some(request_id);
-    if !collector.wait_for(SPANS_GRACE, is_invocation).await {
+    let Some(spans) = collector.invocation_traces(request_id, SPANS_GRACE).await else {
         println!("  (no span received for this invocation)");
         return;
-    }
-    let spans = collector.spans();
-    let traces: HashSet<String> = spans
-        .iter()
-        .filter(|s| is_invocation(s))
-        .map(|s| s.view.trace_id.clone())
-        .collect();
-    let views: Vec<SpanView> = spans
-        .into_iter()
-        .map(|s| s.view)
-        .filter(|v| traces.contains(&v.trace_id))
-        .collect();
+    };
+    let views: Vec<SpanView> = spans.into_iter().map(|s| s.view).collect();
     for line in render_trees(&views).lines() {
         println!("  {line}");
     }
