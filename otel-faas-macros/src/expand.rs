@@ -62,23 +62,13 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => item.sig.ident.span(),
     };
-    let (module, reader) = match (config.trigger, config.per_message) {
-        (Trigger::Http, _) => (
-            "http",
-            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
-        ),
-        (Trigger::Sqs, true) => (
-            "sqs_message",
-            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
-        ),
-        (Trigger::Sqs, false) => (
-            "sqs",
-            quote_spanned!(return_span=> ::otel_faas_runtime::__private::sqs::read_outcome),
-        ),
-        (Trigger::Other, _) => (
-            "other",
-            quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
-        ),
+    let (module, reader) = entry(config.trigger, config.per_record);
+    let reader = match reader {
+        Some(module) => {
+            let module = Ident::new(module, Span::call_site());
+            quote_spanned!(return_span=> ::otel_faas_runtime::__private::#module::read_outcome)
+        }
+        None => quote_spanned!(return_span=> ::otel_faas_runtime::__private::read_outcome),
     };
     let module = Ident::new(module, Span::call_site());
     let event_ident = Ident::new(EVENT, event_span);
@@ -107,6 +97,26 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
     Ok(item.into_token_stream())
 }
 
+/// The `__private` module whose `instrument` traces the handler, and the module of its
+/// outcome reader when the trigger reads more than errors (partial batch failures).
+fn entry(trigger: Trigger, per_record: bool) -> (&'static str, Option<&'static str>) {
+    match (trigger, per_record) {
+        (Trigger::Http, _) => ("http", None),
+        (Trigger::Sqs, false) => ("sqs", Some("sqs")),
+        (Trigger::Sqs, true) => ("sqs_message", None),
+        (Trigger::Sns, _) => ("sns", None),
+        (Trigger::EventBridge, _) => ("eventbridge", None),
+        (Trigger::Schedule, _) => ("schedule", None),
+        (Trigger::S3, false) => ("s3", None),
+        (Trigger::S3, true) => ("s3_record", None),
+        (Trigger::DynamoDb, false) => ("dynamodb", Some("dynamodb")),
+        (Trigger::DynamoDb, true) => ("dynamodb_record", None),
+        (Trigger::Kinesis, false) => ("kinesis", Some("kinesis")),
+        (Trigger::Kinesis, true) => ("kinesis_record", None),
+        (Trigger::Other, _) => ("other", None),
+    }
+}
+
 fn spec(config: &Config) -> TokenStream {
     let name = match &config.name {
         Some(name) => quote!(::core::option::Option::Some(#name)),
@@ -116,11 +126,24 @@ fn spec(config: &Config) -> TokenStream {
         LinksFrom::AwsTraceHeader => quote!(AwsTraceHeader),
         LinksFrom::MessageAttributes => quote!(MessageAttributes),
         LinksFrom::Both => quote!(Both),
+        LinksFrom::Detail => quote!(Detail),
+        LinksFrom::Data => quote!(Data),
+        LinksFrom::Nowhere => quote!(Nowhere),
+    };
+    let parent_from = match config.parent_from_detail {
+        true => quote!(Detail),
+        false => quote!(Trigger),
+    };
+    let cron = match &config.cron {
+        Some(cron) => quote!(::core::option::Option::Some(#cron)),
+        None => quote!(::core::option::Option::None),
     };
     quote! {
         ::otel_faas_runtime::__private::Spec {
             name: #name,
             links_from: ::otel_faas_runtime::__private::LinksFrom::#links_from,
+            parent_from: ::otel_faas_runtime::__private::ParentFrom::#parent_from,
+            cron: #cron,
         }
     }
 }

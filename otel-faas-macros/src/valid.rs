@@ -13,6 +13,12 @@ use crate::attr::{Args, Entry};
 pub(crate) enum Trigger {
     Http,
     Sqs,
+    Sns,
+    EventBridge,
+    Schedule,
+    S3,
+    DynamoDb,
+    Kinesis,
     Other,
 }
 
@@ -20,6 +26,12 @@ impl Trigger {
     const ALL: &'static [(&'static str, Trigger)] = &[
         ("http", Trigger::Http),
         ("sqs", Trigger::Sqs),
+        ("sns", Trigger::Sns),
+        ("eventbridge", Trigger::EventBridge),
+        ("schedule", Trigger::Schedule),
+        ("s3", Trigger::S3),
+        ("dynamodb", Trigger::DynamoDb),
+        ("kinesis", Trigger::Kinesis),
         ("other", Trigger::Other),
     ];
 
@@ -32,20 +44,42 @@ impl Trigger {
     }
 }
 
-/// Where SQS links come from (`links_from`).
+/// Where consumer spans take their links from (`links_from`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LinksFrom {
     AwsTraceHeader,
     MessageAttributes,
     Both,
+    Detail,
+    Data,
+    Nowhere,
 }
+
+/// The `links_from` values of each trigger.
+const LINKS_FROM: &[(Trigger, &[(&str, LinksFrom)])] = &[
+    (
+        Trigger::Sqs,
+        &[
+            ("aws_trace_header", LinksFrom::AwsTraceHeader),
+            ("message_attributes", LinksFrom::MessageAttributes),
+            ("both", LinksFrom::Both),
+        ],
+    ),
+    (Trigger::Kinesis, &[("data", LinksFrom::Data)]),
+    (Trigger::EventBridge, &[("detail", LinksFrom::Detail)]),
+];
 
 /// The checked configuration.
 pub(crate) struct Config {
     pub(crate) trigger: Trigger,
     pub(crate) name: Option<LitStr>,
-    pub(crate) per_message: bool,
+    /// `per_message` (SQS) or `per_record` (streams, S3): the handler takes one record.
+    pub(crate) per_record: bool,
     pub(crate) links_from: LinksFrom,
+    /// `parent_from = "detail"`.
+    pub(crate) parent_from_detail: bool,
+    /// The cron expression, without `cron(...)`.
+    pub(crate) cron: Option<LitStr>,
 }
 
 /// Every option, and the triggers it applies to (`None`: all).
@@ -53,7 +87,16 @@ const OPTIONS: &[(&str, Option<&[Trigger]>)] = &[
     ("trigger", None),
     ("name", None),
     ("per_message", Some(&[Trigger::Sqs])),
-    ("links_from", Some(&[Trigger::Sqs])),
+    (
+        "per_record",
+        Some(&[Trigger::Kinesis, Trigger::DynamoDb, Trigger::S3]),
+    ),
+    (
+        "links_from",
+        Some(&[Trigger::Sqs, Trigger::Kinesis, Trigger::EventBridge]),
+    ),
+    ("parent_from", Some(&[Trigger::EventBridge])),
+    ("cron", Some(&[Trigger::Schedule])),
 ];
 
 /// Option names people reach for, and what they mean here.
@@ -63,9 +106,13 @@ const OPTION_ALIASES: &[(&str, &str)] = &[
     ("event", "trigger"),
     ("source", "trigger"),
     ("type", "trigger"),
-    ("per_record", "per_message"),
-    ("batch", "per_message"),
+    ("per_item", "per_record"),
+    ("batch", "per_record"),
     ("links", "links_from"),
+    ("parent", "parent_from"),
+    ("schedule", "cron"),
+    ("schedule_expression", "cron"),
+    ("expression", "cron"),
 ];
 
 /// Trigger names people reach for, and which trigger handles that event.
@@ -82,6 +129,24 @@ const TRIGGER_ALIASES: &[(&str, &str)] = &[
     ("https", "http"),
     ("queue", "sqs"),
     ("aws_sqs", "sqs"),
+    ("topic", "sns"),
+    ("aws_sns", "sns"),
+    ("event_bridge", "eventbridge"),
+    ("events", "eventbridge"),
+    ("cloudwatch_events", "eventbridge"),
+    ("cron", "schedule"),
+    ("scheduled", "schedule"),
+    ("scheduler", "schedule"),
+    ("timer", "schedule"),
+    ("rate", "schedule"),
+    ("s3_event", "s3"),
+    ("bucket", "s3"),
+    ("dynamo", "dynamodb"),
+    ("ddb", "dynamodb"),
+    ("dynamodb_stream", "dynamodb"),
+    ("dynamodb_streams", "dynamodb"),
+    ("kinesis_stream", "kinesis"),
+    ("stream", "kinesis"),
     ("direct", "other"),
     ("invoke", "other"),
     ("custom", "other"),
@@ -90,13 +155,12 @@ const TRIGGER_ALIASES: &[(&str, &str)] = &[
 
 /// Triggers of the roadmap that do not exist yet.
 const NOT_YET: &[&str] = &[
-    "sns",
-    "eventbridge",
-    "schedule",
-    "s3",
-    "dynamodb",
-    "kinesis",
     "cloudwatch_logs",
+    "firehose",
+    "msk",
+    "kafka",
+    "mq",
+    "cognito",
 ];
 
 /// Checks `args`; returns the configuration or every error found, combined.
@@ -137,8 +201,15 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
         None => {
             errors.push(syn::Error::new(
                 Span::call_site(),
-                "missing `trigger`: say which event the handler receives, as in \
-                 `#[traced_function(trigger = \"sqs\")]` (triggers: `http`, `sqs`, `other`)",
+                format!(
+                    "missing `trigger`: say which event the handler receives, as in \
+                     `#[traced_function(trigger = \"sqs\")]` (triggers: {})",
+                    Trigger::ALL
+                        .iter()
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
             None
         }
@@ -146,20 +217,27 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
     let name = seen
         .get("name")
         .and_then(|entry| errors.take(entry.string("name = \"checkout\"").and_then(span_name)));
-    let per_message = seen
-        .get("per_message")
-        .and_then(|entry| errors.take(entry.flag()))
-        .unwrap_or(false);
-    let links_from = seen
+    let per_record = ["per_message", "per_record"]
+        .iter()
+        .filter_map(|option| seen.get(*option))
+        .filter_map(|entry| errors.take(entry.flag()))
+        .any(|on| on);
+    let links_from_lit = seen
         .get("links_from")
+        .and_then(|entry| errors.take(entry.string("links_from = \"both\"")));
+    let parent_from_detail = seen
+        .get("parent_from")
         .and_then(|entry| {
             errors.take(
                 entry
-                    .string("links_from = \"both\"")
-                    .and_then(|lit| links_from(&lit)),
+                    .string("parent_from = \"detail\"")
+                    .and_then(|lit| parent_from(&lit)),
             )
         })
-        .unwrap_or(LinksFrom::AwsTraceHeader);
+        .unwrap_or(false);
+    let cron = seen
+        .get("cron")
+        .and_then(|entry| errors.take(entry.string("cron = \"0 9 * * ? *\"").and_then(cron)));
 
     if let Some(trigger) = trigger {
         for (option, applies_to) in OPTIONS {
@@ -171,10 +249,19 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
                     .iter()
                     .map(|t| format!("`trigger = \"{}\"`", t.name()))
                     .collect();
+                let instead = match *option {
+                    "per_message" if applies("per_record", trigger) => {
+                        "; for its records use `per_record`"
+                    }
+                    "per_record" if applies("per_message", trigger) => {
+                        "; for SQS messages use `per_message`"
+                    }
+                    _ => "",
+                };
                 errors.push(syn::Error::new(
                     entry.key.span(),
                     format!(
-                        "`{option}` does not apply to `trigger = \"{}\"`; it applies only to {}",
+                        "`{option}` does not apply to `trigger = \"{}\"`; it applies only to {}{instead}",
                         trigger.name(),
                         valid.join(", ")
                     ),
@@ -182,13 +269,37 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
             }
         }
     }
+    let trigger = trigger.unwrap_or(Trigger::Other);
+    let links_from = match &links_from_lit {
+        Some(lit) if applies("links_from", trigger) => errors.take(links_from(trigger, lit)),
+        _ => None,
+    }
+    .unwrap_or_else(|| default_links_from(trigger));
     errors.finish()?;
     Ok(Config {
-        trigger: trigger.unwrap_or(Trigger::Other),
+        trigger,
         name,
-        per_message,
+        per_record,
         links_from,
+        parent_from_detail,
+        cron,
     })
+}
+
+fn applies(option: &str, trigger: Trigger) -> bool {
+    OPTIONS
+        .iter()
+        .find(|(o, _)| *o == option)
+        .is_some_and(|(_, to)| to.is_none_or(|to| to.contains(&trigger)))
+}
+
+/// Where links come from without `links_from`: SQS reads the system attribute the
+/// conventions name; the others read nothing unless asked.
+fn default_links_from(trigger: Trigger) -> LinksFrom {
+    match trigger {
+        Trigger::Sqs => LinksFrom::AwsTraceHeader,
+        _ => LinksFrom::Nowhere,
+    }
 }
 
 /// The error for an unknown option, and the option it was probably meant to be.
@@ -254,26 +365,81 @@ fn span_name(lit: LitStr) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-fn links_from(lit: &LitStr) -> syn::Result<LinksFrom> {
+fn links_from(trigger: Trigger, lit: &LitStr) -> syn::Result<LinksFrom> {
+    let values = LINKS_FROM
+        .iter()
+        .find(|(t, _)| *t == trigger)
+        .map_or(&[][..], |(_, values)| values);
+    let value = lit.value();
+    if let Some((_, links_from)) = values.iter().find(|(name, _)| *name == value) {
+        return Ok(*links_from);
+    }
+    let valid: Vec<String> = values.iter().map(|(n, _)| format!("`\"{n}\"`")).collect();
+    Err(syn::Error::new(
+        lit.span(),
+        format!(
+            "unknown `links_from` value `{value}` for `trigger = \"{}\"`: use {}",
+            trigger.name(),
+            valid.join(" or ")
+        ),
+    ))
+}
+
+fn parent_from(lit: &LitStr) -> syn::Result<bool> {
     match lit.value().as_str() {
-        "aws_trace_header" => Ok(LinksFrom::AwsTraceHeader),
-        "message_attributes" => Ok(LinksFrom::MessageAttributes),
-        "both" => Ok(LinksFrom::Both),
+        "detail" => Ok(true),
         other => Err(syn::Error::new(
             lit.span(),
-            format!(
-                "unknown `links_from` value `{other}`: use `\"aws_trace_header\"` (the default), \
-                 `\"message_attributes\"` or `\"both\"`"
-            ),
+            format!("unknown `parent_from` value `{other}`: use `\"detail\"`"),
         )),
     }
 }
 
-/// The candidate within two edits of `word`, if exactly one is that close.
+/// A schedule's cron expression, as EventBridge writes it (six fields, `cron(...)` optional);
+/// the result is the bare expression `faas.cron` records.
+fn cron(lit: LitStr) -> syn::Result<LitStr> {
+    let value = lit.value();
+    let trimmed = value.trim();
+    if trimmed.starts_with("rate(") || trimmed.starts_with("at(") {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`faas.cron` holds a cron expression, and a `rate(...)` or `at(...)` schedule has \
+             none: remove `cron`",
+        ));
+    }
+    let bare = trimmed
+        .strip_prefix("cron(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(trimmed)
+        .trim();
+    let fields = bare.split_whitespace().count();
+    if fields != 6 {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`{value}` is not an EventBridge cron expression: it has {fields} fields, and \
+                 EventBridge's have six (minutes hours day-of-month month day-of-week year), \
+                 as in `cron = \"0 9 * * ? *\"`"
+            ),
+        ));
+    }
+    Ok(LitStr::new(bare, lit.span()))
+}
+
+/// The candidate nearest `word` within two edits, if no other is as near.
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let close: Vec<&str> = candidates.filter(|c| edit_distance(word, c) <= 2).collect();
-    match close.as_slice() {
-        [one] => Some(one),
+    let scored: Vec<(usize, &str)> = candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .collect();
+    let best = scored.iter().map(|(d, _)| *d).min()?;
+    match scored
+        .iter()
+        .filter(|(d, _)| *d == best)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [(_, one)] => Some(one),
         _ => None,
     }
 }
@@ -333,7 +499,7 @@ mod tests {
                 .unwrap();
         let config = check(&args).expect("valid");
         assert_eq!(config.trigger, Trigger::Sqs);
-        assert!(config.per_message);
+        assert!(config.per_record);
         assert_eq!(config.links_from, LinksFrom::Both);
         assert_eq!(config.name.map(|n| n.value()).as_deref(), Some("orders"));
     }
@@ -356,7 +522,8 @@ mod tests {
         assert!(errors(r#"trigger = "sqss""#)[0].contains("did you mean `trigger = \"sqs\"`?"));
         assert!(errors(r#"trigger = "api_gateway""#)[0].contains("use `trigger = \"http\"`"));
         assert!(errors(r#"trigger = "Http""#)[0].contains("lower case"));
-        assert!(errors(r#"trigger = "kinesis""#)[0].contains("not available yet"));
+        assert!(errors(r#"trigger = "cloudwatch_logs""#)[0].contains("not available yet"));
+        assert!(errors(r#"trigger = "cron""#)[0].contains("use `trigger = \"schedule\"`"));
     }
 
     #[test]
@@ -377,6 +544,47 @@ mod tests {
             errors(r#"trigger = "http", per_message"#)[0]
                 .contains("applies only to `trigger = \"sqs\"`")
         );
+    }
+
+    #[test]
+    fn per_record_and_per_message_point_at_each_other() {
+        let kinesis = errors(r#"trigger = "kinesis", per_message"#);
+        assert!(kinesis[0].contains("use `per_record`"), "{kinesis:?}");
+        let sqs = errors(r#"trigger = "sqs", per_record"#);
+        assert!(sqs[0].contains("use `per_message`"), "{sqs:?}");
+    }
+
+    #[test]
+    fn links_from_values_depend_on_the_trigger() {
+        let config = |tokens: &str| check(&syn::parse_str::<Args>(tokens).unwrap()).ok();
+        let kinesis = config(r#"trigger = "kinesis", links_from = "data""#).expect("valid");
+        assert_eq!(kinesis.links_from, LinksFrom::Data);
+        assert_eq!(
+            config(r#"trigger = "sns""#).unwrap().links_from,
+            LinksFrom::Nowhere
+        );
+        assert_eq!(
+            config(r#"trigger = "eventbridge""#).unwrap().links_from,
+            LinksFrom::Nowhere
+        );
+        assert_eq!(
+            config(r#"trigger = "sqs""#).unwrap().links_from,
+            LinksFrom::AwsTraceHeader
+        );
+        let wrong = errors(r#"trigger = "eventbridge", links_from = "both""#);
+        assert!(wrong[0].contains("use `\"detail\"`"), "{wrong:?}");
+    }
+
+    #[test]
+    fn cron_expressions_are_checked() {
+        let config = |tokens: &str| check(&syn::parse_str::<Args>(tokens).unwrap()).ok();
+        let bare = config(r#"trigger = "schedule", cron = "cron(0 9 * * ? *)""#).unwrap();
+        assert_eq!(bare.cron.unwrap().value(), "0 9 * * ? *");
+        assert!(
+            errors(r#"trigger = "schedule", cron = "rate(5 minutes)""#)[0]
+                .contains("remove `cron`")
+        );
+        assert!(errors(r#"trigger = "schedule", cron = "0 9 * * *""#)[0].contains("has 5 fields"));
     }
 
     #[test]

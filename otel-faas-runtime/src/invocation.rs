@@ -90,8 +90,9 @@ struct OpenSpans {
     invocation: Option<Context>,
     /// The trigger's span, when it has one.
     trigger: Option<Context>,
-    /// Items the trigger's span covers.
-    batch_size: usize,
+    /// The span that stands for the batch, when the input was one: the trigger's span, or
+    /// the invocation span of a trigger without one.
+    batch: Option<(Context, usize)>,
 }
 
 impl OpenSpans {
@@ -146,8 +147,8 @@ where
             if let Some(failure) = &verdict.failure {
                 spans.record(failure, limit);
             }
-            if let Some(batch) = &spans.trigger {
-                verdict.record_failed_items(&batch.span(), spans.batch_size);
+            if let Some((batch, size)) = &spans.batch {
+                verdict.record_failed_items(&batch.span(), *size, T::ITEMS);
             }
         }
         Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),
@@ -169,14 +170,17 @@ where
 
 fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> OpenSpans {
     let tracer = telemetry.tracer();
+    let mut batch_size = 0;
     let invocation = T::lambda_context(input).map(|lambda| {
         let mut plan = InvocationSpan {
             name: None,
             parent: None,
             attributes: Vec::with_capacity(16),
+            batch_size: 0,
         };
         invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
         T::invocation(input, spec, telemetry, &mut plan);
+        batch_size = plan.batch_size;
         let name = match (spec.name, plan.name) {
             (Some(name), _) => name.into(),
             (None, Some(name)) => name,
@@ -196,9 +200,11 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             .start_with_context(tracer, &parent);
         parent.with_span(span)
     });
-    let mut batch_size = 0;
+    let mut batch = invocation
+        .as_ref()
+        .filter(|_| batch_size > 0)
+        .map(|cx| (cx.clone(), batch_size));
     let trigger = T::trigger_span(input, spec, telemetry).map(|plan| {
-        batch_size = plan.batch_size;
         let parent = invocation.clone().unwrap_or_else(Context::current);
         let name = match (&invocation, spec.name) {
             (None, Some(name)) => name.into(),
@@ -210,12 +216,16 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             .with_attributes(plan.attributes)
             .with_links(plan.links)
             .start_with_context(tracer, &parent);
-        parent.with_span(span)
+        let cx = parent.with_span(span);
+        if plan.batch_size > 0 {
+            batch = Some((cx.clone(), plan.batch_size));
+        }
+        cx
     });
     OpenSpans {
         invocation,
         trigger,
-        batch_size,
+        batch,
     }
 }
 

@@ -135,8 +135,14 @@ const MAX_FAILED_IDS: usize = 100;
 
 impl Verdict {
     /// Records the items a batch reported failed on the batch span: their count, the first
-    /// [`MAX_FAILED_IDS`] ids, and status Error (`n of m messages failed`).
-    pub(crate) fn record_failed_items(&self, span: &SpanRef<'_>, batch_size: usize) {
+    /// [`MAX_FAILED_IDS`] ids, and status Error (`n of m messages failed`, with `items` the
+    /// trigger's word for them).
+    pub(crate) fn record_failed_items(
+        &self,
+        span: &SpanRef<'_>,
+        batch_size: usize,
+        items: &'static str,
+    ) {
         if self.failed_items.is_empty() {
             return;
         }
@@ -155,7 +161,7 @@ impl Verdict {
             opentelemetry::Value::Array(ids.into()),
         ));
         span.set_status(Status::error(format!(
-            "{} of {batch_size} messages failed",
+            "{} of {batch_size} {items} failed",
             self.failed_items.len()
         )));
     }

@@ -8,7 +8,7 @@
 //! on the argument or on the return type, when the handler does not fit its trigger.
 
 pub use crate::outcome::{Outcome, ReadOutcome, Verdict, read_outcome};
-pub use crate::trigger::{LinksFrom, Spec};
+pub use crate::trigger::{LinksFrom, ParentFrom, Spec};
 
 /// `trigger = "http"`.
 pub mod http {
@@ -59,7 +59,7 @@ pub mod sqs {
 
     /// Reads an SQS handler's return value, partial batch failures included.
     pub fn read_outcome<R: SqsOutcome>(output: &R) -> Verdict {
-        crate::trigger::sqs::verdict(output)
+        output.verdict()
     }
 }
 
@@ -68,10 +68,11 @@ pub mod sqs_message {
     use std::future::Future;
 
     use crate::outcome::ReadOutcome;
+    use crate::trigger::RecordTrigger;
     use crate::trigger::Spec;
-    use crate::trigger::sqs::{SqsMessageInput, SqsMessageTrigger};
+    use crate::trigger::sqs::SqsMessageInput;
 
-    /// Traces the processing of one SQS message.
+    /// Traces one call of the handler.
     pub async fn instrument<I, F, Fut>(
         spec: &'static Spec,
         input: I,
@@ -83,7 +84,237 @@ pub mod sqs_message {
         F: FnOnce(I) -> Fut,
         Fut: Future,
     {
-        crate::invocation::instrument::<SqsMessageTrigger<I>, F, Fut>(spec, input, body, read).await
+        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "sns"`.
+pub mod sns {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::sns::{Sns, SnsEventInput};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: SnsEventInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<Sns<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "eventbridge"`.
+pub mod eventbridge {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::eventbridge::{EventBridge, EventBridgeInput};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: EventBridgeInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<EventBridge<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "schedule"`.
+pub mod schedule {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::eventbridge::EventBridgeInput;
+    use crate::trigger::schedule::Schedule;
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: EventBridgeInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<Schedule<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "s3"`.
+pub mod s3 {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::s3::{S3, S3EventInput};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: S3EventInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<S3<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "s3", per_record`.
+pub mod s3_record {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::RecordTrigger;
+    use crate::trigger::Spec;
+    use crate::trigger::s3::S3RecordInput;
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: S3RecordInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "dynamodb"`.
+pub mod dynamodb {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::dynamodb::{DynamoDb, DynamoDbEventInput, DynamoDbOutcome};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: DynamoDbEventInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<DynamoDb<I>, F, Fut>(spec, input, body, read).await
+    }
+
+    /// Reads the handler's return value, partial batch failures included.
+    pub fn read_outcome<R: DynamoDbOutcome>(output: &R) -> crate::outcome::Verdict {
+        output.verdict()
+    }
+}
+
+/// `trigger = "dynamodb", per_record`.
+pub mod dynamodb_record {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::RecordTrigger;
+    use crate::trigger::Spec;
+    use crate::trigger::dynamodb::DynamoDbRecordInput;
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: DynamoDbRecordInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "kinesis"`.
+pub mod kinesis {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::kinesis::{Kinesis, KinesisEventInput, KinesisOutcome};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: KinesisEventInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<Kinesis<I>, F, Fut>(spec, input, body, read).await
+    }
+
+    /// Reads the handler's return value, partial batch failures included.
+    pub fn read_outcome<R: KinesisOutcome>(output: &R) -> crate::outcome::Verdict {
+        output.verdict()
+    }
+}
+
+/// `trigger = "kinesis", per_record`.
+pub mod kinesis_record {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::RecordTrigger;
+    use crate::trigger::Spec;
+    use crate::trigger::kinesis::KinesisRecordInput;
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: KinesisRecordInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
     }
 }
 

@@ -8,9 +8,6 @@ use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::sync::{Arc, Once};
 use std::time::SystemTime;
 
-use aws_lambda_events::event::sqs::{
-    SqsBatchResponse, SqsEvent, SqsEventObj, SqsMessage, SqsMessageObj,
-};
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
 use lambda_runtime::{Diagnostic, LambdaEvent, Runtime, service_fn};
@@ -24,8 +21,8 @@ use super::malformed::InvocationLayer;
 use crate::Error;
 use crate::invocation::current_scope;
 use crate::outcome::Outcome;
-use crate::trigger::sqs::{Sqs, SqsMessageInput};
-use crate::trigger::{FaasTrigger, Spec};
+use crate::trigger::records::records_verdict;
+use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
 
 /// A handler [`run`](super::run) can serve, recognised by its argument:
 ///
@@ -140,46 +137,21 @@ where
     }
 }
 
-/// One SQS message type and the batch it arrives in.
-#[doc(hidden)]
-pub trait BatchedMessage: SqsMessageInput + Sized + 'static {
-    type Batch: DeserializeOwned + 'static;
-    fn into_messages(batch: Self::Batch) -> Vec<Self>;
-}
-
-impl BatchedMessage for SqsMessage {
-    type Batch = SqsEvent;
-    fn into_messages(batch: SqsEvent) -> Vec<Self> {
-        batch.records
-    }
-}
-
-impl<T: Serialize + DeserializeOwned + 'static> BatchedMessage for SqsMessageObj<T> {
-    type Batch = SqsEventObj<T>;
-    fn into_messages(batch: SqsEventObj<T>) -> Vec<Self> {
-        batch.records
-    }
-}
-
 impl<F, M, Fut, T, Err> Handler<MessageHandler<M, Fut>> for F
 where
     F: Fn(M) -> Fut + 'static,
-    M: BatchedMessage,
-    LambdaEvent<M::Batch>: crate::trigger::sqs::SqsEventInput,
+    M: BatchedRecord,
     Fut: Future<Output = Result<T, Err>>,
     Result<T, Err>: Outcome,
 {
     type Payload = M::Batch;
-    type Output = SqsBatchResponse;
-    const TRIGGER: Option<FaasTrigger> = Some(FaasTrigger::PubSub);
+    type Output = M::Response;
+    const TRIGGER: Option<FaasTrigger> = Some(M::FAAS_TRIGGER);
 
-    async fn call(&self, event: LambdaEvent<M::Batch>) -> Result<SqsBatchResponse, Diagnostic> {
+    async fn call(&self, event: LambdaEvent<M::Batch>) -> Result<M::Response, Diagnostic> {
         let deadline = deadline_of(&event.context);
-        let result = catching(managed(deadline, each_message(self, event), |_, _| {})).await;
-        result.map(|output| {
-            let Ok(response) = output;
-            response
-        })
+        let result = catching(managed(deadline, each_record(self, event), |_, _| {})).await;
+        result.and_then(|output| output.map_err(Diagnostic::from))
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
@@ -188,52 +160,53 @@ where
             let handler = handler.clone();
             async move {
                 let deadline = deadline_of(&event.context);
-                managed(deadline, each_message(&*handler, event), |_, _| {}).await
+                managed(deadline, each_record(&*handler, event), |_, _| {}).await
             }
         });
         Runtime::new(service).layer(layer).run().await
     }
 }
 
-/// The batch body of `per_message` mode: traces the batch as the `sqs` trigger does, calls
-/// the handler once per message, and reports failed messages in `SqsBatchResponse`. A
-/// message whose handler panics fails alone. On a FIFO queue, the messages after the first
+/// The batch body of `per_message`/`per_record` mode: traces the batch as the batch trigger
+/// does, calls the handler once per record, and answers with the platform's partial batch
+/// failure response (or, for S3, fails the invocation). A record whose handler panics fails
+/// alone. On an ordered source (a FIFO queue, a stream shard), the records after the first
 /// failure are not processed and reported failed too, so their order is kept on retry.
-async fn each_message<F, M, Fut, T, Err>(
+async fn each_record<F, M, Fut, T, Err>(
     handler: &F,
     event: LambdaEvent<M::Batch>,
-) -> Result<SqsBatchResponse, std::convert::Infallible>
+) -> Result<M::Response, RecordsFailed>
 where
     F: Fn(M) -> Fut,
-    M: BatchedMessage,
-    LambdaEvent<M::Batch>: crate::trigger::sqs::SqsEventInput,
+    M: BatchedRecord,
     Fut: Future<Output = Result<T, Err>>,
 {
     static SPEC: Spec = Spec::DEFAULT;
     let body = |event: LambdaEvent<M::Batch>| async move {
-        let mut response = SqsBatchResponse::default();
+        let records = M::into_records(event.payload);
+        let total = records.len();
+        let mut failed = Vec::new();
         let mut stop_after_failure = false;
-        for message in M::into_messages(event.payload) {
-            let id = message.view().id().unwrap_or_default().to_owned();
+        for record in records {
+            let id = record.item_id().unwrap_or_default().to_owned();
             if stop_after_failure {
-                response.add_failure(id);
+                failed.push(id);
                 continue;
             }
-            let fifo = message.view().is_fifo();
+            let keeps_order = record.keeps_order();
             let succeeded = matches!(
-                AssertUnwindSafe(handler(message)).catch_unwind().await,
+                AssertUnwindSafe(handler(record)).catch_unwind().await,
                 Ok(Ok(_))
             );
             if !succeeded {
-                response.add_failure(id);
-                stop_after_failure = fifo;
+                failed.push(id);
+                stop_after_failure = keeps_order;
             }
         }
-        Ok(response)
+        M::respond(failed, total)
     };
-    let read = crate::trigger::sqs::verdict;
-    crate::invocation::instrument::<Sqs<LambdaEvent<M::Batch>>, _, _>(&SPEC, event, body, read)
-        .await
+    let read = records_verdict::<M::Response>;
+    crate::invocation::instrument::<M::BatchTrigger, _, _>(&SPEC, event, body, read).await
 }
 
 fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {

@@ -176,6 +176,14 @@ fn looks_like(body: &[u8]) -> Option<FaasTrigger> {
     if value.get("requestContext").is_some() || value.get("httpMethod").is_some() {
         return Some(FaasTrigger::Http);
     }
+    if value.get("source").is_some() && value.get("detail").is_some() {
+        let scheduled =
+            value.get("detail-type").and_then(|t| t.as_str()) == Some("Scheduled Event");
+        return Some(match scheduled {
+            true => FaasTrigger::Timer,
+            false => FaasTrigger::PubSub,
+        });
+    }
     let source = value
         .get("Records")
         .and_then(|r| r.get(0))
@@ -211,6 +219,12 @@ mod tests {
         assert_eq!(looks_like(sqs), Some(FaasTrigger::PubSub));
         let sns = br#"{"Records":[{"EventSource":"aws:sns"}]}"#;
         assert_eq!(looks_like(sns), Some(FaasTrigger::PubSub));
+        let schedule = br#"{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}"#;
+        assert_eq!(looks_like(schedule), Some(FaasTrigger::Timer));
+        let event = br#"{"source":"com.example","detail":{}}"#;
+        assert_eq!(looks_like(event), Some(FaasTrigger::PubSub));
+        let dynamodb = br#"{"Records":[{"eventSource":"aws:dynamodb"}]}"#;
+        assert_eq!(looks_like(dynamodb), Some(FaasTrigger::Datasource));
         let http = br#"{"requestContext":{}}"#;
         assert_eq!(looks_like(http), Some(FaasTrigger::Http));
         assert_eq!(looks_like(b"[]"), None);

@@ -14,16 +14,24 @@
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
 //! | `other` | `LambdaEvent<T>` | SERVER *function* | client context `custom.traceparent` | — |
 
-use std::borrow::Cow;
-
-use opentelemetry::trace::{Link, SpanKind};
-use opentelemetry::{Context, KeyValue};
-
-use crate::telemetry::Telemetry;
-
+mod document;
+pub mod dynamodb;
+pub mod eventbridge;
 pub mod http;
+mod json_context;
+pub mod kinesis;
+mod messaging;
 pub mod other;
+mod plan;
+pub(crate) mod records;
+pub mod s3;
+pub mod schedule;
+pub mod sns;
 pub mod sqs;
+
+pub(crate) use plan::{InvocationSpan, Trigger, TriggerSpan};
+pub(crate) use records::RecordTrigger;
+pub use records::{BatchedRecord, RecordsFailed, TracedRecord, process_record};
 
 /// The `faas.trigger` values of the semantic conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +64,30 @@ impl FaasTrigger {
 /// Where consumer spans take their links from (the `links_from` option).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinksFrom {
-    /// The `AWSTraceHeader` system attribute (X-Ray format), as the semantic conventions ask.
+    /// SQS: the `AWSTraceHeader` system attribute (X-Ray format), as the semantic conventions
+    /// ask.
     AwsTraceHeader,
-    /// W3C `traceparent` in the message attributes, read with the configured propagators.
+    /// SQS: W3C `traceparent` in the message attributes, read with the configured
+    /// propagators.
     MessageAttributes,
-    /// Both; the system attribute first.
+    /// SQS: both; the system attribute first.
     Both,
+    /// EventBridge: a trace context in the event's `detail`.
+    Detail,
+    /// Kinesis: a trace context in a record's JSON data.
+    Data,
+    /// Nowhere.
+    Nowhere,
+}
+
+/// Where the invocation span takes its parent from (the `parent_from` option), besides the
+/// trigger's own carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParentFrom {
+    /// The trigger's carrier (HTTP headers, client context), or the Lambda trace header.
+    Trigger,
+    /// EventBridge: a trace context in the event's `detail`.
+    Detail,
 }
 
 impl LinksFrom {
@@ -82,6 +108,10 @@ pub struct Spec {
     pub name: Option<&'static str>,
     /// `links_from = "…"`.
     pub links_from: LinksFrom,
+    /// `parent_from = "…"`.
+    pub parent_from: ParentFrom,
+    /// `cron = "…"`: the schedule's cron expression, for `faas.cron`.
+    pub cron: Option<&'static str>,
 }
 
 impl Spec {
@@ -89,57 +119,7 @@ impl Spec {
     pub const DEFAULT: Spec = Spec {
         name: None,
         links_from: LinksFrom::AwsTraceHeader,
+        parent_from: ParentFrom::Trigger,
+        cron: None,
     };
-}
-
-/// The invocation span a trigger asks for.
-pub(crate) struct InvocationSpan {
-    /// Span name; `None` keeps the function name.
-    pub(crate) name: Option<Cow<'static, str>>,
-    /// Remote parent from the trigger's carrier; `None` leaves the Lambda trace header (with
-    /// `xray-lambda`) or a new trace.
-    pub(crate) parent: Option<Context>,
-    /// The trigger's attributes, after the invocation attributes every trigger gets.
-    pub(crate) attributes: Vec<KeyValue>,
-}
-
-/// A span a trigger opens inside the invocation (or, for a record handled on its own, under
-/// the current span).
-pub(crate) struct TriggerSpan {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) kind: SpanKind,
-    pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) links: Vec<Link>,
-    /// Items the span covers (messages of a batch), for partial batch failures.
-    pub(crate) batch_size: usize,
-}
-
-/// A kind of trigger.
-pub(crate) trait Trigger {
-    /// The handler argument it traces.
-    type Input;
-    /// `faas.trigger`.
-    const FAAS_TRIGGER: FaasTrigger;
-
-    /// The Lambda context, when the input is a whole invocation; `None` for one record of an
-    /// invocation, which gets no invocation span of its own.
-    fn lambda_context(input: &Self::Input) -> Option<&lambda_runtime::Context>;
-
-    /// Completes the invocation span: name, parent, attributes.
-    fn invocation(
-        _input: &Self::Input,
-        _spec: &Spec,
-        _telemetry: &Telemetry,
-        _span: &mut InvocationSpan,
-    ) {
-    }
-
-    /// The span opened inside the invocation, if the trigger has one.
-    fn trigger_span(
-        _input: &Self::Input,
-        _spec: &Spec,
-        _telemetry: &Telemetry,
-    ) -> Option<TriggerSpan> {
-        None
-    }
 }

@@ -24,24 +24,24 @@
 //! messages fail), the batch span records `otel_faas.batch.failed_count`, the first 100
 //! `otel_faas.batch.failed_ids`, and status Error (`n of m messages failed`).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use aws_lambda_events::event::sqs::{
-    BatchItemFailure, SqsBatchResponse, SqsEvent, SqsEventObj, SqsMessage, SqsMessageAttribute,
-    SqsMessageObj,
+    SqsBatchResponse, SqsEvent, SqsEventObj, SqsMessage, SqsMessageAttribute, SqsMessageObj,
 };
 use lambda_runtime::LambdaEvent;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
-    FAAS_TRIGGER, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
 };
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
+use super::records::{self, RecordsFailed, batch_verdict};
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
 use crate::propagation::xray_span_context;
@@ -57,8 +57,6 @@ mod sealed {
 const SYSTEM: &str = "aws_sqs";
 /// The system attribute carrying the producer's X-Ray trace header.
 const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
-/// Links kept on the batch span, as the SDK's default span limit.
-const MAX_LINKS: usize = 128;
 
 /// The parts of an SQS message the trace uses.
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +143,7 @@ impl Extractor for AttributeCarrier<'_> {
     label = "expected `aws_lambda_events::sqs::SqsMessage` (or `SqsMessageObj<T>`) here",
     note = "without `per_message`, the `sqs` trigger takes the whole batch: `LambdaEvent<SqsEvent>`"
 )]
-pub trait SqsMessageInput: sealed::Sealed {
+pub trait SqsMessageInput: sealed::Sealed + records::sealed::Record {
     /// The parts the trace uses.
     fn view(&self) -> MessageView<'_>;
 }
@@ -186,8 +184,7 @@ impl<M: SqsMessageInput> SqsMessageInput for &M {
 
 /// Runs `work` as the processing of one message of a batch: inside a CONSUMER
 /// `process {queue}` span, child of the batch span, linked to the message's producer, and
-/// marked Error when `work` fails — the spans `per_message` mode makes, for a handler that
-/// walks the batch itself (the semantic conventions ask instrumentations to offer this).
+/// marked Error when `work` fails — [`process_record`](super::process_record) for SQS.
 ///
 /// ```no_run
 /// use aws_lambda_events::event::sqs::SqsEvent;
@@ -207,10 +204,7 @@ where
     F: std::future::Future,
     F::Output: Outcome,
 {
-    static SPEC: Spec = Spec::DEFAULT;
-    let read = crate::outcome::read_outcome::<F::Output>;
-    crate::invocation::instrument::<SqsMessageTrigger<&M>, _, _>(&SPEC, message, |_| work, read)
-        .await
+    super::process_record(message, work).await
 }
 
 /// A batch of SQS messages as an `sqs` handler takes it: `LambdaEvent<SqsEvent>`, or
@@ -258,35 +252,14 @@ impl<T: Serialize> SqsEventInput for LambdaEvent<SqsEventObj<T>> {
     }
 }
 
-/// The attributes every SQS consumer span carries.
-fn consumer_attributes(queue: Option<&str>, limit: usize) -> Vec<KeyValue> {
-    let mut attributes = Vec::with_capacity(7);
-    attributes.push(KeyValue::new(FAAS_TRIGGER, FaasTrigger::PubSub.as_str()));
-    attributes.push(KeyValue::new(MESSAGING_SYSTEM, SYSTEM));
-    attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, "process"));
-    attributes.push(KeyValue::new(MESSAGING_OPERATION_NAME, "process"));
-    if let Some(queue) = queue {
-        attributes.push(KeyValue::new(
-            MESSAGING_DESTINATION_NAME,
-            bounded(queue, limit),
-        ));
-    }
-    attributes
-}
-
-fn span_name(queue: Option<&str>, limit: usize) -> Cow<'static, str> {
-    match queue {
-        Some(queue) => format!("process {}", crate::redact::truncate(queue, limit)).into(),
-        None => "process".into(),
-    }
-}
-
 /// The `sqs` trigger for a whole batch.
-pub(crate) struct Sqs<I>(PhantomData<I>);
+#[doc(hidden)]
+pub struct Sqs<I>(PhantomData<I>);
 
 impl<I: SqsEventInput> Trigger for Sqs<I> {
     type Input = I;
     const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+    const ITEMS: &'static str = "messages";
 
     fn lambda_context(input: &I) -> Option<&lambda_runtime::Context> {
         Some(input.context())
@@ -297,7 +270,7 @@ impl<I: SqsEventInput> Trigger for Sqs<I> {
         let messages = input.messages();
         let first_queue = messages.first().and_then(|m| m.view().queue());
         let queue = first_queue.filter(|q| messages.iter().all(|m| m.view().queue() == Some(q)));
-        let mut attributes = consumer_attributes(queue, limit);
+        let mut attributes = consumer_attributes(SYSTEM, queue, limit);
         if messages.len() > 1 {
             attributes.push(KeyValue::new(
                 MESSAGING_BATCH_MESSAGE_COUNT,
@@ -319,33 +292,97 @@ impl<I: SqsEventInput> Trigger for Sqs<I> {
     }
 }
 
-/// The `sqs` trigger for one message of a batch (`per_message` mode).
-pub(crate) struct SqsMessageTrigger<I>(PhantomData<I>);
+/// A message's own span (`per_message` mode, `process_message`).
+fn message_span(message: MessageView<'_>, spec: &Spec, telemetry: &Telemetry) -> TriggerSpan {
+    let limit = telemetry.value_limit();
+    let mut attributes = consumer_attributes(SYSTEM, message.queue(), limit);
+    if let Some(id) = message.id() {
+        attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, bounded(id, limit)));
+    }
+    TriggerSpan {
+        name: span_name(message.queue(), limit),
+        kind: SpanKind::Consumer,
+        attributes,
+        links: message.link(spec, telemetry).into_iter().collect(),
+        batch_size: 0,
+    }
+}
 
-impl<I: SqsMessageInput> Trigger for SqsMessageTrigger<I> {
-    type Input = I;
+impl records::sealed::Record for SqsMessage {
     const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
 
-    fn lambda_context(_input: &I) -> Option<&lambda_runtime::Context> {
-        None
+    fn span(&self, spec: &Spec, telemetry: &Telemetry) -> TriggerSpan {
+        message_span(self.view(), spec, telemetry)
     }
 
-    fn trigger_span(input: &I, spec: &Spec, telemetry: &Telemetry) -> Option<TriggerSpan> {
-        let limit = telemetry.value_limit();
-        let message = input.view();
-        let mut attributes = consumer_attributes(message.queue(), limit);
-        if let Some(id) = message.id() {
-            attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, bounded(id, limit)));
-        }
-        let links = message.link(spec, telemetry).into_iter().collect();
-        Some(TriggerSpan {
-            name: span_name(message.queue(), limit),
-            kind: SpanKind::Consumer,
-            attributes,
-            links,
-            batch_size: 1,
-        })
+    fn item_id(&self) -> Option<&str> {
+        self.message_id.as_deref()
     }
+
+    fn keeps_order(&self) -> bool {
+        self.view().is_fifo()
+    }
+}
+
+impl<T: Serialize> records::sealed::Record for SqsMessageObj<T> {
+    const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+
+    fn span(&self, spec: &Spec, telemetry: &Telemetry) -> TriggerSpan {
+        message_span(self.view(), spec, telemetry)
+    }
+
+    fn item_id(&self) -> Option<&str> {
+        self.message_id.as_deref()
+    }
+
+    fn keeps_order(&self) -> bool {
+        self.view().is_fifo()
+    }
+}
+
+impl records::sealed::BatchResponse for SqsBatchResponse {
+    fn failed_items(&self) -> Vec<String> {
+        self.batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect()
+    }
+}
+
+impl records::sealed::Batched for SqsMessage {
+    type Batch = SqsEvent;
+    type Response = SqsBatchResponse;
+    type BatchTrigger = Sqs<LambdaEvent<SqsEvent>>;
+
+    fn into_records(batch: SqsEvent) -> Vec<Self> {
+        batch.records
+    }
+
+    fn respond(failed: Vec<String>, _total: usize) -> Result<SqsBatchResponse, RecordsFailed> {
+        Ok(failure_response(failed))
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + 'static> records::sealed::Batched for SqsMessageObj<T> {
+    type Batch = SqsEventObj<T>;
+    type Response = SqsBatchResponse;
+    type BatchTrigger = Sqs<LambdaEvent<SqsEventObj<T>>>;
+
+    fn into_records(batch: SqsEventObj<T>) -> Vec<Self> {
+        batch.records
+    }
+
+    fn respond(failed: Vec<String>, _total: usize) -> Result<SqsBatchResponse, RecordsFailed> {
+        Ok(failure_response(failed))
+    }
+}
+
+fn failure_response(failed: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for id in failed {
+        response.add_failure(id);
+    }
+    response
 }
 
 /// What an `sqs` handler returns: `Result<(), E>`, or `Result<SqsBatchResponse, E>` to report
@@ -356,16 +393,17 @@ impl<I: SqsMessageInput> Trigger for SqsMessageTrigger<I> {
     note = "return `SqsBatchResponse` to report the messages that failed, or add `per_message` to have them collected for you"
 )]
 pub trait SqsOutcome: Outcome {
-    /// The failed message ids the handler reported, if it reports them.
-    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]>;
+    /// The verdict on the value.
+    #[doc(hidden)]
+    fn verdict(&self) -> Verdict;
 }
 
 impl<E> SqsOutcome for Result<(), E>
 where
     Self: Outcome,
 {
-    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]> {
-        None
+    fn verdict(&self) -> Verdict {
+        batch_verdict(self)
     }
 }
 
@@ -373,19 +411,7 @@ impl<E> SqsOutcome for Result<SqsBatchResponse, E>
 where
     Self: Outcome,
 {
-    fn batch_item_failures(&self) -> Option<&[BatchItemFailure]> {
-        self.as_ref().ok().map(|r| r.batch_item_failures.as_slice())
-    }
-}
-
-/// The verdict on an SQS handler's return value: its error, and the messages it reported
-/// failed.
-pub(crate) fn verdict<R: SqsOutcome>(output: &R) -> Verdict {
-    Verdict {
-        failure: output.failure(),
-        failed_items: output
-            .batch_item_failures()
-            .map(|failures| failures.iter().map(|f| f.item_identifier.clone()).collect())
-            .unwrap_or_default(),
+    fn verdict(&self) -> Verdict {
+        batch_verdict(self)
     }
 }

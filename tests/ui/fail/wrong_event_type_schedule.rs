@@ -1,0 +1,8 @@
+use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
+
+#[traced_function(trigger = "schedule", cron = "0 9 * * ? *")]
+async fn handler(_event: LambdaEvent<serde_json::Value>) -> Result<(), Error> {
+    Ok(())
+}
+
+fn main() {}
