@@ -385,6 +385,51 @@ async fn a_per_message_handler_returns_the_failed_messages_to_sqs() {
     );
 }
 
+#[tokio::test]
+async fn a_per_record_stream_handler_returns_the_failed_sequence_numbers_to_lambda() {
+    let platform = Platform::start("kinesis_per_record", &[]).await;
+    let outcome = platform.invoke(sample("kinesis_batch.json")).await;
+    assert_eq!(
+        outcome.response_json(),
+        Some(json!({ "batchItemFailures": [
+            { "itemIdentifier": "49656626524283569810356587302946587052357078814577885186" },
+            { "itemIdentifier": "49656626524283569810356587302947795978176693443752591362" },
+        ] }))
+    );
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let records: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.attribute("messaging.message.id").is_some())
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "the record after the failure is not processed"
+    );
+    assert_eq!(records.iter().filter(|s| s.view.error.is_some()).count(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_s3_record_fails_the_invocation_and_every_record_is_exported() {
+    let platform = Platform::start("s3_per_record", &[]).await;
+    let outcome = platform.invoke(sample("s3_batch.json")).await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("the invocation fails: {:?}", outcome.result);
+    };
+    assert_eq!(error.error_message, "1 of 3 records failed");
+    assert_eq!(
+        error.error_type,
+        "otel_faas_runtime::trigger::RecordsFailed"
+    );
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let records: Vec<&str> = spans
+        .iter()
+        .filter(|s| s.attribute("faas.document.name").is_some() && s.view.kind == "INTERNAL")
+        .map(|s| s.view.name.as_str())
+        .collect();
+    assert_eq!(records.len(), 3, "{records:?}");
+}
+
 /// An address where nothing listens.
 async fn refused_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

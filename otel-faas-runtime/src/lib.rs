@@ -35,6 +35,13 @@
 //! | `"http"` | `lambda_http::Request` (API Gateway v1/v2, Function URL, ALB) | SERVER `{method} {route}` |
 //! | `"sqs"` | `LambdaEvent<SqsEvent>` | SERVER → CONSUMER `process {queue}` linked to each producer |
 //! | `"sqs", per_message` | `SqsMessage` | … → CONSUMER `process {queue}` per message; failures reported for you |
+//! | `"sns"` | `LambdaEvent<SnsEvent>` | SERVER → CONSUMER `process {topic}` linked to each publisher |
+//! | `"eventbridge"` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER → CONSUMER `process {detail-type}`; context from `detail` on request |
+//! | `"schedule"` | `LambdaEvent<EventBridgeEvent>` | SERVER, `faas.trigger=timer`, always a new root |
+//! | `"s3"` | `LambdaEvent<S3Event>` | SERVER with `faas.document.*` |
+//! | `"dynamodb"` | `LambdaEvent<dynamodb::Event>` | SERVER with `faas.document.*` |
+//! | `"kinesis"` | `LambdaEvent<KinesisEvent>` | SERVER → CONSUMER `process {stream}` |
+//! | `"s3"`/`"dynamodb"`/`"kinesis"`, `per_record` | one record | … → a span per record; failures reported for you |
 //! | `"other"` | `LambdaEvent<T>`, any `T` | SERVER, parent from the client context |
 //!
 //! See [`trigger`] for the attributes of each.
@@ -99,15 +106,21 @@ pub mod __private;
 /// #[traced_function(trigger = "http")]
 /// #[traced_function(trigger = "sqs", name = "orders", links_from = "both")]
 /// #[traced_function(trigger = "sqs", per_message)]
+/// #[traced_function(trigger = "kinesis", per_record, links_from = "data")]
+/// #[traced_function(trigger = "eventbridge", parent_from = "detail")]
+/// #[traced_function(trigger = "schedule", cron = "0 9 * * ? *")]
 /// #[traced_function(trigger = "other")]
 /// ```
 ///
 /// | option | triggers | meaning |
 /// |---|---|---|
-/// | `trigger = "…"` | required | `http`, `sqs`, `other` |
-/// | `name = "…"` | all | span name instead of the trigger's (the invocation span; the message span with `per_message`) |
+/// | `trigger = "…"` | required | `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `other` |
+/// | `name = "…"` | all | span name instead of the trigger's (the invocation span; the record span with `per_message`/`per_record`) |
 /// | `per_message` | `sqs` | the handler takes one `SqsMessage`; failures are returned as `SqsBatchResponse` |
-/// | `links_from = "…"` | `sqs` | `aws_trace_header` (default), `message_attributes`, `both` |
+/// | `per_record` | `kinesis`, `dynamodb`, `s3` | the handler takes one record; failures are returned as the platform's batch response (S3: the invocation fails) |
+/// | `links_from = "…"` | `sqs`, `kinesis`, `eventbridge` | sqs: `aws_trace_header` (default), `message_attributes`, `both`; kinesis: `data`; eventbridge: `detail` |
+/// | `parent_from = "detail"` | `eventbridge` | continue the trace carried in the event's `detail` |
+/// | `cron = "…"` | `schedule` | the schedule's cron expression, recorded as `faas.cron` |
 pub use otel_faas_macros::traced_function;
 
 /// The error type handlers usually return (`lambda_runtime::Error`).

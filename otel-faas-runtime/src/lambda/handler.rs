@@ -31,6 +31,7 @@ use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
 /// | `LambdaEvent<T>` | every trigger but `http` | `Result<R, E>`, `R: Serialize` |
 /// | `lambda_http::Request` | `http` | `Result<impl IntoResponse, E>` |
 /// | `SqsMessage` / `SqsMessageObj<T>` | `sqs` with `per_message` | `Result<T, E>` |
+/// | `KinesisEventRecord`, `dynamodb::EventRecord`, `S3EventRecord` | `kinesis`, `dynamodb`, `s3` with `per_record` | `Result<T, E>` |
 ///
 /// `E` is any error Lambda can report (`Into<Diagnostic>`), usually `lambda_runtime::Error`.
 /// Async fns and closures implement it: `run(handler)`, or `run(|event| handler(&client,
@@ -38,8 +39,8 @@ use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handler `otel_faas_runtime::lambda::run` can serve",
     label = "not a Lambda handler",
-    note = "a handler is an async fn or closure taking `LambdaEvent<T>`, `lambda_http::Request`, or one `SqsMessage` \
-            (`per_message`), and returning `Result<_, E>` where `E: Into<lambda_runtime::Diagnostic>`"
+    note = "a handler is an async fn or closure taking `LambdaEvent<T>`, `lambda_http::Request`, or one record \
+            (`per_message`/`per_record`), and returning `Result<_, E>` where `E: Into<lambda_runtime::Diagnostic>`"
 )]
 pub trait Handler<Marker>: Sized + 'static {
     /// The payload deserialized from the event.
@@ -72,7 +73,7 @@ pub struct EventHandler<E, Fut>(PhantomData<fn(E) -> Fut>);
 #[doc(hidden)]
 pub struct HttpHandler<Fut>(PhantomData<fn() -> Fut>);
 
-/// Marks handlers taking one SQS message.
+/// Marks handlers taking one record of a batch.
 #[doc(hidden)]
 pub struct MessageHandler<M, Fut>(PhantomData<fn(M) -> Fut>);
 

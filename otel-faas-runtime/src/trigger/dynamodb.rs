@@ -26,8 +26,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
 
+use super::RecordsFailed;
 use super::document::{Document, Operation, batch_invocation};
-use super::records::{RecordsFailed, batch_verdict, sealed};
+use super::records::{batch_verdict, sealed};
 use super::{FaasTrigger, InvocationSpan, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
 use crate::telemetry::Telemetry;

@@ -36,9 +36,10 @@ use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_MESSAGE_ID,
 };
 
+use super::RecordsFailed;
 use super::json_context::Carried;
 use super::messaging::{MAX_LINKS, common, consumer_attributes, span_name};
-use super::records::{RecordsFailed, batch_verdict, sealed};
+use super::records::{batch_verdict, sealed};
 use super::{FaasTrigger, LinksFrom, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
 use crate::redact::bounded;

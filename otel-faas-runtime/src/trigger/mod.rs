@@ -12,7 +12,18 @@
 //! | `http` | `lambda_http::Request` | SERVER `{method} {http.route}` | `traceparent`/`tracestate`/`baggage` headers | — |
 //! | `sqs` | `LambdaEvent<SqsEvent>` | SERVER *function* → CONSUMER `process {queue}` | — | one per message with an `AWSTraceHeader` |
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
+//! | `sns` | `LambdaEvent<SnsEvent>` | SERVER *function* → CONSUMER `process {topic}` | — | one per notification whose message attributes carry a context |
+//! | `eventbridge` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER *function* → CONSUMER `process {detail-type}` | `detail` with `parent_from = "detail"` | `detail` with `links_from = "detail"` |
+//! | `schedule` | `LambdaEvent<EventBridgeEvent>` | SERVER *function*, `faas.trigger=timer` | none: a new root | — |
+//! | `s3` | `LambdaEvent<S3Event>` | SERVER *function* with `faas.document.*` | — | — |
+//! | `dynamodb` | `LambdaEvent<dynamodb::Event>` | SERVER *function* with `faas.document.*` | — | — |
+//! | `kinesis` | `LambdaEvent<KinesisEvent>` | SERVER *function* → CONSUMER `process {stream}` | — | records' JSON data with `links_from = "data"` |
+//! | `s3`/`dynamodb`, `per_record` | one record | INTERNAL `{operation} {collection}` per record | the invocation span | — |
+//! | `kinesis`, `per_record` | `KinesisEventRecord` | CONSUMER `process {stream}` per record | the batch span | the record's data |
 //! | `other` | `LambdaEvent<T>` | SERVER *function* | client context `custom.traceparent` | — |
+//!
+//! Batches handled one record at a time share one mechanism, described in [`process_record`]
+//! and [`BatchedRecord`].
 
 mod document;
 pub mod dynamodb;
@@ -31,7 +42,7 @@ pub mod sqs;
 
 pub(crate) use plan::{InvocationSpan, Trigger, TriggerSpan};
 pub(crate) use records::RecordTrigger;
-pub use records::{BatchedRecord, RecordsFailed, TracedRecord, process_record};
+pub use records::{BatchedRecord, TracedRecord, process_record};
 
 /// The `faas.trigger` values of the semantic conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,4 +133,31 @@ impl Spec {
         parent_from: ParentFrom::Trigger,
         cron: None,
     };
+}
+
+/// Records of a batch failed, and the platform has no partial batch response for this trigger
+/// (S3): the invocation fails, so Lambda retries the event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordsFailed {
+    /// The ids of the failed records, in batch order.
+    pub failed: Vec<String>,
+    /// Records in the batch.
+    pub total: usize,
+}
+
+impl std::fmt::Display for RecordsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {} records failed", self.failed.len(), self.total)
+    }
+}
+
+impl std::error::Error for RecordsFailed {}
+
+impl From<RecordsFailed> for lambda_runtime::Diagnostic {
+    fn from(error: RecordsFailed) -> lambda_runtime::Diagnostic {
+        lambda_runtime::Diagnostic {
+            error_type: std::any::type_name::<RecordsFailed>().to_owned(),
+            error_message: error.to_string(),
+        }
+    }
 }

@@ -17,13 +17,12 @@
 //! the retry sees them in order. S3 has no partial batch response: a failed record fails
 //! the invocation with [`RecordsFailed`], and Lambda retries the whole event.
 
-use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 
-use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
+use super::{FaasTrigger, RecordsFailed, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
 use crate::telemetry::Telemetry;
 
@@ -139,33 +138,6 @@ where
     static SPEC: Spec = Spec::DEFAULT;
     let read = crate::outcome::read_outcome::<F::Output>;
     crate::invocation::instrument::<RecordTrigger<&R>, _, _>(&SPEC, record, |_| work, read).await
-}
-
-/// Records of a batch failed, and the platform has no partial batch response for this trigger
-/// (S3): the invocation fails, so Lambda retries the event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordsFailed {
-    /// The ids of the failed records, in batch order.
-    pub failed: Vec<String>,
-    /// Records in the batch.
-    pub total: usize,
-}
-
-impl fmt::Display for RecordsFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} of {} records failed", self.failed.len(), self.total)
-    }
-}
-
-impl std::error::Error for RecordsFailed {}
-
-impl From<RecordsFailed> for Diagnostic {
-    fn from(error: RecordsFailed) -> Diagnostic {
-        Diagnostic {
-            error_type: "otel_faas::RecordsFailed".to_owned(),
-            error_message: error.to_string(),
-        }
-    }
 }
 
 impl BatchResponse for () {

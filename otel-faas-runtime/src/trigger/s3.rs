@@ -22,7 +22,7 @@
 //!
 //! (`edit` for a restore: the object's content becomes readable again, a change to the
 //! document rather than a new one.) S3 has no partial batch response: in `per_record` mode a
-//! failed record fails the invocation ([`RecordsFailed`](super::RecordsFailed), naming the
+//! failed record fails the invocation ([`super::RecordsFailed`], naming the
 //! failed keys), after every record was tried — the records are independent objects.
 
 use std::borrow::Cow;
@@ -31,8 +31,9 @@ use std::marker::PhantomData;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use lambda_runtime::LambdaEvent;
 
+use super::RecordsFailed;
 use super::document::{Document, Operation, batch_invocation};
-use super::records::{RecordsFailed, sealed};
+use super::records::sealed;
 use super::{FaasTrigger, InvocationSpan, Spec, Trigger, TriggerSpan};
 use crate::telemetry::Telemetry;
 

@@ -40,8 +40,9 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::RecordsFailed;
 use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
-use super::records::{self, RecordsFailed, batch_verdict};
+use super::records::{self, batch_verdict};
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
 use crate::propagation::xray_span_context;
