@@ -5,9 +5,9 @@ mod common;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use common::{error_of, merged, sample};
+use common::{assert_malformed_is_exported, error_of, merged, sample};
 use opentelemetry::trace::SpanKind;
-use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
+use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 
 #[traced_function(trigger = "dynamodb")]
@@ -162,17 +162,8 @@ async fn a_batch_handlers_own_failure_response_is_recorded() {
 
 #[tokio::test]
 async fn a_malformed_record_fails_readably_and_is_still_exported() {
-    let kit = TestKit::new().function_name("orders-projector");
+    let kit = TestKit::new();
     let mut event = sample("dynamodb_batch");
     event["Records"][1]["dynamodb"]["NewImage"]["status"] = serde_json::json!({ "Q": "?" });
-    let payload = serde_json::to_vec(&event).unwrap();
-    let error = kit
-        .invoke_raw(project, &payload, Invocation::default())
-        .await
-        .unwrap_err();
-    assert!(error.error_message.contains("Records[1]"), "{error:?}");
-    let spans = kit.spans();
-    let span = spans.named("orders-projector");
-    assert_eq!(span.attr("faas.trigger").as_deref(), Some("datasource"));
-    assert!(error_of(span).is_some());
+    assert_malformed_is_exported(&kit, project, &event, "Records[1]", "datasource").await;
 }

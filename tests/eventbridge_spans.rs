@@ -5,7 +5,7 @@ mod common;
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use common::{error_of, linked_traces, sample};
+use common::{assert_malformed_is_exported, linked_traces, sample};
 use opentelemetry::trace::SpanKind;
 use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
@@ -175,19 +175,10 @@ async fn an_aws_service_event_names_its_source() {
 
 #[tokio::test]
 async fn an_event_without_its_detail_type_fails_readably_and_is_exported() {
-    let kit = TestKit::new().function_name("orders");
+    let kit = TestKit::new();
     let mut event = sample("eventbridge_custom");
     event.as_object_mut().unwrap().remove("detail-type");
-    let payload = serde_json::to_vec(&event).unwrap();
-    let error = kit
-        .invoke_raw(on_event, &payload, Invocation::default())
-        .await
-        .unwrap_err();
-    assert!(error.error_message.contains("detail-type"), "{error:?}");
-    let spans = kit.spans();
-    let invocation = spans.named("orders");
-    assert_eq!(invocation.attr("faas.trigger").as_deref(), Some("pubsub"));
-    assert!(error_of(invocation).is_some());
+    assert_malformed_is_exported(&kit, on_event, &event, "detail-type", "pubsub").await;
 }
 
 #[traced_function(trigger = "schedule", cron = "cron(0 9 * * ? *)")]
@@ -248,17 +239,8 @@ async fn a_scheduler_notification_with_a_string_detail_is_accepted() {
 
 #[tokio::test]
 async fn a_schedule_with_a_malformed_time_fails_readably_and_is_exported() {
-    let kit = TestKit::new().function_name("nightly-report");
+    let kit = TestKit::new();
     let mut event = sample("schedule_rule");
     event["time"] = "tomorrow at nine".into();
-    let payload = serde_json::to_vec(&event).unwrap();
-    let error = kit
-        .invoke_raw(nightly, &payload, Invocation::default())
-        .await
-        .unwrap_err();
-    assert!(error.error_message.contains("time"), "{error:?}");
-    let spans = kit.spans();
-    let span = spans.named("nightly-report");
-    assert_eq!(span.attr("faas.trigger").as_deref(), Some("timer"));
-    assert!(error_of(span).is_some());
+    assert_malformed_is_exported(&kit, nightly, &event, "time", "timer").await;
 }

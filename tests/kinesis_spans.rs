@@ -5,9 +5,9 @@ mod common;
 
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use common::{error_of, linked_traces, merged, sample};
+use common::{assert_malformed_is_exported, error_of, linked_traces, merged, sample};
 use opentelemetry::trace::SpanKind;
-use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
+use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 
 const SEQ: [&str; 3] = [
@@ -143,20 +143,15 @@ async fn per_record_mode_traces_each_record_and_reports_from_the_first_failure()
 
 #[tokio::test]
 async fn data_that_is_not_base64_fails_readably_and_is_still_exported() {
-    let kit = TestKit::new().function_name("clickstream-consumer");
+    let kit = TestKit::new();
     let mut event = sample("kinesis_single");
     event["Records"][0]["kinesis"]["data"] = "%%% not base64 %%%".into();
-    let payload = serde_json::to_vec(&event).unwrap();
-    let error = kit
-        .invoke_raw(each_click, &payload, Invocation::default())
-        .await
-        .unwrap_err();
-    assert!(
-        error.error_message.contains("Records[0].kinesis.data"),
-        "{error:?}"
-    );
-    let spans = kit.spans();
-    let span = spans.named("clickstream-consumer");
-    assert_eq!(span.attr("faas.trigger").as_deref(), Some("pubsub"));
-    assert!(error_of(span).is_some());
+    assert_malformed_is_exported(
+        &kit,
+        each_click,
+        &event,
+        "Records[0].kinesis.data",
+        "pubsub",
+    )
+    .await;
 }

@@ -4,9 +4,9 @@
 mod common;
 
 use aws_lambda_events::event::sns::SnsEvent;
-use common::{error_of, linked_traces, merged, sample};
+use common::{assert_malformed_is_exported, error_of, linked_traces, merged, sample};
 use opentelemetry::trace::SpanKind;
-use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
+use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 
 #[traced_function(trigger = "sns")]
@@ -138,20 +138,8 @@ async fn a_failing_handler_marks_both_spans() {
 
 #[tokio::test]
 async fn a_malformed_notification_fails_readably_and_is_still_exported() {
-    let kit = TestKit::new().function_name("notifier");
+    let kit = TestKit::new();
     let mut event = sample("sns_single");
     event["Records"][0]["Sns"]["Timestamp"] = "yesterday".into();
-    let payload = serde_json::to_vec(&event).unwrap();
-    let error = kit
-        .invoke_raw(notify, &payload, Invocation::default())
-        .await
-        .unwrap_err();
-    assert!(
-        error.error_message.contains("Records[0].Sns.Timestamp"),
-        "{error:?}"
-    );
-    let spans = kit.spans();
-    let invocation = spans.named("notifier");
-    assert_eq!(invocation.attr("faas.trigger").as_deref(), Some("pubsub"));
-    assert!(error_of(invocation).unwrap().contains("Timestamp"));
+    assert_malformed_is_exported(&kit, notify, &event, "Records[0].Sns.Timestamp", "pubsub").await;
 }

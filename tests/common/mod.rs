@@ -41,3 +41,37 @@ pub fn error_of(span: &SpanData) -> Option<String> {
         _ => None,
     }
 }
+
+/// Invokes `handler` of a kit whose function is `function` with `event`, which must not
+/// deserialize, and checks what a malformed event must give: a readable error naming
+/// `field`, and the invocation span still exported, Error, with the trigger's
+/// `faas.trigger` told from the payload's shape.
+pub async fn assert_malformed_is_exported<H, M>(
+    kit: &otel_faas_runtime::testing::TestKit,
+    handler: H,
+    event: &Value,
+    field: &str,
+    trigger: &str,
+) where
+    H: otel_faas_runtime::lambda::Handler<M>,
+{
+    use otel_faas_runtime::testing::SpanDataExt as _;
+    let payload = serde_json::to_vec(event).unwrap();
+    let error = match kit.invoke_raw(handler, &payload, Default::default()).await {
+        Ok(_) => panic!("a malformed event must fail its invocation"),
+        Err(error) => error,
+    };
+    assert!(error.error_message.contains(field), "{error:?}");
+    let spans = kit.spans();
+    let invocation = spans
+        .0
+        .iter()
+        .find(|s| s.span_kind == opentelemetry::trace::SpanKind::Server)
+        .unwrap_or_else(|| panic!("no invocation span: {:?}", spans.names()));
+    assert_eq!(invocation.attr("faas.trigger").as_deref(), Some(trigger));
+    assert!(
+        error_of(invocation).is_some_and(|e| e.contains(field)),
+        "{:?}",
+        invocation.status
+    );
+}
