@@ -275,3 +275,47 @@ async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger() {
         .expect("the next invocation is served");
     assert_eq!(kit.spans().len(), 2);
 }
+
+#[traced_function(trigger = "sqs")]
+async fn overruns(_event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+    tracing::info_span!("still working")
+        .in_scope(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_handler_still_running_at_the_deadline_margin_is_recorded_as_a_timeout() {
+    let kit = TestKit::new().function_name("slow");
+    let invocation = Invocation {
+        timeout: Some(std::time::Duration::from_millis(250)),
+        ..Invocation::default()
+    };
+    let event = json!({ "Records": [] });
+    kit.invoke_with(overruns, event, invocation)
+        .await
+        .expect("the handler itself ends well, later");
+    let spans = kit.spans();
+    let invocation = spans.named("slow");
+    assert_eq!(invocation.attr("error.type").as_deref(), Some("timeout"));
+    let duration = invocation
+        .end_time
+        .duration_since(invocation.start_time)
+        .unwrap();
+    assert!(
+        duration < std::time::Duration::from_millis(250),
+        "ended at the margin (100 ms before the 250 ms deadline), not when the handler ended: {duration:?}"
+    );
+    let batch = spans.named("process");
+    assert_eq!(batch.attr("error.type").as_deref(), Some("timeout"));
+    assert_eq!(
+        batch.events_named("exception").len(),
+        1,
+        "on the innermost span only"
+    );
+    assert_eq!(invocation.events_named("exception").len(), 0);
+    assert!(
+        spans.0.iter().any(|s| s.name == "still working"),
+        "the spans finished before the timeout are exported"
+    );
+}

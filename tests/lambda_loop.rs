@@ -430,6 +430,42 @@ async fn a_failed_s3_record_fails_the_invocation_and_every_record_is_exported() 
     assert_eq!(records.len(), 3, "{records:?}");
 }
 
+#[tokio::test]
+async fn an_invocation_that_overruns_its_deadline_is_exported_as_a_timeout() {
+    let platform = Platform::start("other", &[]).await;
+    let invocation =
+        Invocation::json(&json!({ "sleep_ms": 5000 })).with_timeout(Duration::from_millis(1000));
+    let outcome = platform.api.invoke(invocation).await;
+    assert!(
+        matches!(outcome.result, InvocationResult::TimedOut),
+        "{:?}",
+        outcome.result
+    );
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let invocation = spans
+        .iter()
+        .find(|s| s.view.kind == "SERVER")
+        .expect("the invocation span arrives before the platform stops the function");
+    assert_eq!(
+        invocation.attribute("error.type").cloned(),
+        string("timeout")
+    );
+    assert!(
+        invocation
+            .view
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("before its deadline")),
+        "{:?}",
+        invocation.view.error
+    );
+    assert!(
+        invocation.view.duration < Duration::from_millis(1000),
+        "ended at the margin, before the deadline: {:?}",
+        invocation.view.duration
+    );
+}
+
 /// An address where nothing listens.
 async fn refused_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

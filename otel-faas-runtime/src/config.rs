@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::sampling::KeepRules;
+
 /// Which head sampler decides whether a new trace is recorded (`OTEL_TRACES_SAMPLER`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum SamplerConfig {
@@ -91,6 +93,11 @@ pub struct Config {
     pub attribute_value_length_limit: usize,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`; default on-demand.
     pub initialization_type: InitializationType,
+    /// `OTEL_FAAS_KEEP` (`errors`, `coldstarts`, `slow`, comma-separated, or `none`) and
+    /// `OTEL_FAAS_KEEP_SLOWER_THAN` (milliseconds): the traces kept even when the head
+    /// sampler dropped them; default all three, slow meaning 1000 ms or more. See
+    /// [`crate::sampling`].
+    pub keep: KeepRules,
     /// What could not be parsed, and the default used instead.
     pub warnings: Vec<String>,
 }
@@ -101,6 +108,8 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(1000);
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 /// Default for [`Config::max_queued_spans`].
 pub const DEFAULT_MAX_QUEUED_SPANS: usize = 2048;
+/// Default slow threshold of [`Config::keep`].
+pub const DEFAULT_KEEP_SLOWER_THAN: Duration = Duration::from_millis(1000);
 /// Default for [`Config::attribute_value_length_limit`].
 pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 
@@ -226,6 +235,15 @@ impl Config {
             DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
             &mut warnings,
         );
+        let slower_than = millis(
+            "OTEL_FAAS_KEEP_SLOWER_THAN",
+            DEFAULT_KEEP_SLOWER_THAN,
+            &mut warnings,
+        );
+        let keep = match var("OTEL_FAAS_KEEP") {
+            Some(raw) => parse_keep(&raw, slower_than, &mut warnings),
+            None => KeepRules::all(slower_than),
+        };
         let initialization_type = match var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() {
             Some("provisioned-concurrency") => InitializationType::ProvisionedConcurrency,
             Some("snap-start") => InitializationType::SnapStart,
@@ -246,9 +264,26 @@ impl Config {
             max_queued_spans,
             attribute_value_length_limit,
             initialization_type,
+            keep,
             warnings,
         }
     }
+}
+
+fn parse_keep(raw: &str, slower_than: Duration, warnings: &mut Vec<String>) -> KeepRules {
+    let mut rules = KeepRules::NONE;
+    for rule in raw.split(',').map(|r| r.trim().to_ascii_lowercase()) {
+        match rule.as_str() {
+            "errors" => rules.errors = true,
+            "coldstarts" => rules.coldstarts = true,
+            "slow" => rules.slower_than = Some(slower_than),
+            "none" | "" => {}
+            other => warnings.push(format!(
+                "OTEL_FAAS_KEEP: {other:?} is not a keep rule (errors, coldstarts, slow, none); ignored"
+            )),
+        }
+    }
+    rules
 }
 
 fn parse_bool(value: &str) -> Option<bool> {

@@ -41,6 +41,9 @@ pub(crate) struct InvocationScope {
     handler_called: AtomicBool,
     /// The invocation span, handed over by the glue for the runtime to end.
     span: Mutex<Option<Context>>,
+    /// The invocation's spans the glue opened and has not ended yet (the trigger's span,
+    /// then the invocation span), for the runtime to end if the deadline comes first.
+    open: Mutex<Vec<Context>>,
 }
 
 impl InvocationScope {
@@ -49,6 +52,7 @@ impl InvocationScope {
             telemetry,
             handler_called: AtomicBool::new(false),
             span: Mutex::new(None),
+            open: Mutex::new(Vec::new()),
         })
     }
 
@@ -71,6 +75,23 @@ impl InvocationScope {
     /// The invocation span the glue handed over, if the handler was annotated.
     pub(crate) fn take_span(&self) -> Option<Context> {
         self.span.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn set_open(&self, spans: Vec<Context>) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = spans;
+    }
+
+    /// Ends the invocation's spans that are still open, innermost first, recording
+    /// `failure` on them: what the runtime does when the deadline comes before the handler
+    /// ends. The glue's later attempts to end them are no-ops.
+    pub(crate) fn end_open_spans(&self, failure: &Failure) {
+        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|p| p.into_inner()));
+        let limit = self.telemetry.value_limit();
+        for (i, cx) in open.iter().enumerate() {
+            let span = cx.span();
+            failure.record(&span, i == 0, limit);
+            span.end();
+        }
     }
 
     /// Runs `future` as this invocation.
@@ -135,6 +156,10 @@ where
         },
     };
     let spans = open::<T>(spec, &input, &telemetry);
+    if let (Some(scope), Some(invocation)) = (&scope, &spans.invocation) {
+        let open = spans.trigger.iter().chain([invocation]).cloned().collect();
+        scope.set_open(open);
+    }
     let result = AssertUnwindSafe(body(input))
         .catch_unwind()
         .with_context(spans.body_context())
@@ -158,7 +183,10 @@ where
     }
     if let Some(invocation) = spans.invocation {
         match &scope {
-            Some(scope) => scope.hand_over(invocation),
+            Some(scope) => {
+                scope.set_open(Vec::new());
+                scope.hand_over(invocation);
+            }
             None => invocation.span().end(),
         }
     }

@@ -86,6 +86,7 @@ mod propagation;
 pub mod redact;
 pub mod render;
 mod resource;
+pub mod sampling;
 pub mod telemetry;
 pub mod trigger;
 

@@ -8,6 +8,9 @@
 //! uncontended mutex, and the export is awaited by the invocation itself, under a timeout
 //! that the flush budget and the invocation's deadline both bound. When the buffer is full,
 //! further spans are dropped and counted: memory never grows without bound.
+//!
+//! Spans the head sampler dropped but recorded for the keep rules ([`crate::sampling`]) wait
+//! apart, in the same bound, and are decided trace by trace at the flush.
 
 use std::fmt;
 use std::future::Future;
@@ -20,6 +23,8 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
+
+use crate::sampling::{KeepRules, decide};
 
 /// A [`SpanExporter`] behind a trait object.
 pub(crate) trait DynExporter: Send + Sync + fmt::Debug {
@@ -81,11 +86,22 @@ pub enum FlushOutcome {
 /// Buffered spans and their exporter, shared by the processor the SDK calls and the
 /// invocation that flushes.
 pub(crate) struct SpanBuffer {
-    spans: Mutex<Vec<SpanData>>,
+    spans: Mutex<Buffered>,
     capacity: usize,
     exporter: Option<Box<dyn DynExporter>>,
+    keep: KeepRules,
     dropped: AtomicU64,
     exported: AtomicU64,
+    sampled_out: AtomicU64,
+}
+
+/// The spans waiting for the flush.
+#[derive(Default)]
+struct Buffered {
+    /// Sampled: exported.
+    sampled: Vec<SpanData>,
+    /// Recorded but not sampled: exported if a keep rule keeps their trace.
+    pending: Vec<SpanData>,
 }
 
 impl fmt::Debug for SpanBuffer {
@@ -99,13 +115,19 @@ impl fmt::Debug for SpanBuffer {
 }
 
 impl SpanBuffer {
-    pub(crate) fn new(capacity: usize, exporter: Option<Box<dyn DynExporter>>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        exporter: Option<Box<dyn DynExporter>>,
+        keep: KeepRules,
+    ) -> Self {
         SpanBuffer {
-            spans: Mutex::new(Vec::new()),
+            spans: Mutex::new(Buffered::default()),
             capacity,
             exporter,
+            keep,
             dropped: AtomicU64::new(0),
             exported: AtomicU64::new(0),
+            sampled_out: AtomicU64::new(0),
         }
     }
 
@@ -113,25 +135,45 @@ impl SpanBuffer {
         if self.exporter.is_none() {
             return;
         }
+        let sampled = span.span_context.is_sampled();
+        if !sampled && !self.keep.any() {
+            return;
+        }
         let mut spans = self
             .spans
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if spans.len() < self.capacity {
-            spans.push(span);
+        if spans.sampled.len() + spans.pending.len() < self.capacity {
+            match sampled {
+                true => spans.sampled.push(span),
+                false => spans.pending.push(span),
+            }
         } else {
             drop(spans);
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
+    /// The batch to export: the sampled spans and the kept traces of the pending ones.
     fn take(&self) -> Vec<SpanData> {
         let mut spans = self
             .spans
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let reserve = spans.len().min(self.capacity);
-        std::mem::replace(&mut *spans, Vec::with_capacity(reserve))
+        let reserve = spans.sampled.len().min(self.capacity);
+        let mut batch = std::mem::replace(&mut spans.sampled, Vec::with_capacity(reserve));
+        let pending = std::mem::take(&mut spans.pending);
+        drop(spans);
+        let (kept, discarded) = decide(&self.keep, pending);
+        self.sampled_out
+            .fetch_add(discarded as u64, Ordering::Relaxed);
+        batch.extend(kept);
+        batch
+    }
+
+    /// Spans recorded for the keep rules and discarded because no rule kept them.
+    pub(crate) fn sampled_out(&self) -> u64 {
+        self.sampled_out.load(Ordering::Relaxed)
     }
 
     /// Spans dropped so far: buffer full, export failed, timed out or out of time.
@@ -193,9 +235,7 @@ impl SpanProcessor for InvocationProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            self.0.push(span);
-        }
+        self.0.push(span);
     }
 
     /// Flushing is asynchronous and driven by the invocation; the SDK's synchronous
@@ -220,7 +260,11 @@ mod tests {
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
     fn pipeline(capacity: usize, exporter: MemoryExporter) -> (SdkTracerProvider, Arc<SpanBuffer>) {
-        let buffer = Arc::new(SpanBuffer::new(capacity, Some(Box::new(exporter))));
+        let buffer = Arc::new(SpanBuffer::new(
+            capacity,
+            Some(Box::new(exporter)),
+            KeepRules::NONE,
+        ));
         let provider = SdkTracerProvider::builder()
             .with_span_processor(InvocationProcessor(buffer.clone()))
             .build();
@@ -285,7 +329,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_exporter_that_never_answers_is_abandoned_at_the_budget() {
-        let buffer = Arc::new(SpanBuffer::new(8, Some(Box::new(NeverAnswers))));
+        let buffer = Arc::new(SpanBuffer::new(
+            8,
+            Some(Box::new(NeverAnswers)),
+            KeepRules::NONE,
+        ));
         let provider = SdkTracerProvider::builder()
             .with_span_processor(InvocationProcessor(buffer.clone()))
             .build();

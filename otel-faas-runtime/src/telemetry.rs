@@ -22,6 +22,10 @@ use crate::arn::ArnCache;
 use crate::config::{Config, InitializationType, SamplerConfig};
 use crate::processor::{DynExporter, FlushOutcome, InvocationProcessor, SpanBuffer};
 use crate::propagation::Propagation;
+use crate::sampling::KeepingSampler;
+
+/// Time kept free after the last flush of an invocation that is about to be stopped.
+const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
 
 /// The process's pipeline, once [`Telemetry::install_global`] ran.
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
@@ -151,6 +155,12 @@ impl Telemetry {
         self.inner.buffer.dropped()
     }
 
+    /// Spans the head sampler dropped, recorded for the keep rules, and discarded because no
+    /// rule kept their trace.
+    pub fn sampled_out_spans(&self) -> u64 {
+        self.inner.buffer.sampled_out()
+    }
+
     /// Spans exported so far.
     pub fn exported_spans(&self) -> u64 {
         self.inner.buffer.exported()
@@ -173,6 +183,22 @@ impl Telemetry {
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
         let outcome = self.inner.buffer.flush(budget).await;
+        self.report(&outcome);
+        outcome
+    }
+
+    /// Exports every finished span, bounded by the flush timeout and by `until` (less a few
+    /// milliseconds to spare): the last flush of an invocation about to be stopped at `until`.
+    pub(crate) async fn flush_until(&self, until: SystemTime) -> FlushOutcome {
+        let left = until
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(LAST_FLUSH_SPARE);
+        let outcome = self
+            .inner
+            .buffer
+            .flush(self.inner.config.flush_timeout.min(left))
+            .await;
         self.report(&outcome);
         outcome
     }
@@ -296,12 +322,20 @@ impl TelemetryBuilder {
                 exporter
             }
         };
-        let buffer = Arc::new(SpanBuffer::new(config.max_queued_spans, exporter));
+        let buffer = Arc::new(SpanBuffer::new(
+            config.max_queued_spans,
+            exporter,
+            config.keep,
+        ));
         let propagation = Propagation::new(&config.propagators);
-        let builder = SdkTracerProvider::builder()
-            .with_span_processor(InvocationProcessor(buffer.clone()))
-            .with_sampler(sampler(&config.sampler))
-            .with_resource(resource.clone());
+        let head = sampler(&config.sampler);
+        let builder =
+            SdkTracerProvider::builder().with_span_processor(InvocationProcessor(buffer.clone()));
+        let builder = match config.keep.any() {
+            true => builder.with_sampler(KeepingSampler(head)),
+            false => builder.with_sampler(head),
+        };
+        let builder = builder.with_resource(resource.clone());
         let provider = if propagation.uses_xray() {
             builder
                 .with_id_generator(XrayIdGenerator::default())

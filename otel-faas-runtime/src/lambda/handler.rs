@@ -6,7 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::sync::{Arc, Once};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 
 use super::malformed::InvocationLayer;
 use crate::Error;
-use crate::invocation::current_scope;
-use crate::outcome::Outcome;
+use crate::invocation::{InvocationScope, current_scope};
+use crate::outcome::{Failure, Outcome};
 use crate::trigger::records::records_verdict;
 use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
 
@@ -227,7 +227,21 @@ async fn managed<Fut: Future>(
         return handler.await;
     };
     scope.mark_handler_called();
-    let mut result = AssertUnwindSafe(handler).catch_unwind().await;
+    let handler = AssertUnwindSafe(handler).catch_unwind();
+    let watch_until = deadline.and_then(|d| time_before_margin(d, scope.telemetry()));
+    let mut result = match watch_until {
+        None => handler.await,
+        Some(left) => {
+            tokio::pin!(handler);
+            match tokio::time::timeout(left, &mut handler).await {
+                Ok(result) => result,
+                Err(_) => {
+                    record_timeout(&scope, deadline).await;
+                    handler.await
+                }
+            }
+        }
+    };
     let span = scope.take_span();
     if let (Some(cx), Ok(output)) = (&span, &mut result) {
         complete(cx, output);
@@ -240,6 +254,34 @@ async fn managed<Fut: Future>(
     match result {
         Ok(output) => output,
         Err(panic) => resume_unwind(panic),
+    }
+}
+
+/// Time until `deadline` less the configured margin; `None` when that moment has passed.
+fn time_before_margin(deadline: SystemTime, telemetry: &crate::Telemetry) -> Option<Duration> {
+    let left = deadline.duration_since(SystemTime::now()).ok()?;
+    let left = left.checked_sub(telemetry.config().deadline_margin)?;
+    (!left.is_zero()).then_some(left)
+}
+
+/// The handler is still running a margin before its deadline, and Lambda will kill the
+/// process at the deadline: end the invocation's open spans with `error.type=timeout` and
+/// export what is finished while there is time. The handler keeps running; if it ends in
+/// time after all, its response is still posted.
+async fn record_timeout(scope: &InvocationScope, deadline: Option<SystemTime>) {
+    let margin = scope.telemetry().config().deadline_margin;
+    let failure = Failure {
+        error_type: "timeout".into(),
+        message: format!(
+            "the invocation was still running {} ms before its deadline",
+            margin.as_millis()
+        ),
+        stacktrace: None,
+    };
+    scope.end_open_spans(&failure);
+    tracing::warn!(target: "otel_faas", "{}: exporting its spans before Lambda stops it", failure.message);
+    if let Some(deadline) = deadline {
+        scope.telemetry().flush_until(deadline).await;
     }
 }
 
