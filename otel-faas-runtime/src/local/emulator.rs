@@ -1,12 +1,16 @@
-//! An emulator of the AWS Lambda **Runtime API** (version `2018-06-01`), served on 127.0.0.1.
+//! An emulator of the AWS Lambda **Runtime API** (version `2018-06-01`) and **Extensions API**
+//! (version `2020-01-01`), served on 127.0.0.1.
 //!
 //! A Lambda function process (for example one built on the `lambda_runtime` crate) finds the
 //! Runtime API through `AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT` and long-polls it for work.
 //! [`RuntimeApi`] plays the platform's side of that conversation: the local runner, the
 //! end-to-end tests and the benchmarks queue invocations with [`RuntimeApi::invoke`] and read back
-//! what the function answered, without AWS.
+//! what the function answered, without AWS. Extensions find the Extensions API on the same
+//! address, so that telemetry flushed after the response can be seen, and timed, locally.
 //!
 //! # What is emulated
+//!
+//! ## Runtime API
 //!
 //! All paths live under `/2018-06-01/runtime`:
 //!
@@ -16,7 +20,8 @@
 //!   `Lambda-Runtime-Invoked-Function-Arn`, `Content-Type: application/json`, and, only when set,
 //!   `Lambda-Runtime-Trace-Id`, `Lambda-Runtime-Client-Context` and
 //!   `Lambda-Runtime-Cognito-Identity`. Invocations are handed out first in, first out; any number
-//!   of concurrent long-polls is served, as Lambda Managed Instances do.
+//!   of concurrent long-polls is served, as Lambda Managed Instances do. With extensions
+//!   registered, an invocation is handed out only once they are all ready (see below).
 //! - `POST /invocation/{AwsRequestId}/response` records the body (read whole, chunked or not) as
 //!   the invocation's response and answers `202 {"status":"OK"}`.
 //! - `POST /invocation/{AwsRequestId}/error` records a function error (body
@@ -25,6 +30,44 @@
 //! - `POST /init/error` records an initialization error and answers `202`; invocations still
 //!   waiting for the function fail with it, as the platform serves an init error in response to
 //!   the invoke that triggered the init.
+//!
+//! ## Extensions API
+//!
+//! All paths live under `/2020-01-01/extension`. It is what an *internal* extension (a thread of
+//! the function process, like this crate's flush after the response) or an *external* one (its
+//! own process) speaks:
+//!
+//! - `POST /register`, header `Lambda-Extension-Name` (required) and body
+//!   `{"events": ["INVOKE", "SHUTDOWN"]}` (`events` optional): answers `200` with a fresh UUID in
+//!   `Lambda-Extension-Identifier` and `{"functionName", "functionVersion", "handler"}` (plus
+//!   `accountId` when `Lambda-Extension-Accept-Feature: accountId` asks for it). Registration is
+//!   open during init only, that is until the first invocation is handed out to the runtime (or
+//!   [`RuntimeApi::shutdown_extensions`]); at most 10 extensions, names unique.
+//! - `GET /event/next`, header `Lambda-Extension-Identifier`: tells the platform the extension is
+//!   done with its last event (the first call: with its init), then long-polls for its next one,
+//!   answered `200` with a fresh `Lambda-Extension-Event-Identifier` header and
+//!   `{"eventType":"INVOKE","deadlineMs":…,"requestId":…,"invokedFunctionArn":…,
+//!   "tracing":{"type":"X-Amzn-Trace-Id","value":…}}` (`deadlineMs` is the runtime's
+//!   `Lambda-Runtime-Deadline-Ms`; `tracing` only when the invocation has a trace header) or
+//!   `{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":…}`.
+//! - `POST /init/error` and `POST /exit/error`, headers `Lambda-Extension-Identifier` and
+//!   `Lambda-Extension-Function-Error-Type` (both required), body an `ErrorRequest` (not checked):
+//!   recorded (see [`RuntimeApi::extension_errors`]) and answered `202 {"status":"OK"}`. The
+//!   extension is then gone: it holds nothing back, and its later calls are refused.
+//!
+//! The lifecycle follows the platform's: an invocation is handed to the runtime's
+//! `/invocation/next` only when every registered extension is ready, i.e. has called
+//! `/event/next` at least once (its init is done) and again after the last `INVOKE` event it was
+//! given. At hand-out every extension subscribed to `INVOKE` gets the invocation's event. The
+//! function's response goes to the caller of [`RuntimeApi::invoke`] as soon as it is posted,
+//! while the extensions may still work; the *next* invocation waits for them.
+//! [`InvocationOutcome::extensions_done_at`] and [`RuntimeApi::wait_for_extensions`] tell when
+//! they were done. An invocation that times out releases its extensions (the platform resets the
+//! environment). [`RuntimeApi::shutdown_extensions`] sends `SHUTDOWN` to the extensions
+//! subscribed to it. Without extensions none of this costs anything: once the first invocation
+//! is handed out with none registered, the hand-out path is the Runtime API's alone.
+//!
+//! ## Errors
 //!
 //! Error answers carry the platform's JSON body `{"errorMessage": "...", "errorType": "..."}`:
 //!
@@ -42,10 +85,47 @@
 //! runtime interface answers (and what `lambda_runtime` reports as "invocation timed out"). On
 //! the default platform a timed-out environment is killed and never gets to answer late.
 //!
+//! The Extensions API's refusals:
+//!
+//! | Situation                                  | Status | `errorType`                            |
+//! |--------------------------------------------|--------|----------------------------------------|
+//! | register: name header missing or empty     | 400    | `Extension.InvalidExtensionName`       |
+//! | register: malformed body (see below)       | 400    | `InvalidRequestFormat`                 |
+//! | register: event not `INVOKE` or `SHUTDOWN` | 400    | `Extension.InvalidEventType`           |
+//! | register after init                        | 403    | `Extension.RegistrationClosed`         |
+//! | register a name twice                      | 403    | `Extension.InvalidExtensionState`      |
+//! | register an 11th extension                 | 403    | `Extension.TooManyExtensions`          |
+//! | identifier header missing                  | 403    | `Extension.MissingExtensionIdentifier` |
+//! | identifier not a UUID                      | 403    | `Extension.InvalidExtensionIdentifier` |
+//! | identifier never issued                    | 403    | `Extension.UnknownExtensionIdentifier` |
+//! | any call after an init or exit error       | 403    | `Extension.InvalidExtensionState`      |
+//! | error report without its error type header | 403    | `Extension.MissingHeader`              |
+//! | any other path, or a wrong method          | 404    | `NotFound`                             |
+//!
+//! A malformed register body is one that is not JSON, not a JSON object (`null` counts as no
+//! events), whose `events` is not an array of strings, or that sets the deprecated
+//! `configurationKeys`. The identifier header is `Lambda-Extension-Identifier`; the error type
+//! header of an error report is `Lambda-Extension-Function-Error-Type`.
+//!
+//! AWS's Extensions API reference lists the status codes only (`400`, `403`, `500`); the error
+//! types are those of the Lambda runtime interface that AWS publishes as the
+//! `aws-lambda-runtime-interface-emulator`. That implementation answers `403` to the three
+//! malformed-register cases this emulator answers `400`.
+//!
 //! # What is not emulated
 //!
-//! - The Extensions API (`/2020-01-01/extension`), the Telemetry and Logs APIs, and SnapStart's
-//!   `/runtime/restore/next` and `/runtime/restore/error` (they answer 404).
+//! - The Telemetry and Logs APIs, and SnapStart's `/runtime/restore/next` and
+//!   `/runtime/restore/error` (they answer 404).
+//! - The difference between internal and external extensions: the platform tells them apart by
+//!   whether an executable of the registered name exists in `/opt/extensions`, and refuses
+//!   `SHUTDOWN` to internal ones (`403 Extension.InvalidEventType`), as the runtime stops them
+//!   itself. The emulator cannot tell, so it accepts `SHUTDOWN` from any extension; an internal
+//!   extension should not ask for it.
+//! - The extensions' side of the environment's lifecycle: an extension's init or exit error is
+//!   only recorded (the platform fails the init or resets the environment), the only shutdown
+//!   reason is `spindown` (never `timeout` or `failure`), a timed-out invocation sends no
+//!   `SHUTDOWN`, and nothing is killed when a deadline passes. After `SHUTDOWN` invocations are
+//!   still handed out: the owner stops invoking.
 //! - Response streaming: a streamed response is recorded as its whole body (metadata prelude
 //!   included), and the `Lambda-Runtime-Function-Error-Type` / `Lambda-Runtime-Function-Error-Body`
 //!   trailers that report mid-stream errors are ignored.
@@ -82,7 +162,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -94,6 +174,12 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::extensions::{
+    self, DeliveredEvent, EXTENSION_BASE_PATH, EXTENSION_BODY_LIMIT,
+    EXTENSION_EVENT_IDENTIFIER_HEADER, EXTENSION_IDENTIFIER_HEADER, ExtensionRejection,
+    ExtensionRoute, Extensions,
+};
+pub use super::extensions::{ExtensionError, ExtensionErrorKind, RegisteredExtension};
 use super::server::{self, HttpResponse, wait_for_shutdown};
 
 /// The largest response or error body the Runtime API accepts: 6 MiB (6,291,456 bytes).
@@ -127,6 +213,9 @@ const FUNCTION_ERROR_TYPE_HEADER: HeaderName =
 /// The `errorType` of outcomes the emulator produces itself when [`RuntimeApi::invoke`] is given
 /// an invocation it cannot hand out (see there).
 const INVALID_INVOCATION: &str = "Emulator.InvalidInvocation";
+
+/// The function's handler, as `_HANDLER` and the extensions' register answer give it.
+const HANDLER: &str = "bootstrap";
 
 /// The error type used when neither the error body nor the header names one.
 const DEFAULT_FUNCTION_ERROR_TYPE: &str = "Unhandled";
@@ -277,6 +366,16 @@ pub struct InvocationOutcome {
     pub handed_out_at: Option<Instant>,
     /// When the response or error arrived; `None` if none did.
     pub completed_at: Option<Instant>,
+    /// When every registered extension had signalled it was done with this invocation (called
+    /// `/extension/event/next` after the invocation's `INVOKE` event), or when the invocation
+    /// timed out, which ends the extensions' share too. When no registered extension subscribed
+    /// to `INVOKE`, that is the hand-out time.
+    ///
+    /// [`RuntimeApi::invoke`] returns as soon as the function answers, without waiting for the
+    /// extensions, so this is only set when they had already finished by then; read the rest
+    /// with [`RuntimeApi::wait_for_extensions`]. `None` when no extension is registered, when
+    /// the invocation was never handed out, or when the extensions are not done yet.
+    pub extensions_done_at: Option<Instant>,
 }
 
 impl InvocationOutcome {
@@ -305,6 +404,7 @@ impl InvocationOutcome {
             result: done.result,
             handed_out_at,
             completed_at: Some(done.at),
+            extensions_done_at: None,
         }
     }
 
@@ -314,6 +414,7 @@ impl InvocationOutcome {
             result: InvocationResult::TimedOut,
             handed_out_at,
             completed_at: None,
+            extensions_done_at: None,
         }
     }
 
@@ -323,6 +424,7 @@ impl InvocationOutcome {
             result: InvocationResult::Error(error),
             handed_out_at: None,
             completed_at: None,
+            extensions_done_at: None,
         }
     }
 }
@@ -404,10 +506,24 @@ impl FunctionError {
     }
 }
 
-/// A Lambda Runtime API emulator on 127.0.0.1.
+/// A Lambda Runtime API and Extensions API emulator on 127.0.0.1.
 ///
 /// Clones share one emulator. It stops serving on [`RuntimeApi::shutdown`] or when the last
 /// clone is dropped.
+///
+/// The function drives it over HTTP; the owner drives the platform's side: [`invoke`] queues an
+/// invocation and returns the function's answer, [`wait_for_extensions`] waits for the
+/// extensions' work after it, [`shutdown_extensions`] sends `SHUTDOWN` to extensions, and
+/// [`next_calls`], [`init_error`], [`registered_extensions`] and [`extension_errors`] tell what the
+/// function did.
+///
+/// [`invoke`]: RuntimeApi::invoke
+/// [`wait_for_extensions`]: RuntimeApi::wait_for_extensions
+/// [`shutdown_extensions`]: RuntimeApi::shutdown_extensions
+/// [`next_calls`]: RuntimeApi::next_calls
+/// [`init_error`]: RuntimeApi::init_error
+/// [`registered_extensions`]: RuntimeApi::registered_extensions
+/// [`extension_errors`]: RuntimeApi::extension_errors
 #[derive(Clone)]
 pub struct RuntimeApi {
     shared: Arc<Shared>,
@@ -482,7 +598,7 @@ impl RuntimeApi {
             ("AWS_DEFAULT_REGION", function.region.clone()),
             ("LAMBDA_TASK_ROOT", "/var/task".to_owned()),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
-            ("_HANDLER", "bootstrap".to_owned()),
+            ("_HANDLER", HANDLER.to_owned()),
             ("TZ", ":UTC".to_owned()),
         ]
         .into_iter()
@@ -503,6 +619,11 @@ impl RuntimeApi {
     /// down first. An [`InvocationResult::Error`] of type `Emulator.InvalidInvocation` comes back
     /// at once, without queueing, when the request ID is malformed or already queued or in
     /// flight, or a field cannot be sent as an HTTP header value.
+    ///
+    /// With extensions registered (see the module docs), the invocation is handed out only once
+    /// every extension is ready, and this still returns as soon as the function answers: the
+    /// extensions' post-response work is read with [`RuntimeApi::wait_for_extensions`] (or
+    /// [`InvocationOutcome::extensions_done_at`], when they were already done).
     pub async fn invoke(&self, invocation: Invocation) -> InvocationOutcome {
         let request_id = invocation.request_id.clone();
         let (handed_out_sender, handed_out) = oneshot::channel();
@@ -514,13 +635,88 @@ impl RuntimeApi {
             return InvocationOutcome::rejected(request_id, error);
         }
         let mut shutdown = self.shared.shutdown.subscribe();
-        tokio::select! {
+        let mut outcome = tokio::select! {
             outcome = self.shared.await_outcome(&request_id, handed_out, completion) => outcome,
             () = wait_for_shutdown(&mut shutdown) => {
                 self.shared.registry().abandon(&request_id);
+                self.shared.release_extensions(&request_id);
                 InvocationOutcome::timed_out(&request_id, None)
             }
+        };
+        if self.shared.may_have_extensions() {
+            outcome.extensions_done_at = self.shared.extensions().done_at(&request_id);
         }
+        outcome
+    }
+
+    /// Waits until every registered extension is done with the invocation `request_id` (see
+    /// [`InvocationOutcome::extensions_done_at`]) and returns when that was; `None` if that does
+    /// not happen within `timeout` (the invocation is unknown or not handed out yet, or an
+    /// extension is still busy), and at once when registration closed without any extension.
+    pub async fn wait_for_extensions(
+        &self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Option<Instant> {
+        if !self.shared.may_have_extensions() {
+            // Registration closed without any extension: nothing will ever be done.
+            return None;
+        }
+        let mut changes = self.shared.extensions_changed.subscribe();
+        let waiting = async {
+            loop {
+                changes.borrow_and_update();
+                if let Some(done_at) = self.shared.extensions().done_at(request_id) {
+                    return Some(done_at);
+                }
+                // Fails only when the sender is gone, and `self` keeps it alive.
+                if changes.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, waiting).await.ok().flatten()
+    }
+
+    /// Starts the environment's shutdown for the extensions: every registered extension
+    /// subscribed to `SHUTDOWN` gets `{"eventType":"SHUTDOWN","shutdownReason":"spindown",
+    /// "deadlineMs":…}` (now plus `deadline`) on its pending or next `/extension/event/next`.
+    /// Then waits, at most `deadline`, until each of them has acknowledged it by calling
+    /// `/extension/event/next` again or reporting an exit error.
+    ///
+    /// Returns whether they all did in time (`true` when none subscribed). Only the first call
+    /// sends events; it also closes registration. Invocations are not stopped: the caller stops
+    /// invoking, and stops the process, as the platform would.
+    pub async fn shutdown_extensions(&self, deadline: Duration) -> bool {
+        let mut changes = self.shared.extensions_changed.subscribe();
+        let deadline_ms = epoch_millis_after(deadline);
+        let notified = self.shared.extensions().begin_shutdown(deadline_ms);
+        if notified > 0 {
+            self.shared.notify_extensions();
+        }
+        let acknowledged = async {
+            loop {
+                changes.borrow_and_update();
+                if !self.shared.extensions().shutdown_pending() {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(deadline, acknowledged).await.is_ok()
+    }
+
+    /// The extensions registered on `/2020-01-01/extension/register`, in registration order.
+    pub fn registered_extensions(&self) -> Vec<RegisteredExtension> {
+        self.shared.extensions().registered()
+    }
+
+    /// The errors extensions reported on `/extension/init/error` and `/extension/exit/error`,
+    /// oldest first.
+    pub fn extension_errors(&self) -> Vec<ExtensionError> {
+        self.shared.extensions().errors()
     }
 
     /// Waits until the function has called `/invocation/next` at least `n` times in total (the
@@ -578,10 +774,25 @@ struct Shared {
     queue: mpsc::UnboundedSender<Ticket>,
     /// Long-polls take turns on the queue; tokio's mutex is fair, so they are served in arrival
     /// order.
-    queue_receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<Ticket>>,
+    queue_receiver: tokio::sync::Mutex<QueueReader>,
     next_calls: watch::Sender<u64>,
     first_next_at: OnceLock<Instant>,
     shutdown: watch::Sender<bool>,
+    /// The Extensions API's state. Lock order: `extensions`, then `registry`.
+    extensions: Mutex<Extensions>,
+    /// Bumped on every change of `extensions` that someone may be waiting for.
+    extensions_changed: watch::Sender<u64>,
+    /// Registration closed with no extension registered: the extensions' bookkeeping can be
+    /// skipped for good.
+    without_extensions: AtomicBool,
+}
+
+/// The receiving end of the invocation queue, and the invocation a long-poll took off it but
+/// could not hand out yet because an extension was busy: the next long-poll starts with it, so
+/// that a long-poll given up while waiting for the extensions loses nothing.
+struct QueueReader {
+    receiver: mpsc::UnboundedReceiver<Ticket>,
+    held: Option<Ticket>,
 }
 
 impl Shared {
@@ -594,10 +805,42 @@ impl Shared {
             addr,
             registry: Mutex::new(Registry::default()),
             queue,
-            queue_receiver: tokio::sync::Mutex::new(queue_receiver),
+            queue_receiver: tokio::sync::Mutex::new(QueueReader {
+                receiver: queue_receiver,
+                held: None,
+            }),
             next_calls: watch::Sender::new(0),
             first_next_at: OnceLock::new(),
             shutdown: watch::Sender::new(false),
+            extensions: Mutex::new(Extensions::default()),
+            extensions_changed: watch::Sender::new(0),
+            without_extensions: AtomicBool::new(false),
+        }
+    }
+
+    fn extensions(&self) -> MutexGuard<'_, Extensions> {
+        // Like the registry, every update of the extensions' state is one step.
+        self.extensions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes whoever waits on the extensions (long-polls, `wait_for_extensions`, shutdown).
+    fn notify_extensions(&self) {
+        self.extensions_changed
+            .send_modify(|version| *version = version.wrapping_add(1));
+    }
+
+    /// Whether an extension may be registered (`false` once registration closed without any).
+    fn may_have_extensions(&self) -> bool {
+        !self.without_extensions.load(Ordering::Acquire)
+    }
+
+    /// The invocation timed out or was given up: the extensions are done with it.
+    fn release_extensions(&self, request_id: &str) {
+        if self.may_have_extensions() {
+            self.extensions().time_out(request_id, Instant::now());
+            self.notify_extensions();
         }
     }
 
@@ -628,6 +871,8 @@ impl Shared {
             payload: invocation.payload,
             headers,
             timeout,
+            invoked_function_arn: invocation.invoked_function_arn,
+            xray_trace_id: invocation.xray_trace_id,
         };
         // Sent under the registry lock so that queue order and registration order agree.
         if let Err(unsent) = self.queue.send(ticket) {
@@ -700,7 +945,10 @@ impl Shared {
         };
         match answered {
             Some(Ok(done)) => InvocationOutcome::completed(request_id, Some(hand_out.at), done),
-            Some(Err(_)) => InvocationOutcome::timed_out(request_id, Some(hand_out.at)),
+            Some(Err(_)) => {
+                self.release_extensions(request_id);
+                InvocationOutcome::timed_out(request_id, Some(hand_out.at))
+            }
             None => self.settle_after_deadline(request_id, hand_out.at, completion),
         }
     }
@@ -712,7 +960,9 @@ impl Shared {
         handed_out_at: Instant,
         mut completion: oneshot::Receiver<Completion>,
     ) -> InvocationOutcome {
-        if self.registry().time_out(request_id) {
+        let timed_out = self.registry().time_out(request_id);
+        if timed_out {
+            self.release_extensions(request_id);
             return InvocationOutcome::timed_out(request_id, Some(handed_out_at));
         }
         match completion.try_recv() {
@@ -726,8 +976,55 @@ impl Shared {
         self.next_calls.send_modify(|calls| *calls += 1);
     }
 
+    /// Marks `ticket` handed out and renders its event, unless an extension is not ready yet
+    /// or nobody waits for the invocation any more.
+    fn hand_out(&self, ticket: Ticket) -> HandOutAttempt {
+        if !self.may_have_extensions() {
+            return match self.hand_out_to_runtime(ticket) {
+                Some((response, _)) => HandOutAttempt::HandedOut(response),
+                None => HandOutAttempt::Withdrawn,
+            };
+        }
+        // Held across the hand-out so that no extension registers or gets busy in between.
+        let mut extensions = self.extensions();
+        if !extensions.ready_for_hand_out() {
+            return HandOutAttempt::ExtensionsBusy(ticket);
+        }
+        let invoke_event = (!extensions.is_empty()).then(|| {
+            (
+                ticket.request_id.clone(),
+                ticket
+                    .invoked_function_arn
+                    .clone()
+                    .unwrap_or_else(|| self.function_arn.clone()),
+                ticket.xray_trace_id.clone(),
+            )
+        });
+        let Some((response, hand_out)) = self.hand_out_to_runtime(ticket) else {
+            return HandOutAttempt::Withdrawn;
+        };
+        match invoke_event {
+            Some((request_id, invoked_function_arn, xray_trace_id)) => {
+                let event = extensions::invoke_event_body(
+                    &request_id,
+                    hand_out.deadline_ms,
+                    &invoked_function_arn,
+                    xray_trace_id.as_deref(),
+                );
+                extensions.start_invocation(&request_id, event, hand_out.at);
+                drop(extensions);
+                self.notify_extensions();
+            }
+            None => {
+                extensions.close_registration();
+                self.without_extensions.store(true, Ordering::Release);
+            }
+        }
+        HandOutAttempt::HandedOut(response)
+    }
+
     /// Marks `ticket` handed out and renders its event; `None` if nobody waits for it any more.
-    fn hand_out(&self, ticket: Ticket) -> Option<HttpResponse> {
+    fn hand_out_to_runtime(&self, ticket: Ticket) -> Option<(HttpResponse, HandedOutAt)> {
         let at = Instant::now();
         let hand_out = HandOut {
             at,
@@ -742,8 +1039,24 @@ impl Shared {
         response
             .headers_mut()
             .insert(DEADLINE_HEADER, HeaderValue::from(deadline_ms));
-        Some(response)
+        Some((response, HandedOutAt { at, deadline_ms }))
     }
+}
+
+/// What became of a ticket a long-poll took off the queue.
+enum HandOutAttempt {
+    /// The runtime's `/invocation/next` answer.
+    HandedOut(HttpResponse),
+    /// Nobody waits for the invocation any more.
+    Withdrawn,
+    /// An extension is not ready: the ticket waits.
+    ExtensionsBusy(Ticket),
+}
+
+/// When an invocation was handed out, as the invocation's deadline and the extensions see it.
+struct HandedOutAt {
+    at: Instant,
+    deadline_ms: u64,
 }
 
 /// An invocation waiting on the queue for a `/invocation/next` caller.
@@ -754,6 +1067,9 @@ struct Ticket {
     payload: Bytes,
     headers: HeaderMap,
     timeout: Duration,
+    /// For the extensions' `INVOKE` event (the headers hold them too).
+    invoked_function_arn: Option<String>,
+    xray_trace_id: Option<String>,
 }
 
 /// Sent to the waiting [`RuntimeApi::invoke`] when its event is handed out.
@@ -1006,6 +1322,8 @@ enum Route {
     InvocationResponse(String),
     InvocationError(String),
     InitError,
+    /// An Extensions API endpoint (`/2020-01-01/extension/…`), asked with its method.
+    Extension(ExtensionRoute),
     /// A known path asked with another method than this one.
     MethodNotAllowed(&'static str),
     NotFound,
@@ -1013,6 +1331,13 @@ enum Route {
 
 impl Route {
     fn of(method: &Method, path: &str) -> Route {
+        if let Some(endpoint) = path
+            .strip_prefix(EXTENSION_BASE_PATH)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            // A wrong method on an Extensions API path is a 404, like an unknown path.
+            return ExtensionRoute::of(method, endpoint).map_or(Route::NotFound, Route::Extension);
+        }
         let Some(endpoint) = path
             .strip_prefix(BASE_PATH)
             .and_then(|rest| rest.strip_prefix('/'))
@@ -1061,19 +1386,183 @@ async fn handle_request(
             let error_type = function_error_type(request.headers());
             post_init_error(&shared, error_type, request.into_body()).await
         }
+        Route::Extension(route) => extension_request(&shared, route, request).await,
         Route::MethodNotAllowed(allowed) => method_not_allowed(request.method(), allowed),
         Route::NotFound => not_found(request.uri().path()),
     };
     Ok(response)
 }
 
-/// `GET /invocation/next`: long-polls for the next queued invocation.
+/// One Extensions API request; a refusal gets the platform's error JSON.
+async fn extension_request(
+    shared: &Shared,
+    route: ExtensionRoute,
+    request: Request<Incoming>,
+) -> HttpResponse {
+    let answered = match route {
+        ExtensionRoute::Register => register_extension(shared, request).await,
+        ExtensionRoute::EventNext => next_extension_event(shared, request.headers()).await,
+        ExtensionRoute::InitError => {
+            report_extension_error(shared, ExtensionErrorKind::Init, request).await
+        }
+        ExtensionRoute::ExitError => {
+            report_extension_error(shared, ExtensionErrorKind::Exit, request).await
+        }
+    };
+    answered.unwrap_or_else(|rejection| {
+        tracing::debug!(
+            ?route,
+            error_type = rejection.error_type,
+            "Runtime API emulator: extension request refused"
+        );
+        error_response(
+            rejection.status,
+            rejection.error_type,
+            &rejection.error_message,
+        )
+    })
+}
+
+/// `POST /2020-01-01/extension/register`.
+async fn register_extension(
+    shared: &Shared,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, ExtensionRejection> {
+    let name = extensions::extension_name(request.headers())?;
+    let with_account_id = extensions::accepts_account_id(request.headers());
+    let subscriptions = match receive_body(request.into_body(), EXTENSION_BODY_LIMIT).await {
+        ReceivedBody::Complete(body) => extensions::parse_register_body(&body)?,
+        ReceivedBody::TooLarge => {
+            return Ok(error_response(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestFormat",
+                &format!("the register body exceeds {EXTENSION_BODY_LIMIT} bytes"),
+            ));
+        }
+        ReceivedBody::Truncated => return Ok(Rejection::TruncatedRequest.response()),
+    };
+    // Under the extensions' lock, as the first hand-out that closes registration.
+    let identifier =
+        shared
+            .extensions()
+            .register(name.clone(), subscriptions, fresh_request_id())?;
+    shared.notify_extensions();
+    tracing::debug!(
+        name,
+        invoke = subscriptions.invoke,
+        shutdown = subscriptions.shutdown,
+        "Runtime API emulator: extension registered"
+    );
+    let function = &shared.function;
+    let mut body = json!({
+        "functionName": function.function_name,
+        "functionVersion": function.version,
+        "handler": HANDLER,
+    });
+    if let (true, Value::Object(fields)) = (with_account_id, &mut body) {
+        fields.insert("accountId".to_owned(), json!(function.account_id));
+    }
+    let mut response = json_response(StatusCode::OK, Bytes::from(body.to_string()));
+    let identifier = HeaderValue::from_str(&identifier).map_err(|_| ExtensionRejection {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        error_type: "InternalServerError",
+        error_message: "Internal Server Error".to_owned(),
+    })?;
+    response
+        .headers_mut()
+        .insert(EXTENSION_IDENTIFIER_HEADER, identifier);
+    Ok(response)
+}
+
+/// `GET /2020-01-01/extension/event/next`: the extension is done with its last event (or its
+/// init); long-polls for its next one.
+async fn next_extension_event(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<HttpResponse, ExtensionRejection> {
+    let identifier = extensions::extension_identifier(headers)?;
+    let mut changes = shared.extensions_changed.subscribe();
+    shared
+        .extensions()
+        .acknowledge(&identifier, Instant::now())?;
+    shared.notify_extensions();
+    loop {
+        // Marked seen before looking, so no event assigned after it is missed.
+        changes.borrow_and_update();
+        let taken = shared.extensions().take_event(&identifier)?;
+        if let Some(DeliveredEvent { body }) = taken {
+            let mut response = json_response(StatusCode::OK, body);
+            let headers = response.headers_mut();
+            if let Ok(event_identifier) = HeaderValue::from_str(&fresh_request_id()) {
+                headers.insert(EXTENSION_EVENT_IDENTIFIER_HEADER, event_identifier);
+            }
+            if let Ok(identifier) = HeaderValue::from_str(&identifier) {
+                headers.insert(EXTENSION_IDENTIFIER_HEADER, identifier);
+            }
+            return Ok(response);
+        }
+        if changes.changed().await.is_err() {
+            return Ok(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "Internal Server Error",
+            ));
+        }
+    }
+}
+
+/// `POST /2020-01-01/extension/init/error` and `/exit/error`.
+async fn report_extension_error(
+    shared: &Shared,
+    kind: ExtensionErrorKind,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, ExtensionRejection> {
+    let identifier = extensions::extension_identifier(request.headers())?;
+    let error_type = extensions::extension_error_type(request.headers())?;
+    let raw_body = match receive_body(request.into_body(), EXTENSION_BODY_LIMIT).await {
+        ReceivedBody::Complete(body) => body,
+        ReceivedBody::TooLarge => Bytes::new(),
+        ReceivedBody::Truncated => return Ok(Rejection::TruncatedRequest.response()),
+    };
+    tracing::debug!(
+        ?kind,
+        error_type,
+        "Runtime API emulator: extension error reported"
+    );
+    shared
+        .extensions()
+        .report_error(&identifier, kind, error_type, raw_body, Instant::now())?;
+    shared.notify_extensions();
+    Ok(accepted())
+}
+
+/// `GET /invocation/next`: long-polls for the next queued invocation, and, with extensions
+/// registered, for every extension to be ready for it.
 async fn next_invocation(shared: &Shared) -> HttpResponse {
     shared.note_next_call();
     let mut queue = shared.queue_receiver.lock().await;
-    while let Some(ticket) = queue.recv().await {
-        if let Some(event) = shared.hand_out(ticket) {
-            return event;
+    loop {
+        let ticket = match queue.held.take() {
+            Some(ticket) => ticket,
+            None => match queue.receiver.recv().await {
+                Some(ticket) => ticket,
+                None => break,
+            },
+        };
+        match shared.hand_out(ticket) {
+            HandOutAttempt::HandedOut(event) => return event,
+            HandOutAttempt::Withdrawn => {}
+            HandOutAttempt::ExtensionsBusy(ticket) => {
+                queue.held = Some(ticket);
+                // Subscribed before looking again, so no change after the look is missed.
+                let mut extensions_changed = shared.extensions_changed.subscribe();
+                if shared.extensions().ready_for_hand_out() {
+                    continue;
+                }
+                if extensions_changed.changed().await.is_err() {
+                    break;
+                }
+            }
         }
     }
     // Unreachable while `shared` holds the sender; answer like a broken platform would.
@@ -2155,5 +2644,650 @@ mod tests {
         let binary = FunctionError::from_report(None, Bytes::from_static(&[0xff, 0xfe]));
         assert_eq!(binary.error_type, "Unhandled");
         assert_eq!(binary.raw_body, Bytes::from_static(&[0xff, 0xfe]));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Extensions API
+    // -----------------------------------------------------------------------------------------
+
+    fn extension_path(endpoint: &str) -> String {
+        format!("{EXTENSION_BASE_PATH}/{endpoint}")
+    }
+
+    /// Sends one request on a fresh connection from a task, so a long-poll can stay open.
+    fn spawn_request(
+        api: &RuntimeApi,
+        method: &'static str,
+        path: String,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    ) -> JoinHandle<Reply> {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let mut client = RuntimeClient::connect(&api).await;
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            client.request(method, &path, &headers, &body).await
+        })
+    }
+
+    fn spawn_runtime_next(api: &RuntimeApi) -> JoinHandle<Reply> {
+        spawn_request(api, "GET", next_path(), Vec::new(), Vec::new())
+    }
+
+    fn spawn_extension_next(api: &RuntimeApi, identifier: &str) -> JoinHandle<Reply> {
+        spawn_request(
+            api,
+            "GET",
+            extension_path("event/next"),
+            vec![("Lambda-Extension-Identifier", identifier.to_owned())],
+            Vec::new(),
+        )
+    }
+
+    async fn reply_of(request: JoinHandle<Reply>) -> Reply {
+        tokio::time::timeout(PROMPTLY, request)
+            .await
+            .expect("a reply in time")
+            .expect("request task")
+    }
+
+    /// The request is still waiting for its answer a while later.
+    async fn assert_still_waiting(request: &JoinHandle<Reply>, what: &str) {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(!request.is_finished(), "{what} was answered too early");
+    }
+
+    async fn register_extension(api: &RuntimeApi, name: &str, events: &[&str]) -> String {
+        let mut client = RuntimeClient::connect(api).await;
+        let body = json!({ "events": events }).to_string();
+        let reply = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[("Lambda-Extension-Name", name)],
+                body.as_bytes(),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply
+            .header("Lambda-Extension-Identifier")
+            .expect("an extension identifier")
+            .to_owned()
+    }
+
+    /// Every extension has called `/event/next` since its last event.
+    async fn wait_until_extensions_ready(api: &RuntimeApi) {
+        tokio::time::timeout(PROMPTLY, async {
+            while !api.shared.extensions().ready_for_hand_out() {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("extensions ready in time");
+    }
+
+    fn request_id_of(event: &Reply) -> String {
+        event
+            .header("Lambda-Runtime-Aws-Request-Id")
+            .expect("a request ID")
+            .to_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn extensions_register_during_init_only() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let mut client = RuntimeClient::connect(&api).await;
+        let registered = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[("Lambda-Extension-Name", "telemetry")],
+                br#"{"events":["INVOKE"]}"#,
+            )
+            .await;
+        assert_eq!(registered.status, 200);
+        assert_eq!(
+            registered.json(),
+            json!({
+                "functionName": "orders",
+                "functionVersion": "$LATEST",
+                "handler": "bootstrap",
+            })
+        );
+        let identifier = registered
+            .header("Lambda-Extension-Identifier")
+            .expect("an identifier")
+            .to_owned();
+        assert_eq!(
+            identifier.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12],
+            "{identifier}"
+        );
+
+        let same_name = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[("Lambda-Extension-Name", "telemetry")],
+                b"{}",
+            )
+            .await;
+        assert_eq!(same_name.status, 403);
+        assert_eq!(same_name.error_type(), "Extension.InvalidExtensionState");
+
+        let with_account = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[
+                    ("Lambda-Extension-Name", "audit"),
+                    ("Lambda-Extension-Accept-Feature", "accountId"),
+                ],
+                b"{}",
+            )
+            .await;
+        assert_eq!(with_account.status, 200);
+        assert_eq!(with_account.json()["accountId"], "123456789012");
+        let audit = with_account
+            .header("Lambda-Extension-Identifier")
+            .expect("an identifier")
+            .to_owned();
+        assert_eq!(
+            api.registered_extensions(),
+            [
+                RegisteredExtension {
+                    identifier: identifier.clone(),
+                    name: "telemetry".to_owned(),
+                    invoke: true,
+                    shutdown: false,
+                },
+                RegisteredExtension {
+                    identifier: audit.clone(),
+                    name: "audit".to_owned(),
+                    invoke: false,
+                    shutdown: false,
+                },
+            ]
+        );
+
+        // The first hand-out ends init.
+        let telemetry_next = spawn_extension_next(&api, &identifier);
+        let audit_next = spawn_extension_next(&api, &audit);
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("first"));
+        let mut runtime = RuntimeClient::connect(&api).await;
+        runtime.get(&next_path()).await;
+        let late = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[("Lambda-Extension-Name", "late")],
+                br#"{"events":["INVOKE"]}"#,
+            )
+            .await;
+        assert_eq!(late.status, 403);
+        assert_eq!(late.error_type(), "Extension.RegistrationClosed");
+        assert_eq!(api.registered_extensions().len(), 2);
+        runtime.post(&response_path("first"), b"{}").await;
+        assert!(outcome_of(invoking).await.is_success());
+        assert_eq!(reply_of(telemetry_next).await.json()["requestId"], "first");
+        assert!(
+            !audit_next.is_finished(),
+            "audit did not subscribe to INVOKE"
+        );
+        audit_next.abort();
+
+        // Without any extension, registration closes all the same.
+        let plain = start(FunctionConfig::new("orders")).await;
+        let invoking = spawn_invoke(&plain, Invocation::new("{}").with_request_id("plain"));
+        let mut runtime = RuntimeClient::connect(&plain).await;
+        runtime.get(&next_path()).await;
+        runtime.post(&response_path("plain"), b"{}").await;
+        let outcome = outcome_of(invoking).await;
+        assert!(outcome.is_success());
+        assert_eq!(outcome.extensions_done_at, None);
+        assert_eq!(
+            plain
+                .wait_for_extensions("plain", Duration::from_millis(20))
+                .await,
+            None
+        );
+        let mut client = RuntimeClient::connect(&plain).await;
+        let after_init = client
+            .request(
+                "POST",
+                &extension_path("register"),
+                &[("Lambda-Extension-Name", "telemetry")],
+                br#"{"events":["INVOKE"]}"#,
+            )
+            .await;
+        assert_eq!(after_init.status, 403);
+        assert_eq!(after_init.error_type(), "Extension.RegistrationClosed");
+        assert!(plain.registered_extensions().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_extension_holds_back_the_next_invocation_but_not_the_response() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let telemetry = register_extension(&api, "telemetry", &["INVOKE"]).await;
+
+        // Init: the runtime gets nothing until the extension has called next once.
+        let first = spawn_invoke(&api, Invocation::new("1").with_request_id("first"));
+        let runtime_next = spawn_runtime_next(&api);
+        assert_still_waiting(&runtime_next, "the runtime's first next").await;
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let event = reply_of(runtime_next).await;
+        assert_eq!(request_id_of(&event), "first");
+        let invoke = reply_of(extension_next).await;
+        assert_eq!(invoke.json()["requestId"], "first");
+
+        // The response reaches the caller while the extension still works.
+        let mut runtime = RuntimeClient::connect(&api).await;
+        assert_eq!(
+            runtime.post(&response_path("first"), b"1").await.status,
+            202
+        );
+        let first = outcome_of(first).await;
+        assert_eq!(first.response_json(), Some(json!(1)));
+        assert_eq!(first.extensions_done_at, None, "the extension is not done");
+        let responded_at = first.completed_at.expect("a response time");
+
+        // The next invocation waits for the extension.
+        let second = spawn_invoke(&api, Invocation::new("2").with_request_id("second"));
+        let runtime_next = spawn_runtime_next(&api);
+        assert_still_waiting(&runtime_next, "the runtime's second next").await;
+        assert_eq!(
+            api.wait_for_extensions("first", Duration::from_millis(20))
+                .await,
+            None
+        );
+        let flushed_at = Instant::now();
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let event = reply_of(runtime_next).await;
+        assert_eq!(request_id_of(&event), "second");
+        let done_at = api
+            .wait_for_extensions("first", PROMPTLY)
+            .await
+            .expect("the extension finished the first invocation");
+        assert!(
+            done_at > responded_at,
+            "extensions finish after the response"
+        );
+        assert!(done_at >= flushed_at);
+
+        assert_eq!(reply_of(extension_next).await.json()["requestId"], "second");
+        runtime.post(&response_path("second"), b"2").await;
+        assert!(outcome_of(second).await.is_success());
+        let last_next = spawn_extension_next(&api, &telemetry);
+        assert!(
+            api.wait_for_extensions("second", PROMPTLY).await.is_some(),
+            "the extension finished the second invocation"
+        );
+        last_next.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn extensions_done_before_the_response_are_in_the_outcome() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let telemetry = register_extension(&api, "telemetry", &["INVOKE"]).await;
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("quick"));
+        let mut runtime = RuntimeClient::connect(&api).await;
+        runtime.get(&next_path()).await;
+        assert_eq!(reply_of(extension_next).await.json()["requestId"], "quick");
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let done_at = api
+            .wait_for_extensions("quick", PROMPTLY)
+            .await
+            .expect("done");
+        runtime.post(&response_path("quick"), b"{}").await;
+        let outcome = outcome_of(invoking).await;
+        assert_eq!(outcome.extensions_done_at, Some(done_at));
+        assert!(done_at <= outcome.completed_at.expect("a response time"));
+        extension_next.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn invoke_events_describe_the_invocation() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let telemetry = register_extension(&api, "telemetry", &["INVOKE"]).await;
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:orders:live";
+        let invoking = spawn_invoke(
+            &api,
+            Invocation::new("{}")
+                .with_request_id("traced")
+                .with_xray_trace_id(trace)
+                .with_invoked_function_arn(arn)
+                .with_timeout(Duration::from_secs(5)),
+        );
+        let mut runtime = RuntimeClient::connect(&api).await;
+        let event = runtime.get(&next_path()).await;
+        let invoke = reply_of(extension_next).await;
+        assert_eq!(invoke.status, 200);
+        assert_eq!(invoke.header("Content-Type"), Some("application/json"));
+        assert!(invoke.header("Lambda-Extension-Event-Identifier").is_some());
+        let deadline: u64 = event
+            .header("Lambda-Runtime-Deadline-Ms")
+            .expect("a deadline")
+            .parse()
+            .expect("epoch milliseconds");
+        assert_eq!(
+            invoke.json(),
+            json!({
+                "eventType": "INVOKE",
+                "deadlineMs": deadline,
+                "requestId": "traced",
+                "invokedFunctionArn": arn,
+                "tracing": { "type": "X-Amzn-Trace-Id", "value": trace },
+            })
+        );
+        runtime.post(&response_path("traced"), b"{}").await;
+        assert!(outcome_of(invoking).await.is_success());
+
+        // Untraced, unqualified: no tracing, the function's own ARN.
+        let extension_next = spawn_extension_next(&api, &telemetry);
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("plain"));
+        runtime.get(&next_path()).await;
+        let invoke = reply_of(extension_next).await.json();
+        assert_eq!(invoke.get("tracing"), None);
+        assert_eq!(
+            invoke["invokedFunctionArn"],
+            "arn:aws:lambda:us-east-1:123456789012:function:orders"
+        );
+        let deadline = i128::from(invoke["deadlineMs"].as_u64().expect("epoch milliseconds"));
+        assert!((deadline - (now_epoch_millis() + 3_000)).abs() <= 2_000);
+        runtime.post(&response_path("plain"), b"{}").await;
+        assert!(outcome_of(invoking).await.is_success());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_goes_only_to_extensions_subscribed_to_it() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let invoke_only = register_extension(&api, "invoke-only", &["INVOKE"]).await;
+        let both = register_extension(&api, "both", &["INVOKE", "SHUTDOWN"]).await;
+        let neither = register_extension(&api, "neither", &[]).await;
+        let invoke_only_next = spawn_extension_next(&api, &invoke_only);
+        let both_next = spawn_extension_next(&api, &both);
+        let neither_next = spawn_extension_next(&api, &neither);
+        wait_until_extensions_ready(&api).await;
+
+        let shutting_down = {
+            let api = api.clone();
+            tokio::spawn(async move { api.shutdown_extensions(Duration::from_secs(2)).await })
+        };
+        let shutdown = reply_of(both_next).await;
+        assert_eq!(shutdown.status, 200);
+        assert!(
+            shutdown
+                .header("Lambda-Extension-Event-Identifier")
+                .is_some()
+        );
+        let event = shutdown.json();
+        assert_eq!(event["eventType"], "SHUTDOWN");
+        assert_eq!(event["shutdownReason"], "spindown");
+        let deadline = i128::from(event["deadlineMs"].as_u64().expect("epoch milliseconds"));
+        assert!((deadline - (now_epoch_millis() + 2_000)).abs() <= 2_000);
+        assert_still_waiting(&invoke_only_next, "the INVOKE-only extension's next").await;
+        assert!(
+            !neither_next.is_finished(),
+            "neither subscribed to SHUTDOWN"
+        );
+        assert!(!shutting_down.is_finished(), "`both` has not acknowledged");
+
+        let after_shutdown = spawn_extension_next(&api, &both);
+        let acknowledged = tokio::time::timeout(PROMPTLY, shutting_down)
+            .await
+            .expect("shutdown_extensions returned")
+            .expect("task");
+        assert!(acknowledged);
+        for pending in [invoke_only_next, neither_next, after_shutdown] {
+            assert!(!pending.is_finished());
+            pending.abort();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unacknowledged_shutdown_runs_out_its_deadline() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let both = register_extension(&api, "both", &["INVOKE", "SHUTDOWN"]).await;
+        let next = spawn_extension_next(&api, &both);
+        wait_until_extensions_ready(&api).await;
+        assert!(!api.shutdown_extensions(Duration::from_millis(100)).await);
+        assert_eq!(reply_of(next).await.json()["eventType"], "SHUTDOWN");
+
+        let nobody = start(FunctionConfig::new("orders")).await;
+        assert!(nobody.shutdown_extensions(Duration::from_millis(100)).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_or_malformed_extension_identifiers_are_forbidden() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let mut client = RuntimeClient::connect(&api).await;
+        let unknown = "0b5d3a4e-1f2a-4c3b-8d4e-5f6a7b8c9d0e";
+        for endpoint in ["event/next", "init/error", "exit/error"] {
+            let method = if endpoint == "event/next" {
+                "GET"
+            } else {
+                "POST"
+            };
+            let path = extension_path(endpoint);
+            let error_type = ("Lambda-Extension-Function-Error-Type", "Extension.Failed");
+            let missing = client.request(method, &path, &[error_type], b"").await;
+            assert_eq!(missing.status, 403, "{endpoint}");
+            assert_eq!(missing.error_type(), "Extension.MissingExtensionIdentifier");
+            let malformed = client
+                .request(
+                    method,
+                    &path,
+                    &[("Lambda-Extension-Identifier", "not-a-uuid"), error_type],
+                    b"",
+                )
+                .await;
+            assert_eq!(malformed.status, 403, "{endpoint}");
+            assert_eq!(
+                malformed.error_type(),
+                "Extension.InvalidExtensionIdentifier"
+            );
+            let stranger = client
+                .request(
+                    method,
+                    &path,
+                    &[("Lambda-Extension-Identifier", unknown), error_type],
+                    b"",
+                )
+                .await;
+            assert_eq!(stranger.status, 403, "{endpoint}");
+            assert_eq!(
+                stranger.json(),
+                json!({
+                    "errorMessage": format!("Unknown extension {unknown}"),
+                    "errorType": "Extension.UnknownExtensionIdentifier",
+                })
+            );
+        }
+        // Wrong methods and unknown paths under the Extensions API are not found.
+        for (method, path) in [
+            ("GET", extension_path("register")),
+            ("POST", extension_path("event/next")),
+            ("GET", extension_path("nowhere")),
+        ] {
+            let answer = client.request(method, &path, &[], b"").await;
+            assert_eq!(answer.status, 404, "{method} {path}");
+            assert_eq!(answer.error_type(), "NotFound");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_registrations_are_refused() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let mut client = RuntimeClient::connect(&api).await;
+        let register = extension_path("register");
+        let nameless = client
+            .request("POST", &register, &[], br#"{"events":["INVOKE"]}"#)
+            .await;
+        assert_eq!(nameless.status, 400);
+        assert_eq!(nameless.error_type(), "Extension.InvalidExtensionName");
+        for (body, error_type) in [
+            (&b"not json"[..], "InvalidRequestFormat"),
+            (b"", "InvalidRequestFormat"),
+            (br#"{"events":"INVOKE"}"#, "InvalidRequestFormat"),
+            (br#"{"events":["INVOKE",7]}"#, "InvalidRequestFormat"),
+            (
+                br#"{"events":["INVOKE","LOGS"]}"#,
+                "Extension.InvalidEventType",
+            ),
+        ] {
+            let refused = client
+                .request("POST", &register, &[("Lambda-Extension-Name", "bad")], body)
+                .await;
+            assert_eq!(refused.status, 400, "{}", String::from_utf8_lossy(body));
+            assert_eq!(refused.error_type(), error_type);
+            assert!(refused.json()["errorMessage"].is_string());
+        }
+        assert!(api.registered_extensions().is_empty());
+
+        for index in 0..10 {
+            register_extension(&api, &format!("extension-{index}"), &["INVOKE"]).await;
+        }
+        let eleventh = client
+            .request(
+                "POST",
+                &register,
+                &[("Lambda-Extension-Name", "extension-10")],
+                b"{}",
+            )
+            .await;
+        assert_eq!(eleventh.status, 403);
+        assert_eq!(eleventh.error_type(), "Extension.TooManyExtensions");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn extension_errors_are_recorded_and_release_the_extension() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let broken = register_extension(&api, "broken", &["INVOKE"]).await;
+        let crashing = register_extension(&api, "crashing", &["INVOKE"]).await;
+        let mut client = RuntimeClient::connect(&api).await;
+
+        let headerless = client
+            .request(
+                "POST",
+                &extension_path("init/error"),
+                &[("Lambda-Extension-Identifier", broken.as_str())],
+                b"{}",
+            )
+            .await;
+        assert_eq!(headerless.status, 403);
+        assert_eq!(headerless.error_type(), "Extension.MissingHeader");
+        let report = br#"{"errorMessage":"no endpoint","errorType":"ConfigError","stackTrace":[]}"#;
+        let init_error = client
+            .request(
+                "POST",
+                &extension_path("init/error"),
+                &[
+                    ("Lambda-Extension-Identifier", broken.as_str()),
+                    (
+                        "Lambda-Extension-Function-Error-Type",
+                        "Extension.ConfigInvalid",
+                    ),
+                ],
+                report,
+            )
+            .await;
+        assert_eq!(init_error.status, 202);
+        assert_eq!(init_error.json(), json!({ "status": "OK" }));
+        let gone = client
+            .request(
+                "GET",
+                &extension_path("event/next"),
+                &[("Lambda-Extension-Identifier", broken.as_str())],
+                b"",
+            )
+            .await;
+        assert_eq!(gone.status, 403);
+        assert_eq!(gone.error_type(), "Extension.InvalidExtensionState");
+
+        // The broken extension holds nothing back; the crashing one gets the event and exits.
+        let crashing_next = spawn_extension_next(&api, &crashing);
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("crash"));
+        let mut runtime = RuntimeClient::connect(&api).await;
+        runtime.get(&next_path()).await;
+        assert_eq!(reply_of(crashing_next).await.json()["requestId"], "crash");
+        let exit_error = client
+            .request(
+                "POST",
+                &extension_path("exit/error"),
+                &[
+                    ("Lambda-Extension-Identifier", crashing.as_str()),
+                    ("Lambda-Extension-Function-Error-Type", "Extension.Crash"),
+                ],
+                b"",
+            )
+            .await;
+        assert_eq!(exit_error.status, 202);
+        assert!(api.wait_for_extensions("crash", PROMPTLY).await.is_some());
+        runtime.post(&response_path("crash"), b"{}").await;
+        assert!(outcome_of(invoking).await.extensions_done_at.is_some());
+
+        assert_eq!(
+            api.extension_errors(),
+            [
+                ExtensionError {
+                    extension_name: "broken".to_owned(),
+                    kind: ExtensionErrorKind::Init,
+                    error_type: "Extension.ConfigInvalid".to_owned(),
+                    raw_body: Bytes::from_static(report),
+                },
+                ExtensionError {
+                    extension_name: "crashing".to_owned(),
+                    kind: ExtensionErrorKind::Exit,
+                    error_type: "Extension.Crash".to_owned(),
+                    raw_body: Bytes::new(),
+                },
+            ]
+        );
+        // With every extension gone, invocations flow freely.
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("after"));
+        runtime.get(&next_path()).await;
+        runtime.post(&response_path("after"), b"{}").await;
+        assert!(outcome_of(invoking).await.is_success());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_invocation_releases_its_extensions() {
+        let api = start(FunctionConfig::new("orders")).await;
+        let stuck = register_extension(&api, "stuck", &["INVOKE"]).await;
+        let init_next = spawn_extension_next(&api, &stuck);
+        let invoking = spawn_invoke(
+            &api,
+            Invocation::new("{}")
+                .with_request_id("slow")
+                .with_timeout(Duration::from_millis(150)),
+        );
+        let mut runtime = RuntimeClient::connect(&api).await;
+        runtime.get(&next_path()).await;
+        assert_eq!(reply_of(init_next).await.json()["requestId"], "slow");
+
+        let outcome = outcome_of(invoking).await;
+        assert_eq!(outcome.result, InvocationResult::TimedOut);
+        let done_at = outcome.extensions_done_at.expect("released by the timeout");
+        assert!(done_at >= outcome.handed_out_at.expect("handed out"));
+
+        // The next invocation goes out although the extension never called next again.
+        let invoking = spawn_invoke(&api, Invocation::new("{}").with_request_id("fresh"));
+        let event = runtime.get(&next_path()).await;
+        assert_eq!(request_id_of(&event), "fresh");
+        let next = spawn_extension_next(&api, &stuck);
+        assert_eq!(reply_of(next).await.json()["requestId"], "fresh");
+        runtime.post(&response_path("fresh"), b"{}").await;
+        assert!(outcome_of(invoking).await.is_success());
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod collector;
 pub mod emulator;
+mod extensions;
 pub mod process;
 pub mod runner;
 mod server;
