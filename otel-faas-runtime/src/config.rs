@@ -76,6 +76,9 @@ pub struct Config {
     /// Where OTLP spans are sent: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; default `http://localhost:4318/v1/traces`.
     pub otlp_endpoint: String,
+    /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; when unset, `otlp` if spans go over OTLP,
+    /// else `none` (a function printing its spans has no collector for its metrics).
+    pub metrics_exporter: ExporterKind,
     /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`; only
     /// `http/protobuf` is supported.
     pub otlp_protocol: Option<String>,
@@ -180,6 +183,18 @@ impl Config {
                 ExporterKind::Otlp
             }
         };
+        let metrics_exporter = match var("OTEL_METRICS_EXPORTER").map(|v| v.to_ascii_lowercase()) {
+            None if exporter == ExporterKind::Otlp => ExporterKind::Otlp,
+            None => ExporterKind::None,
+            Some(v) if v == "otlp" => ExporterKind::Otlp,
+            Some(v) if v == "none" => ExporterKind::None,
+            Some(v) => {
+                warnings.push(format!(
+                    "OTEL_METRICS_EXPORTER={v:?} is not supported (otlp, none); using otlp"
+                ));
+                ExporterKind::Otlp
+            }
+        };
         let otlp_endpoint = match (
             var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
             var("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -257,6 +272,7 @@ impl Config {
             sampler,
             propagators,
             exporter,
+            metrics_exporter,
             otlp_endpoint,
             otlp_protocol,
             flush_timeout,

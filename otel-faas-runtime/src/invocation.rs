@@ -17,13 +17,14 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
     FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 
+use crate::metrics::InvocationFacts;
 use crate::outcome::{Failure, ReadOutcome};
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
@@ -44,6 +45,8 @@ pub(crate) struct InvocationScope {
     /// The invocation's spans the glue opened and has not ended yet (the trigger's span,
     /// then the invocation span), for the runtime to end if the deadline comes first.
     open: Mutex<Vec<Context>>,
+    /// What the glue learnt about the invocation, for the metrics.
+    facts: Mutex<Option<InvocationFacts>>,
 }
 
 impl InvocationScope {
@@ -53,6 +56,7 @@ impl InvocationScope {
             handler_called: AtomicBool::new(false),
             span: Mutex::new(None),
             open: Mutex::new(Vec::new()),
+            facts: Mutex::new(None),
         })
     }
 
@@ -75,6 +79,21 @@ impl InvocationScope {
     /// The invocation span the glue handed over, if the handler was annotated.
     pub(crate) fn take_span(&self) -> Option<Context> {
         self.span.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn set_facts(&self, facts: InvocationFacts) {
+        *self.facts.lock().unwrap_or_else(|p| p.into_inner()) = Some(facts);
+    }
+
+    fn mark_failed(&self) {
+        if let Some(facts) = &mut *self.facts.lock().unwrap_or_else(|p| p.into_inner()) {
+            facts.failed = true;
+        }
+    }
+
+    /// What the glue learnt about the invocation, if the handler was annotated.
+    pub(crate) fn take_facts(&self) -> Option<InvocationFacts> {
+        self.facts.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     fn set_open(&self, spans: Vec<Context>) {
@@ -111,6 +130,8 @@ struct OpenSpans {
     invocation: Option<Context>,
     /// The trigger's span, when it has one.
     trigger: Option<Context>,
+    /// Whether the invocation is a cold start.
+    coldstart: bool,
     /// The span that stands for the batch, when the input was one: the trigger's span, or
     /// the invocation span of a trigger without one.
     batch: Option<(Context, usize)>,
@@ -159,6 +180,13 @@ where
     if let (Some(scope), Some(invocation)) = (&scope, &spans.invocation) {
         let open = spans.trigger.iter().chain([invocation]).cloned().collect();
         scope.set_open(open);
+        scope.set_facts(InvocationFacts {
+            trigger: T::FAAS_TRIGGER,
+            coldstart: spans.coldstart,
+            failed: false,
+            timed_out: false,
+            duration: None,
+        });
     }
     let result = AssertUnwindSafe(body(input))
         .catch_unwind()
@@ -166,11 +194,13 @@ where
         .await;
 
     let limit = telemetry.value_limit();
+    let mut failed = result.is_err();
     match &result {
         Ok(output) => {
             let verdict = read(output);
             if let Some(failure) = &verdict.failure {
                 spans.record(failure, limit);
+                failed = true;
             }
             if let Some((batch, size)) = &spans.batch {
                 verdict.record_failed_items(&batch.span(), *size, T::ITEMS);
@@ -185,6 +215,9 @@ where
         match &scope {
             Some(scope) => {
                 scope.set_open(Vec::new());
+                if failed {
+                    scope.mark_failed();
+                }
                 scope.hand_over(invocation);
             }
             None => invocation.span().end(),
@@ -199,6 +232,7 @@ where
 fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> OpenSpans {
     let tracer = telemetry.tracer();
     let mut batch_size = 0;
+    let mut coldstart = false;
     let invocation = T::lambda_context(input).map(|lambda| {
         let mut plan = InvocationSpan {
             name: None,
@@ -206,7 +240,7 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             attributes: Vec::with_capacity(16),
             batch_size: 0,
         };
-        invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
+        coldstart = invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
         T::invocation(input, spec, telemetry, &mut plan);
         batch_size = plan.batch_size;
         let name = match (spec.name, plan.name) {
@@ -226,7 +260,11 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             .with_kind(SpanKind::Server)
             .with_attributes(plan.attributes)
             .start_with_context(tracer, &parent);
-        parent.with_span(span)
+        let cx = parent.with_span(span);
+        if coldstart {
+            record_init(telemetry, T::FAAS_TRIGGER, &cx);
+        }
+        cx
     });
     let mut batch = invocation
         .as_ref()
@@ -253,20 +291,45 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
     OpenSpans {
         invocation,
         trigger,
+        coldstart,
         batch,
     }
 }
 
-/// The attributes every invocation span carries.
+/// The cold start's initialisation, process start to ready for the first event: an `init`
+/// span in the first invocation's trace, under its invocation span (it starts before its
+/// parent, as it happened), and the `faas.init_duration` metric.
+pub(crate) fn record_init(telemetry: &Telemetry, trigger: FaasTrigger, invocation: &Context) {
+    let Some((start, ready)) = telemetry.init_window() else {
+        return;
+    };
+    let tracer = telemetry.tracer();
+    let mut span = tracer
+        .span_builder("init")
+        .with_kind(SpanKind::Internal)
+        .with_start_time(start)
+        .with_attributes([
+            KeyValue::new(FAAS_TRIGGER, trigger.as_str()),
+            KeyValue::new(FAAS_COLDSTART, true),
+        ])
+        .start_with_context(tracer, invocation);
+    span.end_with_timestamp(ready);
+    if let (Some(metrics), Ok(duration)) = (telemetry.metrics(), ready.duration_since(start)) {
+        metrics.record_init(trigger, duration);
+    }
+}
+
+/// The attributes every invocation span carries; returns whether it is a cold start.
 pub(crate) fn invocation_attributes(
     telemetry: &Telemetry,
     lambda: &lambda_runtime::Context,
     trigger: FaasTrigger,
     out: &mut Vec<KeyValue>,
-) {
+) -> bool {
+    let coldstart = telemetry.take_coldstart();
     out.push(KeyValue::new(FAAS_TRIGGER, trigger.as_str()));
     out.push(KeyValue::new(FAAS_INVOCATION_ID, lambda.request_id.clone()));
-    out.push(KeyValue::new(FAAS_COLDSTART, telemetry.take_coldstart()));
+    out.push(KeyValue::new(FAAS_COLDSTART, coldstart));
     if !lambda.invoked_function_arn.is_empty() {
         let arn = telemetry
             .arns()
@@ -279,6 +342,7 @@ pub(crate) fn invocation_attributes(
             out.push(KeyValue::new(CLOUD_RESOURCE_ID, resource));
         }
     }
+    coldstart
 }
 
 fn function_name(lambda: &lambda_runtime::Context) -> std::borrow::Cow<'static, str> {

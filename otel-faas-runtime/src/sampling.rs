@@ -17,6 +17,8 @@
 //! `otel_faas.sampling.kept_by` (`error`, `coldstart` or `slow`); the others are discarded
 //! and counted in [`crate::Telemetry::sampled_out_spans`]. The default is all three rules;
 //! `OTEL_FAAS_KEEP=none` gives plain head sampling, where dropped spans are not even recorded.
+//! `OTEL_TRACES_SAMPLER=always_off` means what it says: nothing is recorded, whatever the
+//! rules.
 //!
 //! The trade-off: services called during the invocation saw the unsampled flag and did not
 //! record their part, so a kept trace may show this function alone. And every invocation

@@ -13,13 +13,15 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{
     RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanExporter,
 };
 use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
-use crate::config::{Config, InitializationType, SamplerConfig};
+use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
+use crate::metrics::{DynMetricExporter, FaasMetrics};
 use crate::processor::{DynExporter, FlushOutcome, InvocationProcessor, SpanBuffer};
 use crate::propagation::Propagation;
 use crate::sampling::KeepingSampler;
@@ -55,6 +57,11 @@ struct Inner {
     config: Config,
     resource: Resource,
     coldstart_pending: AtomicBool,
+    metrics: Option<FaasMetrics>,
+    /// When the process started (the kernel's record, else when this pipeline was built).
+    process_start: SystemTime,
+    /// When the process was ready for its first event ([`Telemetry::mark_ready`]).
+    ready: OnceLock<SystemTime>,
     arns: ArnCache,
     warnings: Vec<String>,
     last_flush_warning: AtomicU64,
@@ -76,6 +83,7 @@ impl Telemetry {
         TelemetryBuilder {
             config: None,
             exporter: None,
+            metrics_exporter: None,
             resource: None,
         }
     }
@@ -166,6 +174,11 @@ impl Telemetry {
         self.inner.buffer.exported()
     }
 
+    /// Metrics points exported so far are not counted; this tells whether metrics are on.
+    pub fn metrics_enabled(&self) -> bool {
+        self.inner.metrics.is_some()
+    }
+
     /// Exports every finished span now, waiting at most the configured flush timeout.
     pub async fn flush(&self) -> FlushOutcome {
         self.flush_before(None).await
@@ -182,8 +195,22 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
-        let outcome = self.inner.buffer.flush(budget).await;
+        self.flush_within(budget).await
+    }
+
+    /// Exports spans and metrics together (one round trip's wait), within `budget`.
+    async fn flush_within(&self, budget: Duration) -> FlushOutcome {
+        let metrics = async {
+            match &self.inner.metrics {
+                Some(metrics) => metrics.flush(budget).await,
+                None => Ok(0),
+            }
+        };
+        let (outcome, metrics) = tokio::join!(self.inner.buffer.flush(budget), metrics);
         self.report(&outcome);
+        if let Err(problem) = metrics {
+            self.warn_rarely(&format!("export of FaaS metrics failed: {problem}"));
+        }
         outcome
     }
 
@@ -194,13 +221,8 @@ impl Telemetry {
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .saturating_sub(LAST_FLUSH_SPARE);
-        let outcome = self
-            .inner
-            .buffer
-            .flush(self.inner.config.flush_timeout.min(left))
-            .await;
-        self.report(&outcome);
-        outcome
+        self.flush_within(self.inner.config.flush_timeout.min(left))
+            .await
     }
 
     /// Logs a flush that lost spans, at most once a minute so a collector that is down does
@@ -221,6 +243,11 @@ impl Telemetry {
             }
             _ => return,
         };
+        self.warn_rarely(&problem);
+    }
+
+    /// Logs `problem`, at most once a minute across every kind of export problem.
+    fn warn_rarely(&self, problem: &str) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -243,17 +270,44 @@ impl Telemetry {
 
     /// Stops the pipeline: later spans are not exported. Flush first to keep buffered spans.
     pub fn shutdown(&self) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.shutdown();
+        }
         let _ = self
             .inner
             .provider
             .shutdown_with_timeout(Duration::from_millis(200));
     }
 
-    /// `true` for the first invocation of an on-demand process, `false` afterwards and
-    /// always under provisioned concurrency or after a SnapStart restore.
+    /// `true` for the first invocation of an on-demand process, `false` afterwards, always
+    /// under provisioned concurrency or after a SnapStart restore, and after a proactive
+    /// initialisation (see [`crate::init`]).
     pub(crate) fn take_coldstart(&self) -> bool {
         let pending = &self.inner.coldstart_pending;
-        pending.load(Ordering::Relaxed) && pending.swap(false, Ordering::Relaxed)
+        if !(pending.load(Ordering::Relaxed) && pending.swap(false, Ordering::Relaxed)) {
+            return false;
+        }
+        match self.inner.ready.get() {
+            Some(ready) => crate::init::waited_on(*ready, SystemTime::now()),
+            None => true,
+        }
+    }
+
+    /// Marks the process ready for its first event: the end of its initialisation. Called by
+    /// [`crate::lambda::run`] before it asks for the first event.
+    pub(crate) fn mark_ready(&self) {
+        let _ = self.inner.ready.set(SystemTime::now());
+    }
+
+    /// The process's initialisation, start to ready, once it was marked ready.
+    pub(crate) fn init_window(&self) -> Option<(SystemTime, SystemTime)> {
+        let ready = *self.inner.ready.get()?;
+        Some((self.inner.process_start.min(ready), ready))
+    }
+
+    /// The FaaS metrics, when they are on.
+    pub(crate) fn metrics(&self) -> Option<&FaasMetrics> {
+        self.inner.metrics.as_ref()
     }
 
     pub(crate) fn propagation(&self) -> &Propagation {
@@ -274,6 +328,7 @@ impl Telemetry {
 pub struct TelemetryBuilder {
     config: Option<Config>,
     exporter: Option<Box<dyn DynExporter>>,
+    metrics_exporter: Option<Box<dyn DynMetricExporter>>,
     resource: Option<Resource>,
 }
 
@@ -295,6 +350,13 @@ impl TelemetryBuilder {
     /// Exports to `exporter` instead of the one `OTEL_TRACES_EXPORTER` names.
     pub fn with_exporter(mut self, exporter: impl SpanExporter + 'static) -> Self {
         self.exporter = Some(Box::new(exporter));
+        self
+    }
+
+    /// Exports FaaS metrics to `exporter` instead of the one `OTEL_METRICS_EXPORTER` names
+    /// (even when that is `none`).
+    pub fn with_metrics_exporter(mut self, exporter: impl PushMetricExporter + 'static) -> Self {
+        self.metrics_exporter = Some(Box::new(exporter));
         self
     }
 
@@ -322,6 +384,22 @@ impl TelemetryBuilder {
                 exporter
             }
         };
+        let metrics_exporter = match (self.metrics_exporter, config.metrics_exporter) {
+            (Some(exporter), _) => Some(exporter),
+            (None, ExporterKind::Otlp) if !config.sdk_disabled => {
+                match FaasMetrics::otlp_exporter() {
+                    Ok(exporter) => Some(exporter),
+                    Err(error) => {
+                        warnings.push(format!(
+                            "the OTLP metrics exporter could not be built ({error}); FaaS metrics are off"
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let metrics = metrics_exporter.map(|e| FaasMetrics::new(resource.clone(), e));
         let buffer = Arc::new(SpanBuffer::new(
             config.max_queued_spans,
             exporter,
@@ -331,7 +409,7 @@ impl TelemetryBuilder {
         let head = sampler(&config.sampler);
         let builder =
             SdkTracerProvider::builder().with_span_processor(InvocationProcessor(buffer.clone()));
-        let builder = match config.keep.any() {
+        let builder = match config.keep.any() && config.sampler != SamplerConfig::AlwaysOff {
             true => builder.with_sampler(KeepingSampler(head)),
             false => builder.with_sampler(head),
         };
@@ -360,6 +438,9 @@ impl TelemetryBuilder {
                 coldstart_pending: AtomicBool::new(
                     config.initialization_type == InitializationType::OnDemand,
                 ),
+                metrics,
+                process_start: crate::init::process_start().unwrap_or_else(SystemTime::now),
+                ready: OnceLock::new(),
                 config,
                 resource,
                 arns: ArnCache::default(),

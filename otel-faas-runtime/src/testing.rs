@@ -60,6 +60,7 @@ use crate::export::MemoryExporter;
 use crate::invocation::InvocationScope;
 use crate::lambda::Handler;
 use crate::lambda::malformed::{DESERIALIZE_ERROR, deserialize_error, record_malformed};
+use crate::metrics::{MemoryMetricExporter, MetricPoint};
 use crate::render::{SpanView, render_trees};
 use crate::telemetry::Telemetry;
 
@@ -67,6 +68,7 @@ use crate::telemetry::Telemetry;
 pub struct TestKit {
     telemetry: Telemetry,
     exporter: MemoryExporter,
+    metrics: MemoryMetricExporter,
     dispatch: tracing::Dispatch,
     function: Arc<lambda_runtime::Config>,
     region: String,
@@ -143,7 +145,12 @@ impl TestKit {
                 KeyValue::new(FAAS_NAME, function_name.to_owned()),
             ])
             .build();
-        let telemetry = Telemetry::builder()
+        let metrics = MemoryMetricExporter::default();
+        let mut builder = Telemetry::builder();
+        if config.metrics_exporter != crate::config::ExporterKind::None {
+            builder = builder.with_metrics_exporter(metrics.clone());
+        }
+        let telemetry = builder
             .config(config)
             .with_exporter(exporter)
             .with_resource(resource)
@@ -153,6 +160,7 @@ impl TestKit {
             dispatch: tracing::Dispatch::new(subscriber),
             telemetry,
             exporter: memory,
+            metrics,
             function: Arc::new(lambda_runtime::Config {
                 function_name: function_name.to_owned(),
                 memory: 128,
@@ -163,6 +171,12 @@ impl TestKit {
             region,
             account_id: "123456789012".to_owned(),
         }
+    }
+
+    /// The FaaS metric points exported so far (delta: each flush's increase), unless the
+    /// kit's configuration says `OTEL_METRICS_EXPORTER=none`.
+    pub fn metrics(&self) -> Vec<MetricPoint> {
+        self.metrics.points()
     }
 
     /// The kit's telemetry pipeline.
@@ -292,9 +306,10 @@ impl TestKit {
         render_trees(&views)
     }
 
-    /// Forgets the spans exported so far.
+    /// Forgets the spans and metric points exported so far.
     pub fn clear(&self) {
         self.exporter.clear();
+        self.metrics.clear();
     }
 }
 

@@ -227,8 +227,10 @@ async fn managed<Fut: Future>(
         return handler.await;
     };
     scope.mark_handler_called();
+    let started = std::time::Instant::now();
     let handler = AssertUnwindSafe(handler).catch_unwind();
     let watch_until = deadline.and_then(|d| time_before_margin(d, scope.telemetry()));
+    let mut timed_out = false;
     let mut result = match watch_until {
         None => handler.await,
         Some(left) => {
@@ -236,12 +238,18 @@ async fn managed<Fut: Future>(
             match tokio::time::timeout(left, &mut handler).await {
                 Ok(result) => result,
                 Err(_) => {
-                    record_timeout(&scope, deadline).await;
+                    timed_out = true;
+                    record_timeout(&scope, deadline, started).await;
                     handler.await
                 }
             }
         }
     };
+    if let Some(mut facts) = scope.take_facts().filter(|_| !timed_out) {
+        facts.duration = Some(started.elapsed());
+        facts.failed |= result.is_err();
+        record_metrics(scope.telemetry(), &facts);
+    }
     let span = scope.take_span();
     if let (Some(cx), Ok(output)) = (&span, &mut result) {
         complete(cx, output);
@@ -268,7 +276,11 @@ fn time_before_margin(deadline: SystemTime, telemetry: &crate::Telemetry) -> Opt
 /// process at the deadline: end the invocation's open spans with `error.type=timeout` and
 /// export what is finished while there is time. The handler keeps running; if it ends in
 /// time after all, its response is still posted.
-async fn record_timeout(scope: &InvocationScope, deadline: Option<SystemTime>) {
+async fn record_timeout(
+    scope: &InvocationScope,
+    deadline: Option<SystemTime>,
+    started: std::time::Instant,
+) {
     let margin = scope.telemetry().config().deadline_margin;
     let failure = Failure {
         error_type: "timeout".into(),
@@ -279,9 +291,20 @@ async fn record_timeout(scope: &InvocationScope, deadline: Option<SystemTime>) {
         stacktrace: None,
     };
     scope.end_open_spans(&failure);
+    if let Some(mut facts) = scope.take_facts() {
+        facts.timed_out = true;
+        facts.duration = Some(started.elapsed());
+        record_metrics(scope.telemetry(), &facts);
+    }
     tracing::warn!(target: "otel_faas", "{}: exporting its spans before Lambda stops it", failure.message);
     if let Some(deadline) = deadline {
         scope.telemetry().flush_until(deadline).await;
+    }
+}
+
+fn record_metrics(telemetry: &crate::Telemetry, facts: &crate::metrics::InvocationFacts) {
+    if let Some(metrics) = telemetry.metrics() {
+        metrics.record(facts);
     }
 }
 

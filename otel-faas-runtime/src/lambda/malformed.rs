@@ -21,7 +21,8 @@ use lambda_runtime::{Error, LambdaInvocation};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
 use serde::de::DeserializeOwned;
 
-use crate::invocation::{InvocationScope, invocation_attributes};
+use crate::invocation::{InvocationScope, invocation_attributes, record_init};
+use crate::metrics::InvocationFacts;
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
@@ -146,7 +147,7 @@ pub(crate) async fn record_malformed(
         .propagation()
         .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref());
     let mut attributes = Vec::with_capacity(8);
-    invocation_attributes(telemetry, lambda, trigger, &mut attributes);
+    let coldstart = invocation_attributes(telemetry, lambda, trigger, &mut attributes);
     let name = match lambda.env_config.function_name.as_str() {
         "" => "invocation".to_owned(),
         name => name.to_owned(),
@@ -157,6 +158,18 @@ pub(crate) async fn record_malformed(
         .with_attributes(attributes)
         .start_with_context(tracer, &parent);
     let cx = parent.with_span(span);
+    if coldstart {
+        record_init(telemetry, trigger, &cx);
+    }
+    if let Some(metrics) = telemetry.metrics() {
+        metrics.record(&InvocationFacts {
+            trigger,
+            coldstart,
+            failed: true,
+            timed_out: false,
+            duration: None,
+        });
+    }
     let failure = Failure {
         error_type: DESERIALIZE_ERROR.into(),
         message: message.to_owned(),

@@ -51,6 +51,9 @@ where
 {
     let telemetry = init();
     let layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
+    if let Some(telemetry) = &telemetry {
+        telemetry.mark_ready();
+    }
     let result = tokio::select! {
         result = handler.serve(layer) => result,
         signal = shutdown_signal() => {

@@ -1,0 +1,354 @@
+//! FaaS metrics, as the semantic conventions define them, exported by the flush that ends
+//! each invocation — no collector-side receiver, no background thread.
+//!
+//! | instrument | kind | unit | recorded |
+//! |---|---|---|---|
+//! | `faas.invocations` | counter | `{invocation}` | every invocation, malformed ones included |
+//! | `faas.errors` | counter | `{error}` | an invocation that failed, panicked, timed out or could not be read |
+//! | `faas.timeouts` | counter | `{timeout}` | an invocation still running a margin before its deadline |
+//! | `faas.coldstarts` | counter | `{coldstart}` | the first invocation of an on-demand process |
+//! | `faas.invoke_duration` | histogram | `s` | the handler's run, from the event to its result |
+//! | `faas.init_duration` | histogram | `s` | process start to ready for the first event, once |
+//!
+//! Every point carries `faas.trigger`. Histograms use the conventions' advisory buckets for
+//! durations. The reader is a manual one with delta temporality: each flush collects what
+//! changed since the previous flush, so a frozen or killed environment never holds unsent
+//! points for long and the collector adds them up. `OTEL_METRICS_EXPORTER=none` turns them
+//! off; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+//! `/v1/metrics`) says where they go.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::reader::MetricReader;
+use opentelemetry_sdk::metrics::{
+    InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+};
+use opentelemetry_semantic_conventions::attribute::FAAS_TRIGGER;
+use opentelemetry_semantic_conventions::metric::{
+    FAAS_COLDSTARTS, FAAS_ERRORS, FAAS_INIT_DURATION, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION,
+    FAAS_TIMEOUTS,
+};
+
+use crate::trigger::FaasTrigger;
+
+/// The conventions' advisory bucket boundaries for durations in seconds.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// How one invocation went, for the metrics.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InvocationFacts {
+    pub(crate) trigger: FaasTrigger,
+    pub(crate) coldstart: bool,
+    pub(crate) failed: bool,
+    pub(crate) timed_out: bool,
+    pub(crate) duration: Option<Duration>,
+}
+
+/// Where collected metrics go: the OTLP exporter, or a test's sink.
+pub(crate) trait DynMetricExporter: Send + Sync {
+    fn export<'a>(
+        &'a self,
+        metrics: &'a ResourceMetrics,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = OTelSdkResult> + Send + 'a>>;
+}
+
+impl<E: PushMetricExporter> DynMetricExporter for E {
+    fn export<'a>(
+        &'a self,
+        metrics: &'a ResourceMetrics,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = OTelSdkResult> + Send + 'a>> {
+        Box::pin(PushMetricExporter::export(self, metrics))
+    }
+}
+
+/// The instruments, their provider and the reader the flush collects.
+pub(crate) struct FaasMetrics {
+    provider: SdkMeterProvider,
+    reader: Arc<ManualReader>,
+    exporter: Box<dyn DynMetricExporter>,
+    invocations: Counter<u64>,
+    errors: Counter<u64>,
+    timeouts: Counter<u64>,
+    coldstarts: Counter<u64>,
+    invoke_duration: Histogram<f64>,
+    init_duration: Histogram<f64>,
+}
+
+impl fmt::Debug for FaasMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaasMetrics").finish_non_exhaustive()
+    }
+}
+
+/// Lets the provider own a reader the flush also holds.
+#[derive(Debug)]
+struct SharedReader(Arc<ManualReader>);
+
+impl MetricReader for SharedReader {
+    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
+        self.0.register_pipeline(pipeline);
+    }
+
+    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
+        self.0.collect(rm)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self, kind: InstrumentKind) -> Temporality {
+        self.0.temporality(kind)
+    }
+}
+
+impl FaasMetrics {
+    /// The instruments, exporting to `exporter`.
+    pub(crate) fn new(resource: Resource, exporter: Box<dyn DynMetricExporter>) -> Self {
+        let reader = Arc::new(
+            ManualReader::builder()
+                .with_temporality(Temporality::Delta)
+                .build(),
+        );
+        let provider = SdkMeterProvider::builder()
+            .with_reader(SharedReader(reader.clone()))
+            .with_resource(resource)
+            .build();
+        let scope = InstrumentationScope::builder("otel-faas")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
+            .build();
+        let meter = provider.meter_with_scope(scope);
+        let counter = |name: &'static str, unit: &'static str, description: &'static str| {
+            meter
+                .u64_counter(name)
+                .with_unit(unit)
+                .with_description(description)
+                .build()
+        };
+        let seconds = |name: &'static str, description: &'static str| {
+            meter
+                .f64_histogram(name)
+                .with_unit("s")
+                .with_description(description)
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build()
+        };
+        FaasMetrics {
+            invocations: counter(FAAS_INVOCATIONS, "{invocation}", "Invocations"),
+            errors: counter(FAAS_ERRORS, "{error}", "Invocations that failed"),
+            timeouts: counter(FAAS_TIMEOUTS, "{timeout}", "Invocations that timed out"),
+            coldstarts: counter(FAAS_COLDSTARTS, "{coldstart}", "Cold starts"),
+            invoke_duration: seconds(FAAS_INVOKE_DURATION, "Duration of the handler's run"),
+            init_duration: seconds(
+                FAAS_INIT_DURATION,
+                "Duration of the process's initialisation",
+            ),
+            provider,
+            reader,
+            exporter,
+        }
+    }
+
+    /// The OTLP/HTTP exporter the environment asks for, or why there is none.
+    pub(crate) fn otlp_exporter() -> Result<Box<dyn DynMetricExporter>, String> {
+        opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_retry_policy(RetryPolicy::disabled())
+            .with_temporality(Temporality::Delta)
+            .build()
+            .map(|e| Box::new(e) as Box<dyn DynMetricExporter>)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Records one invocation.
+    pub(crate) fn record(&self, facts: &InvocationFacts) {
+        let attributes = [KeyValue::new(FAAS_TRIGGER, facts.trigger.as_str())];
+        self.invocations.add(1, &attributes);
+        if facts.failed || facts.timed_out {
+            self.errors.add(1, &attributes);
+        }
+        if facts.timed_out {
+            self.timeouts.add(1, &attributes);
+        }
+        if facts.coldstart {
+            self.coldstarts.add(1, &attributes);
+        }
+        if let Some(duration) = facts.duration {
+            self.invoke_duration
+                .record(duration.as_secs_f64(), &attributes);
+        }
+    }
+
+    /// Records the process's initialisation, once.
+    pub(crate) fn record_init(&self, trigger: FaasTrigger, duration: Duration) {
+        let attributes = [KeyValue::new(FAAS_TRIGGER, trigger.as_str())];
+        self.init_duration
+            .record(duration.as_secs_f64(), &attributes);
+    }
+
+    /// Collects what changed since the last flush and exports it within `budget`; `Ok(0)`
+    /// when nothing changed.
+    pub(crate) async fn flush(&self, budget: Duration) -> Result<usize, String> {
+        let mut metrics = ResourceMetrics::default();
+        self.reader
+            .collect(&mut metrics)
+            .map_err(|e| e.to_string())?;
+        let points: usize = metrics
+            .scope_metrics()
+            .map(|scope| scope.metrics().count())
+            .sum();
+        if points == 0 {
+            return Ok(0);
+        }
+        if budget.is_zero() {
+            return Err("no time left before the invocation's deadline".to_owned());
+        }
+        match tokio::time::timeout(budget, self.exporter.export(&metrics)).await {
+            Ok(Ok(())) => Ok(points),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("gave up after {} ms", budget.as_millis())),
+        }
+    }
+
+    pub(crate) fn shutdown(&self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// One exported data point, as a test reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricPoint {
+    /// The instrument, such as `faas.invocations`.
+    pub name: String,
+    /// The point's attributes, as strings.
+    pub attributes: Vec<(String, String)>,
+    /// Its value.
+    pub value: PointValue,
+}
+
+impl MetricPoint {
+    /// The value of attribute `key`.
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The value of a [`MetricPoint`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum PointValue {
+    /// A counter's increase since the previous export (delta temporality).
+    Sum(f64),
+    /// A histogram's recordings since the previous export.
+    Histogram {
+        /// How many.
+        count: u64,
+        /// Their sum.
+        sum: f64,
+    },
+}
+
+/// Keeps exported metric points in memory, for tests; clones share the points.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryMetricExporter {
+    points: Arc<std::sync::Mutex<Vec<MetricPoint>>>,
+}
+
+impl MemoryMetricExporter {
+    /// The points exported so far, in export order.
+    pub fn points(&self) -> Vec<MetricPoint> {
+        self.points
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forgets the points exported so far.
+    pub fn clear(&self) {
+        self.points
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl PushMetricExporter for MemoryMetricExporter {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let points = metrics
+            .scope_metrics()
+            .flat_map(|scope| scope.metrics())
+            .flat_map(points_of);
+        self.points
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(points);
+        Ok(())
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn temporality(&self) -> Temporality {
+        Temporality::Delta
+    }
+}
+
+fn points_of(metric: &opentelemetry_sdk::metrics::data::Metric) -> Vec<MetricPoint> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    let name = metric.name().to_owned();
+    let attributes = |kvs: &mut dyn Iterator<Item = &KeyValue>| -> Vec<(String, String)> {
+        kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect()
+    };
+    let point = |attributes, value| MetricPoint {
+        name: name.clone(),
+        attributes,
+        value,
+    };
+    match metric.data() {
+        AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
+            .data_points()
+            .map(|p| {
+                point(
+                    attributes(&mut p.attributes()),
+                    PointValue::Sum(p.value() as f64),
+                )
+            })
+            .collect(),
+        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
+            .data_points()
+            .map(|p| {
+                let value = PointValue::Histogram {
+                    count: p.count(),
+                    sum: p.sum(),
+                };
+                point(attributes(&mut p.attributes()), value)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
