@@ -1,11 +1,13 @@
-//! An OTLP/HTTP **traces receiver** on 127.0.0.1, for the local runner, the end-to-end tests
-//! and the benchmarks.
+//! An OTLP/HTTP **traces and metrics receiver** on 127.0.0.1, for the local runner, the
+//! end-to-end tests and the benchmarks.
 //!
 //! [`Collector`] plays the part of an OpenTelemetry Collector for one process: point a function
 //! at it with `OTEL_EXPORTER_OTLP_ENDPOINT=`[`Collector::endpoint`], and every span the function
 //! exports is decoded from the real protobuf request and kept as a [`ReceivedSpan`]: a
 //! [`SpanView`] to print with [`render_trees`](crate::render::render_trees), the resource and
-//! scope it came with, and its attributes with their OTLP types.
+//! scope it came with, and its attributes with their OTLP types. Every metric data point is
+//! kept as a [`ReceivedMetric`]: its instrument's name and unit, its typed attributes and its
+//! [`MetricValue`].
 //!
 //! # What is implemented
 //!
@@ -13,28 +15,36 @@
 //!   `ExportTraceServiceRequest`, its spans are stored in arrival order, and the answer is `200`
 //!   with an encoded empty `ExportTraceServiceResponse` (full success) and
 //!   `Content-Type: application/x-protobuf`.
+//! - `POST /v1/metrics`, under the same rules: the body is decoded as an
+//!   `ExportMetricsServiceRequest`, its data points are stored in arrival order (sums, gauges
+//!   and histograms; exponential histograms by count and sum; summaries are skipped), and the
+//!   answer is an encoded empty `ExportMetricsServiceResponse`.
 //! - HTTP/1.1 with keep-alive, one tokio task per connection.
-//! - A slow collector: [`Collector::start_with_delay`] answers every export only after a delay.
-//!   The spans are stored as soon as the request is decoded, before the delay, so an exporter
-//!   that gives up waiting has still delivered them.
+//! - A slow collector: [`Collector::start_with_delay`] answers every export, traces and
+//!   metrics alike, only after a delay. What an export carries is stored as soon as the request
+//!   is decoded, before the delay, so an exporter that gives up waiting has still delivered it.
+//! - A failing collector: [`Collector::start_answering`] stores every decodable export, traces
+//!   and metrics alike, and answers it with the status it was given.
 //!
 //! Requests the collector turns down get a `text/plain` message saying why, and the collector
-//! keeps serving:
+//! keeps serving. Both paths follow the same rules:
 //!
-//! | Situation                                                    | Status |
-//! |--------------------------------------------------------------|--------|
-//! | `Content-Encoding` other than `identity` (e.g. `gzip`)       | 415    |
-//! | `Content-Type` other than `application/x-protobuf` (JSON too) | 415    |
-//! | body over [`MAX_BODY_BYTES`]                                 | 413    |
-//! | body that is not an `ExportTraceServiceRequest`, or cut short | 400    |
-//! | `/v1/traces` with another method than `POST`                 | 405    |
-//! | any other path                                               | 404    |
+//! | Situation                                                       | Status |
+//! |-----------------------------------------------------------------|--------|
+//! | `Content-Encoding` other than `identity` (e.g. `gzip`)          | 415    |
+//! | `Content-Type` other than `application/x-protobuf` (JSON too)   | 415    |
+//! | body over [`MAX_BODY_BYTES`]                                    | 413    |
+//! | body that does not decode as the path's `Export…ServiceRequest` | 400    |
+//! | body cut short                                                  | 400    |
+//! | `/v1/traces` or `/v1/metrics` with another method than `POST`   | 405    |
+//! | any other path (`/v1/logs`, …)                                  | 404    |
 //!
 //! # What is not implemented
 //!
 //! - Compressed bodies: no gzip (answered `415`; leave `OTEL_EXPORTER_OTLP_COMPRESSION` unset).
 //! - OTLP/JSON (answered `415`), OTLP/gRPC, HTTP/2 and TLS.
-//! - The metrics, logs and profiles endpoints (`/v1/metrics`, `/v1/logs`, … answer `404`).
+//! - The logs and profiles endpoints (`/v1/logs`, … answer `404`).
+//! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
 //! - Partial success, throttling (`429`/`503` with `Retry-After`) and authentication: every
 //!   decodable export is accepted whole, whatever its headers.
 //!
@@ -51,6 +61,12 @@
 //! if collector.wait_for(Duration::from_secs(5), |span| span.view.kind == "SERVER").await {
 //!     let views: Vec<_> = collector.spans().into_iter().map(|span| span.view).collect();
 //!     print!("{}", render_trees(&views));
+//! }
+//! // The FaaS metrics leave in the same flush as the spans.
+//! if collector.wait_for_metrics(Duration::from_secs(1), |point| point.name == "faas.invocations").await {
+//!     for point in collector.metrics() {
+//!         println!("{} {:?} {:?}", point.name, point.value, point.attribute("faas.trigger"));
+//!     }
 //! }
 //! collector.shutdown();
 //! # Ok(())
@@ -70,10 +86,16 @@ use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Metric, NumberDataPoint, metric, number_data_point,
+};
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode as OtlpStatusCode;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
@@ -84,8 +106,11 @@ use tokio::time::Instant;
 use super::server::{self, HttpResponse};
 use crate::render::SpanView;
 
-/// The path exports are posted to.
+/// The path span exports are posted to.
 const TRACES_PATH: &str = "/v1/traces";
+
+/// The path metric exports are posted to.
+const METRICS_PATH: &str = "/v1/metrics";
 
 /// The media type of OTLP/HTTP protobuf bodies.
 const PROTOBUF: &str = "application/x-protobuf";
@@ -97,7 +122,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 // Public API
 // ---------------------------------------------------------------------------------------------
 
-/// An OTLP/HTTP traces receiver on 127.0.0.1 (protobuf bodies, `POST /v1/traces`).
+/// An OTLP/HTTP traces and metrics receiver on 127.0.0.1 (protobuf bodies, `POST /v1/traces`
+/// and `POST /v1/metrics`).
 ///
 /// Clones share one collector. It stops serving on [`Collector::shutdown`] or when the last
 /// clone is dropped.
@@ -115,6 +141,8 @@ impl fmt::Debug for Collector {
             .field("delay", &self.shared.delay)
             .field("requests", &self.requests())
             .field("spans", &self.shared.lock_spans().len())
+            .field("metric_requests", &self.metric_requests())
+            .field("metrics", &self.shared.lock_metrics().len())
             .finish_non_exhaustive()
     }
 }
@@ -129,14 +157,15 @@ impl Collector {
         Self::start_with_delay(Duration::ZERO).await
     }
 
-    /// Like [`Collector::start`], but answers every export after `delay` (to emulate a slow
-    /// collector). The spans are stored on arrival, before the delay.
+    /// Like [`Collector::start`], but answers every export, traces and metrics alike, after
+    /// `delay` (to emulate a slow collector). Spans and metric points are stored on arrival,
+    /// before the delay.
     pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
         Self::start_with(delay, StatusCode::OK).await
     }
 
-    /// A collector that decodes, stores and counts every export but answers it with
-    /// `status`, as an overloaded (`503`) or broken (`500`) collector does.
+    /// A collector that decodes, stores and counts every export, traces and metrics alike,
+    /// but answers it with `status`, as an overloaded (`503`) or broken (`500`) collector does.
     pub async fn start_answering(status: StatusCode) -> std::io::Result<Collector> {
         Self::start_with(Duration::ZERO, status).await
     }
@@ -158,7 +187,7 @@ impl Collector {
     }
 
     /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT` (exporters
-    /// append `/v1/traces`).
+    /// append `/v1/traces` and `/v1/metrics`).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.shared.addr)
     }
@@ -173,14 +202,27 @@ impl Collector {
         self.shared.lock_spans().clone()
     }
 
-    /// Number of export requests received and decoded (requests answered with an error status
-    /// are not counted). [`Collector::clear`] leaves it alone.
+    /// Every metric data point received so far, in arrival order (the points of one export
+    /// in the order the export lists them).
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.shared.lock_metrics().clone()
+    }
+
+    /// Number of span export requests (`/v1/traces`) received and decoded (requests answered
+    /// with an error status are not counted; metric exports are counted by
+    /// [`Collector::metric_requests`]). [`Collector::clear`] leaves it alone.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
-    /// The headers of the last export received and decoded (what `OTEL_EXPORTER_OTLP_HEADERS`
-    /// adds shows here).
+    /// Number of metric export requests (`/v1/metrics`) received and decoded, counted as
+    /// [`Collector::requests`] counts span exports. [`Collector::clear`] leaves it alone.
+    pub fn metric_requests(&self) -> u64 {
+        self.shared.metric_requests.load(Ordering::SeqCst)
+    }
+
+    /// The headers of the last span export received and decoded (what
+    /// `OTEL_EXPORTER_OTLP_HEADERS` adds shows here).
     pub fn last_export_headers(&self) -> HeaderMap {
         self.shared
             .last_headers
@@ -196,7 +238,29 @@ impl Collector {
         timeout: Duration,
         predicate: impl Fn(&ReceivedSpan) -> bool,
     ) -> bool {
-        self.wait_until(timeout, |spans| spans.iter().any(&predicate))
+        self.wait_until(timeout, |shared| shared.lock_spans().iter().any(&predicate))
+            .await
+    }
+
+    /// Waits until a received metric data point satisfies `predicate` or `timeout` passes;
+    /// returns whether one did. Points received before the call count.
+    pub async fn wait_for_metrics(
+        &self,
+        timeout: Duration,
+        predicate: impl Fn(&ReceivedMetric) -> bool,
+    ) -> bool {
+        self.wait_until(timeout, |shared| {
+            shared.lock_metrics().iter().any(&predicate)
+        })
+        .await
+    }
+
+    /// Waits until at least `n` metric data points arrived (since the start or the last
+    /// [`Collector::clear`]) or `timeout` passes; returns whether they did. The points of one
+    /// export are stored at once, so when this returns `true` the export that brought the
+    /// `n`th point is there whole.
+    pub async fn wait_for_metric_count(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |shared| shared.lock_metrics().len() >= n)
             .await
     }
 
@@ -230,27 +294,29 @@ impl Collector {
     /// Waits until at least `n` spans arrived (since the start or the last
     /// [`Collector::clear`]) or `timeout` passes; returns whether they did.
     pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |spans| spans.len() >= n).await
+        self.wait_until(timeout, |shared| shared.lock_spans().len() >= n)
+            .await
     }
 
-    /// Forgets received spans.
+    /// Forgets received spans and metric data points.
     pub fn clear(&self) {
         self.shared.lock_spans().clear();
+        self.shared.lock_metrics().clear();
     }
 
     /// Stops serving: the listener closes and open connections are dropped, pending answers
-    /// included. Received spans stay readable.
+    /// included. Received spans and metric points stay readable.
     pub fn shutdown(&self) {
         self.shared.stop();
     }
 
-    /// Waits until `done` holds for the received spans, re-checking on every arrival.
-    async fn wait_until(&self, timeout: Duration, done: impl Fn(&[ReceivedSpan]) -> bool) -> bool {
+    /// Waits until `done` holds for what was received, re-checking on every arrival.
+    async fn wait_until(&self, timeout: Duration, done: impl Fn(&Shared) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         // Subscribed before the first check, so an arrival between check and wait is not lost.
         let mut arrivals = self.shared.arrivals.subscribe();
         loop {
-            if self.shared.check(&done) {
+            if done(&self.shared) {
                 return true;
             }
             match tokio::time::timeout_at(deadline, arrivals.changed()).await {
@@ -334,6 +400,93 @@ impl From<&AnyValue> for AttributeValue {
     }
 }
 
+impl fmt::Display for AttributeValue {
+    /// As `opentelemetry::Value` displays the value: strings raw, arrays as `[a,b]` with
+    /// string elements in double quotes; [`AttributeValue::Other`] as `?`.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttributeValue::String(text) => formatter.write_str(text),
+            AttributeValue::Bool(flag) => write!(formatter, "{flag}"),
+            AttributeValue::Int(number) => write!(formatter, "{number}"),
+            AttributeValue::Double(number) => write!(formatter, "{number}"),
+            AttributeValue::Array(elements) => {
+                formatter.write_char('[')?;
+                for (i, element) in elements.iter().enumerate() {
+                    if i > 0 {
+                        formatter.write_char(',')?;
+                    }
+                    match element {
+                        AttributeValue::String(text) => write!(formatter, "\"{text}\"")?,
+                        other => write!(formatter, "{other}")?,
+                    }
+                }
+                formatter.write_char(']')
+            }
+            AttributeValue::Other => formatter.write_char('?'),
+        }
+    }
+}
+
+/// One received metric data point, with its instrument and resource.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedMetric {
+    /// The instrument's name, such as `faas.invocations`.
+    pub name: String,
+    /// The instrument's unit, such as `s` or `{invocation}` (empty when it has none).
+    pub unit: String,
+    /// The data point's attributes with their OTLP types, in received order.
+    pub attributes: Vec<(String, AttributeValue)>,
+    /// The data point's value.
+    pub value: MetricValue,
+    /// Resource attributes, rendered like [`SpanView::attributes`].
+    pub resource: Vec<(String, String)>,
+    /// Instrumentation scope name (empty when the export carried no scope).
+    pub scope: String,
+}
+
+impl ReceivedMetric {
+    /// The typed value of data point attribute `key`, if present (the first one, if repeated).
+    pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value)
+    }
+
+    /// The rendered value of resource attribute `key`, if present.
+    pub fn resource_attribute(&self, key: &str) -> Option<&str> {
+        self.resource
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The value of a [`ReceivedMetric`]. Integer values are widened to `f64`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MetricValue {
+    /// A sum (a counter, or an up-down counter when not `monotonic`).
+    Sum {
+        /// The sum: what it grew by since the previous export when `delta`, else its total.
+        value: f64,
+        /// Whether it only grows (a counter).
+        monotonic: bool,
+        /// Delta temporality (else cumulative, or unspecified).
+        delta: bool,
+    },
+    /// A histogram, explicit-bucket or exponential, by count and sum (no buckets).
+    Histogram {
+        /// How many values were recorded.
+        count: u64,
+        /// Their sum (0 when the exporter left it out).
+        sum: f64,
+        /// Delta temporality (else cumulative, or unspecified).
+        delta: bool,
+    },
+    /// A gauge's last value.
+    Gauge(f64),
+}
+
 /// Converts a decoded OTLP span into a [`SpanView`] (so other code can render OTLP data).
 ///
 /// Ids become lowercase hex; an empty or all-zero parent id becomes `""`. Attribute values are
@@ -402,6 +555,102 @@ fn received_spans(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
         }
     }
     received
+}
+
+/// The data points of one metrics export request, each with its instrument, resource and
+/// scope. Summary points are skipped.
+fn received_metrics(request: &ExportMetricsServiceRequest) -> Vec<ReceivedMetric> {
+    let mut received = Vec::new();
+    for resource_metrics in &request.resource_metrics {
+        let resource = resource_metrics
+            .resource
+            .as_ref()
+            .map(|resource| render_attributes(&resource.attributes))
+            .unwrap_or_default();
+        for scope_metrics in &resource_metrics.scope_metrics {
+            let scope = scope_metrics
+                .scope
+                .as_ref()
+                .map(|scope| scope.name.clone())
+                .unwrap_or_default();
+            for metric in &scope_metrics.metrics {
+                received.extend(data_points(metric).into_iter().map(|(attributes, value)| {
+                    ReceivedMetric {
+                        name: metric.name.clone(),
+                        unit: metric.unit.clone(),
+                        attributes: typed_attributes(attributes),
+                        value,
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                    }
+                }));
+            }
+        }
+    }
+    received
+}
+
+/// The data points of one metric: each one's attributes and value.
+fn data_points(metric: &Metric) -> Vec<(&[KeyValue], MetricValue)> {
+    let is_delta = |temporality: i32| temporality == AggregationTemporality::Delta as i32;
+    match &metric.data {
+        Some(metric::Data::Sum(sum)) => sum
+            .data_points
+            .iter()
+            .map(|point| {
+                let value = MetricValue::Sum {
+                    value: number(point),
+                    monotonic: sum.is_monotonic,
+                    delta: is_delta(sum.aggregation_temporality),
+                };
+                (point.attributes.as_slice(), value)
+            })
+            .collect(),
+        Some(metric::Data::Gauge(gauge)) => gauge
+            .data_points
+            .iter()
+            .map(|point| {
+                (
+                    point.attributes.as_slice(),
+                    MetricValue::Gauge(number(point)),
+                )
+            })
+            .collect(),
+        Some(metric::Data::Histogram(histogram)) => histogram
+            .data_points
+            .iter()
+            .map(|point| {
+                let value = MetricValue::Histogram {
+                    count: point.count,
+                    sum: point.sum.unwrap_or_default(),
+                    delta: is_delta(histogram.aggregation_temporality),
+                };
+                (point.attributes.as_slice(), value)
+            })
+            .collect(),
+        Some(metric::Data::ExponentialHistogram(histogram)) => histogram
+            .data_points
+            .iter()
+            .map(|point| {
+                let value = MetricValue::Histogram {
+                    count: point.count,
+                    sum: point.sum.unwrap_or_default(),
+                    delta: is_delta(histogram.aggregation_temporality),
+                };
+                (point.attributes.as_slice(), value)
+            })
+            .collect(),
+        Some(metric::Data::Summary(_)) | None => Vec::new(),
+    }
+}
+
+/// A number data point's value, integers widened; 0 when it has none.
+fn number(point: &NumberDataPoint) -> f64 {
+    match point.value {
+        Some(number_data_point::Value::AsDouble(value)) => value,
+        Some(number_data_point::Value::AsInt(value)) => value as f64,
+        None => 0.0,
+    }
 }
 
 fn typed_attributes(attributes: &[KeyValue]) -> Vec<(String, AttributeValue)> {
@@ -528,10 +777,14 @@ struct Shared {
     /// The status every decoded export is answered with.
     answer: StatusCode,
     spans: Mutex<Vec<ReceivedSpan>>,
+    metrics: Mutex<Vec<ReceivedMetric>>,
+    /// Decoded span exports.
     requests: AtomicU64,
-    /// The headers of the last decoded export request.
+    /// Decoded metric exports.
+    metric_requests: AtomicU64,
+    /// The headers of the last decoded span export request.
     last_headers: Mutex<HeaderMap>,
-    /// Bumped after every export that stored spans; waiters re-check on change.
+    /// Bumped after every decoded export; waiters re-check on change.
     arrivals: watch::Sender<u64>,
     shutdown: watch::Sender<bool>,
 }
@@ -543,7 +796,9 @@ impl Shared {
             delay,
             answer,
             spans: Mutex::new(Vec::new()),
+            metrics: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            metric_requests: AtomicU64::new(0),
             last_headers: Mutex::new(HeaderMap::new()),
             arrivals: watch::Sender::new(0),
             shutdown: watch::Sender::new(false),
@@ -555,11 +810,13 @@ impl Shared {
         self.spans.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn check(&self, done: impl Fn(&[ReceivedSpan]) -> bool) -> bool {
-        done(&self.lock_spans())
+    fn lock_metrics(&self) -> MutexGuard<'_, Vec<ReceivedMetric>> {
+        // As for the spans: every update is one extend or clear.
+        self.metrics.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one decoded export and stores its spans and headers, then wakes the waiters.
+    /// Counts one decoded span export and stores its spans and headers, then wakes the
+    /// waiters.
     fn record(&self, request: &ExportTraceServiceRequest, headers: HeaderMap) {
         let spans = received_spans(request);
         *self
@@ -568,6 +825,14 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner) = headers;
         self.requests.fetch_add(1, Ordering::SeqCst);
         self.lock_spans().extend(spans);
+        self.arrivals.send_modify(|arrivals| *arrivals += 1);
+    }
+
+    /// Counts one decoded metrics export and stores its data points, then wakes the waiters.
+    fn record_metrics(&self, request: &ExportMetricsServiceRequest) {
+        let points = received_metrics(request);
+        self.metric_requests.fetch_add(1, Ordering::SeqCst);
+        self.lock_metrics().extend(points);
         self.arrivals.send_modify(|arrivals| *arrivals += 1);
     }
 
@@ -580,30 +845,64 @@ impl Shared {
 // Requests
 // ---------------------------------------------------------------------------------------------
 
+/// What an export path receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signal {
+    /// `/v1/traces`: `ExportTraceServiceRequest`.
+    Traces,
+    /// `/v1/metrics`: `ExportMetricsServiceRequest`.
+    Metrics,
+}
+
+impl Signal {
+    fn of_path(path: &str) -> Option<Signal> {
+        match path {
+            TRACES_PATH => Some(Signal::Traces),
+            METRICS_PATH => Some(Signal::Metrics),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => TRACES_PATH,
+            Signal::Metrics => METRICS_PATH,
+        }
+    }
+
+    /// The protobuf message the body must decode as.
+    fn request_message(self) -> &'static str {
+        match self {
+            Signal::Traces => "ExportTraceServiceRequest",
+            Signal::Metrics => "ExportMetricsServiceRequest",
+        }
+    }
+}
+
 async fn handle_request(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, Infallible> {
-    if request.uri().path() != TRACES_PATH {
+    let Some(signal) = Signal::of_path(request.uri().path()) else {
         return Ok(text_response(
             StatusCode::NOT_FOUND,
             format!(
-                "not found: this collector serves only POST {TRACES_PATH} (no metrics, logs or \
-                 profiles)"
+                "not found: this collector serves only POST {TRACES_PATH} and POST \
+                 {METRICS_PATH} (no logs or profiles)"
             ),
         ));
-    }
+    };
     if request.method() != Method::POST {
         let mut response = text_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("method not allowed: use POST on {TRACES_PATH}"),
+            format!("method not allowed: use POST on {}", signal.path()),
         );
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return Ok(response);
     }
-    let mut response = handle_export(&shared, request).await;
+    let mut response = handle_export(&shared, signal, request).await;
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
     }
@@ -616,26 +915,49 @@ async fn handle_request(
     Ok(response)
 }
 
-/// Checks, reads and decodes one export, and stores its spans.
-async fn handle_export(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
-    match accept_export(shared, request).await {
-        Ok(()) => protobuf_response(&ExportTraceServiceResponse::default()),
+/// Checks, reads and decodes one export, and stores what it carries.
+async fn handle_export(
+    shared: &Shared,
+    signal: Signal,
+    request: Request<Incoming>,
+) -> HttpResponse {
+    match accept_export(shared, signal, request).await {
+        Ok(()) => match signal {
+            Signal::Traces => protobuf_response(&ExportTraceServiceResponse::default()),
+            Signal::Metrics => protobuf_response(&ExportMetricsServiceResponse::default()),
+        },
         Err(rejection) => text_response(rejection.status, rejection.message),
     }
 }
 
-async fn accept_export(shared: &Shared, request: Request<Incoming>) -> Result<(), Rejection> {
+async fn accept_export(
+    shared: &Shared,
+    signal: Signal,
+    request: Request<Incoming>,
+) -> Result<(), Rejection> {
     check_headers(request.headers())?;
     let (parts, body) = request.into_parts();
     let body = read_body(body).await?;
-    let export = ExportTraceServiceRequest::decode(body).map_err(|error| {
-        tracing::warn!(%error, "OTLP collector: undecodable export");
+    let undecodable = |error: prost::DecodeError| {
+        tracing::warn!(%error, path = signal.path(), "OTLP collector: undecodable export");
         Rejection::new(
             StatusCode::BAD_REQUEST,
-            format!("the body is not a protobuf ExportTraceServiceRequest: {error}"),
+            format!(
+                "the body is not a protobuf {}: {error}",
+                signal.request_message()
+            ),
         )
-    })?;
-    shared.record(&export, parts.headers);
+    };
+    match signal {
+        Signal::Traces => {
+            let export = ExportTraceServiceRequest::decode(body).map_err(undecodable)?;
+            shared.record(&export, parts.headers);
+        }
+        Signal::Metrics => {
+            let export = ExportMetricsServiceRequest::decode(body).map_err(undecodable)?;
+            shared.record_metrics(&export);
+        }
+    }
     Ok(())
 }
 
@@ -739,6 +1061,7 @@ mod tests {
     use std::time::Instant as StdInstant;
     use tokio::net::TcpStream;
 
+    use opentelemetry::metrics::MeterProvider as _;
     use opentelemetry::trace::{
         Event, Link, SpanContext, SpanId, SpanKind as ApiSpanKind, Status as ApiStatus, TraceFlags,
         TraceId, TraceState,
@@ -747,6 +1070,13 @@ mod tests {
     use opentelemetry_otlp::WithExportConfig as _;
     use opentelemetry_proto::tonic::trace::v1::span;
     use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+    use opentelemetry_sdk::metrics::reader::MetricReader;
+    use opentelemetry_sdk::metrics::{
+        InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+    };
     use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -1091,40 +1421,65 @@ mod tests {
     #[tokio::test]
     async fn unsupported_requests_are_turned_down_with_a_reason() {
         let collector = start().await;
-        let body = ExportTraceServiceRequest::default().encode_to_vec();
-        let cases: [Case; 6] = [
+        for (path, body) in [
             (
-                "POST",
                 TRACES_PATH,
-                &[PROTOBUF_HEADER, ("Content-Encoding", "gzip")],
-                415,
-                "gzip is not supported",
+                ExportTraceServiceRequest::default().encode_to_vec(),
             ),
             (
-                "POST",
-                TRACES_PATH,
-                &[("Content-Type", "application/json")],
-                415,
-                "OTLP/JSON is not supported",
+                METRICS_PATH,
+                ExportMetricsServiceRequest::default().encode_to_vec(),
             ),
-            ("POST", TRACES_PATH, &[], 415, "send application/x-protobuf"),
-            ("GET", TRACES_PATH, &[], 405, "use POST"),
-            ("POST", "/v1/metrics", &[PROTOBUF_HEADER], 404, "not found"),
-            ("POST", "/v1/logs", &[PROTOBUF_HEADER], 404, "not found"),
-        ];
-        for (method, path, headers, want_status, want_text) in cases {
-            let (status, text) = raw_request(&collector, method, path, headers, &body).await;
-            assert_eq!(status, want_status, "{method} {path} {headers:?}: {text}");
-            assert!(
-                text.contains(want_text),
-                "{method} {path} {headers:?}: {text}"
-            );
+        ] {
+            let cases: [Case; 6] = [
+                (
+                    "POST",
+                    path,
+                    &[PROTOBUF_HEADER, ("Content-Encoding", "gzip")],
+                    415,
+                    "gzip is not supported",
+                ),
+                (
+                    "POST",
+                    path,
+                    &[("Content-Type", "application/json")],
+                    415,
+                    "OTLP/JSON is not supported",
+                ),
+                ("POST", path, &[], 415, "send application/x-protobuf"),
+                ("GET", path, &[], 405, "use POST"),
+                ("POST", "/v1/logs", &[PROTOBUF_HEADER], 404, "not found"),
+                ("POST", "/v1/metric", &[PROTOBUF_HEADER], 404, "not found"),
+            ];
+            for (method, path, headers, want_status, want_text) in cases {
+                let (status, text) = raw_request(&collector, method, path, headers, &body).await;
+                assert_eq!(status, want_status, "{method} {path} {headers:?}: {text}");
+                assert!(
+                    text.contains(want_text),
+                    "{method} {path} {headers:?}: {text}"
+                );
+            }
+            assert_eq!(collector.requests(), 0);
+            assert_eq!(collector.metric_requests(), 0);
         }
-        assert_eq!(collector.requests(), 0);
+        let (_, text) = raw_request(&collector, "GET", METRICS_PATH, &[], b"").await;
+        assert!(text.contains("use POST on /v1/metrics"), "{text}");
+        let (_, text) = raw_request(&collector, "POST", "/v1/logs", &[PROTOBUF_HEADER], b"").await;
+        assert!(
+            text.contains("POST /v1/traces and POST /v1/metrics"),
+            "{text}"
+        );
+
         let with_parameters = [("Content-Type", "Application/X-Protobuf; charset=binary")];
+        let body = ExportTraceServiceRequest::default().encode_to_vec();
         let (status, _) =
             raw_request(&collector, "POST", TRACES_PATH, &with_parameters, &body).await;
         assert_eq!(status, 200);
+        let body = ExportMetricsServiceRequest::default().encode_to_vec();
+        let (status, _) =
+            raw_request(&collector, "POST", METRICS_PATH, &with_parameters, &body).await;
+        assert_eq!(status, 200);
+        assert_eq!((collector.requests(), collector.metric_requests()), (1, 1));
     }
 
     #[tokio::test]
@@ -1341,5 +1696,562 @@ mod tests {
         assert_eq!(no_status.error, None);
         assert!(!no_status.ok);
         assert_eq!(no_status.parent_span_id, "");
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Metrics
+    // -----------------------------------------------------------------------------------------
+
+    /// Lets a provider own the manual reader a test collects from.
+    #[derive(Debug)]
+    struct SharedReader(Arc<ManualReader>);
+
+    impl MetricReader for SharedReader {
+        fn register_pipeline(&self, pipeline: std::sync::Weak<Pipeline>) {
+            self.0.register_pipeline(pipeline);
+        }
+
+        fn collect(&self, metrics: &mut ResourceMetrics) -> OTelSdkResult {
+            self.0.collect(metrics)
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            self.0.force_flush()
+        }
+
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.0.shutdown_with_timeout(timeout)
+        }
+
+        fn temporality(&self, kind: InstrumentKind) -> Temporality {
+            self.0.temporality(kind)
+        }
+    }
+
+    /// The real OTLP/HTTP protobuf metric exporter, pointed at `collector`.
+    fn metric_exporter(collector: &Collector) -> opentelemetry_otlp::MetricExporter {
+        opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(format!("{}{METRICS_PATH}", collector.endpoint()))
+            .with_temporality(Temporality::Delta)
+            .build()
+            .expect("build metric exporter")
+    }
+
+    /// A meter provider with a resource, and the delta reader to collect it with.
+    fn meter_provider() -> (SdkMeterProvider, Arc<ManualReader>) {
+        let reader = Arc::new(
+            ManualReader::builder()
+                .with_temporality(Temporality::Delta)
+                .build(),
+        );
+        let provider = SdkMeterProvider::builder()
+            .with_reader(SharedReader(Arc::clone(&reader)))
+            .with_resource(
+                Resource::builder_empty()
+                    .with_service_name("orders")
+                    .with_attribute(ApiKeyValue::new("cloud.provider", "aws"))
+                    .build(),
+            )
+            .build();
+        (provider, reader)
+    }
+
+    /// Collects what `reader` holds and exports it to `collector` with the real exporter.
+    async fn export_metrics(collector: &Collector, reader: &ManualReader) {
+        let mut metrics = ResourceMetrics::default();
+        reader.collect(&mut metrics).expect("collect");
+        PushMetricExporter::export(&metric_exporter(collector), &metrics)
+            .await
+            .expect("metrics export accepted");
+    }
+
+    fn find_metric<'a>(points: &'a [ReceivedMetric], name: &str) -> &'a ReceivedMetric {
+        points
+            .iter()
+            .find(|point| point.name == name)
+            .unwrap_or_else(|| panic!("no point named {name} in {points:#?}"))
+    }
+
+    fn pubsub() -> Option<&'static AttributeValue> {
+        static PUBSUB: std::sync::OnceLock<AttributeValue> = std::sync::OnceLock::new();
+        Some(PUBSUB.get_or_init(|| AttributeValue::String("pubsub".into())))
+    }
+
+    #[tokio::test]
+    async fn metrics_from_the_real_exporter_round_trip() {
+        let collector = start().await;
+        let (provider, reader) = meter_provider();
+        let meter =
+            provider.meter_with_scope(InstrumentationScope::builder("otel-faas-test").build());
+        let invocations = meter
+            .u64_counter("faas.invocations")
+            .with_unit("{invocation}")
+            .build();
+        let durations = meter
+            .f64_histogram("faas.invoke_duration")
+            .with_unit("s")
+            .build();
+        let in_flight = meter.i64_up_down_counter("in_flight").build();
+        let memory = meter.f64_gauge("memory.used").with_unit("By").build();
+        let attributes = [
+            ApiKeyValue::new("faas.trigger", "pubsub"),
+            ApiKeyValue::new("attempt", 2_i64),
+        ];
+        invocations.add(2, &attributes);
+        invocations.add(1, &attributes);
+        durations.record(0.25, &attributes);
+        durations.record(0.5, &attributes);
+        in_flight.add(3, &[]);
+        in_flight.add(-1, &[]);
+        memory.record(1024.5, &[]);
+        export_metrics(&collector, &reader).await;
+
+        assert_eq!(collector.metric_requests(), 1);
+        assert_eq!(collector.requests(), 0, "span exports are counted apart");
+        assert!(collector.spans().is_empty());
+        let points = collector.metrics();
+        assert_eq!(points.len(), 4, "{points:#?}");
+        for point in &points {
+            assert_eq!(point.scope, "otel-faas-test");
+            assert_eq!(point.resource_attribute("service.name"), Some("orders"));
+            assert_eq!(point.resource_attribute("cloud.provider"), Some("aws"));
+        }
+
+        let counter = find_metric(&points, "faas.invocations");
+        assert_eq!(counter.unit, "{invocation}");
+        assert_eq!(
+            counter.value,
+            MetricValue::Sum {
+                value: 3.0,
+                monotonic: true,
+                delta: true
+            }
+        );
+        assert_eq!(counter.attribute("faas.trigger"), pubsub());
+        assert_eq!(counter.attribute("attempt"), Some(&AttributeValue::Int(2)));
+        assert_eq!(counter.attribute("missing"), None);
+
+        let histogram = find_metric(&points, "faas.invoke_duration");
+        assert_eq!(histogram.unit, "s");
+        assert_eq!(
+            histogram.value,
+            MetricValue::Histogram {
+                count: 2,
+                sum: 0.75,
+                delta: true
+            }
+        );
+        // The SDK does not keep the order attributes were given in.
+        let sorted = |point: &ReceivedMetric| {
+            let mut attributes = point.attributes.clone();
+            attributes.sort_by(|a, b| a.0.cmp(&b.0));
+            attributes
+        };
+        assert_eq!(sorted(histogram), sorted(counter));
+
+        // The SDK keeps up-down counters cumulative under a delta preference.
+        let up_down = find_metric(&points, "in_flight");
+        assert_eq!(
+            up_down.value,
+            MetricValue::Sum {
+                value: 2.0,
+                monotonic: false,
+                delta: false
+            }
+        );
+        assert!(up_down.attributes.is_empty());
+        assert_eq!(
+            find_metric(&points, "memory.used").value,
+            MetricValue::Gauge(1024.5)
+        );
+
+        // Delta: the next export carries only what changed since.
+        invocations.add(1, &attributes);
+        export_metrics(&collector, &reader).await;
+        assert_eq!(collector.metric_requests(), 2);
+        let later = &collector.metrics()[4..];
+        assert_eq!(
+            find_metric(later, "faas.invocations").value,
+            MetricValue::Sum {
+                value: 1.0,
+                monotonic: true,
+                delta: true
+            }
+        );
+        assert!(
+            later
+                .iter()
+                .all(|point| point.name != "faas.invoke_duration"),
+            "{later:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_runtimes_faas_metrics_arrive_as_it_records_them() {
+        use crate::metrics::{FaasMetrics, InvocationFacts};
+        use crate::trigger::FaasTrigger;
+
+        let collector = start().await;
+        let metrics = FaasMetrics::new(
+            Resource::builder_empty()
+                .with_service_name("orders")
+                .build(),
+            Box::new(metric_exporter(&collector)),
+        );
+        metrics.record_init(FaasTrigger::PubSub, Duration::from_millis(12));
+        metrics.record(&InvocationFacts {
+            trigger: FaasTrigger::PubSub,
+            coldstart: true,
+            failed: true,
+            timed_out: false,
+            duration: Some(Duration::from_millis(800)),
+        });
+        let exported = metrics.flush(Duration::from_secs(5)).await.expect("flush");
+        assert!(exported > 0);
+        assert!(
+            collector
+                .wait_for_metrics(Duration::from_secs(5), |point| point.name
+                    == "faas.init_duration")
+                .await
+        );
+        let points = collector.metrics();
+        let names: HashSet<&str> = points.iter().map(|point| point.name.as_str()).collect();
+        assert_eq!(
+            names,
+            HashSet::from([
+                "faas.invocations",
+                "faas.errors",
+                "faas.coldstarts",
+                "faas.invoke_duration",
+                "faas.init_duration"
+            ]),
+            "no timeout, no faas.timeouts point"
+        );
+        for point in &points {
+            assert_eq!(point.attribute("faas.trigger"), pubsub(), "{point:?}");
+            assert_eq!(point.scope, "otel-faas");
+        }
+        for counter in ["faas.invocations", "faas.errors", "faas.coldstarts"] {
+            assert_eq!(
+                find_metric(&points, counter).value,
+                MetricValue::Sum {
+                    value: 1.0,
+                    monotonic: true,
+                    delta: true
+                }
+            );
+        }
+        let init = find_metric(&points, "faas.init_duration");
+        assert_eq!(init.unit, "s");
+        assert_eq!(
+            init.value,
+            MetricValue::Histogram {
+                count: 1,
+                sum: 0.012,
+                delta: true
+            }
+        );
+        let invoke = find_metric(&points, "faas.invoke_duration");
+        assert_eq!(
+            invoke.value,
+            MetricValue::Histogram {
+                count: 1,
+                sum: 0.8,
+                delta: true
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_metrics_get_400_and_the_collector_keeps_serving() {
+        let collector = start().await;
+        let (provider, reader) = meter_provider();
+        provider
+            .meter("test")
+            .u64_counter("faas.invocations")
+            .build()
+            .add(1, &[]);
+        let mut metrics = ResourceMetrics::default();
+        reader.collect(&mut metrics).expect("collect");
+        let valid = ExportMetricsServiceRequest::from(&metrics).encode_to_vec();
+        let bodies: [&[u8]; 2] = [
+            b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+            &valid[..valid.len() - 3],
+        ];
+        for body in bodies {
+            let (status, text) =
+                raw_request(&collector, "POST", METRICS_PATH, &[PROTOBUF_HEADER], body).await;
+            assert_eq!(status, 400, "{text}");
+            assert!(
+                text.contains("not a protobuf ExportMetricsServiceRequest"),
+                "{text}"
+            );
+        }
+        assert_eq!(collector.metric_requests(), 0);
+        assert!(collector.metrics().is_empty());
+
+        let (status, body) =
+            raw_request(&collector, "POST", METRICS_PATH, &[PROTOBUF_HEADER], &valid).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.is_empty(),
+            "an empty ExportMetricsServiceResponse: {body:?}"
+        );
+        assert_eq!(collector.metric_requests(), 1);
+        assert_eq!(collector.metrics()[0].name, "faas.invocations");
+    }
+
+    #[tokio::test]
+    async fn an_empty_metrics_export_is_answered_with_an_empty_response() {
+        let collector = start().await;
+        let (status, body) =
+            raw_request(&collector, "POST", METRICS_PATH, &[PROTOBUF_HEADER], b"").await;
+        assert_eq!(status, 200);
+        assert!(body.is_empty(), "{body:?}");
+        assert_eq!(collector.metric_requests(), 1);
+        assert!(collector.metrics().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_delayed_collector_answers_metrics_after_its_delay_too() {
+        let delay = Duration::from_millis(300);
+        let collector = Collector::start_with_delay(delay)
+            .await
+            .expect("start collector");
+        let (provider, reader) = meter_provider();
+        provider
+            .meter("test")
+            .u64_counter("slow")
+            .build()
+            .add(1, &[]);
+        let started = StdInstant::now();
+        let exporting = tokio::spawn({
+            let collector = collector.clone();
+            async move { export_metrics(&collector, &reader).await }
+        });
+        // Stored on arrival, before the answer.
+        assert!(
+            collector
+                .wait_for_metrics(Duration::from_secs(5), |point| point.name == "slow")
+                .await
+        );
+        exporting.await.expect("export task");
+        assert!(
+            started.elapsed() >= delay,
+            "answered after {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_collector_stores_metrics_and_answers_its_status() {
+        let collector = Collector::start_answering(StatusCode::SERVICE_UNAVAILABLE)
+            .await
+            .expect("start collector");
+        let (provider, reader) = meter_provider();
+        provider
+            .meter("test")
+            .u64_counter("refused")
+            .build()
+            .add(1, &[]);
+        let mut metrics = ResourceMetrics::default();
+        reader.collect(&mut metrics).expect("collect");
+        let body = ExportMetricsServiceRequest::from(&metrics).encode_to_vec();
+        let (status, text) =
+            raw_request(&collector, "POST", METRICS_PATH, &[PROTOBUF_HEADER], &body).await;
+        assert_eq!(status, 503, "{text}");
+        assert_eq!(collector.metric_requests(), 1);
+        assert_eq!(collector.metrics()[0].name, "refused");
+    }
+
+    #[tokio::test]
+    async fn metric_waits_see_later_arrivals_and_clear_forgets_points() {
+        let collector = start().await;
+        assert!(
+            !collector
+                .wait_for_metrics(Duration::from_millis(20), |_| true)
+                .await
+        );
+        assert!(
+            !collector
+                .wait_for_metric_count(1, Duration::from_millis(20))
+                .await
+        );
+
+        let (provider, reader) = meter_provider();
+        provider
+            .meter("test")
+            .u64_counter("late")
+            .build()
+            .add(1, &[]);
+        let sender = collector.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            export_metrics(&sender, &reader).await;
+        });
+        assert!(
+            collector
+                .wait_for_metric_count(1, Duration::from_secs(5))
+                .await
+        );
+        assert!(
+            collector
+                .wait_for_metrics(Duration::from_secs(5), |point| point.name == "late")
+                .await
+        );
+        assert!(
+            !collector
+                .wait_for(Duration::from_millis(20), |_| true)
+                .await,
+            "metrics are not spans"
+        );
+
+        collector.clear();
+        assert!(collector.metrics().is_empty());
+        assert_eq!(collector.metric_requests(), 1);
+        assert!(
+            !collector
+                .wait_for_metric_count(1, Duration::from_millis(20))
+                .await
+        );
+    }
+
+    #[test]
+    fn metric_points_read_raw_otlp_fields() {
+        use opentelemetry_proto::tonic::metrics::v1::{
+            ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
+            HistogramDataPoint, ResourceMetrics as OtlpResourceMetrics, ScopeMetrics, Sum, Summary,
+            SummaryDataPoint,
+        };
+        let int_point = |value: i64| NumberDataPoint {
+            attributes: vec![KeyValue {
+                key: "k".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::BoolValue(true)),
+                }),
+                key_strindex: 0,
+            }],
+            value: Some(number_data_point::Value::AsInt(value)),
+            ..Default::default()
+        };
+        let metric = |name: &str, data: metric::Data| Metric {
+            name: name.into(),
+            data: Some(data),
+            ..Default::default()
+        };
+        let request = ExportMetricsServiceRequest {
+            resource_metrics: vec![OtlpResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        metric(
+                            "cumulative",
+                            metric::Data::Sum(Sum {
+                                data_points: vec![int_point(7), int_point(-2)],
+                                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                                is_monotonic: false,
+                            }),
+                        ),
+                        metric(
+                            "gauge",
+                            metric::Data::Gauge(Gauge {
+                                data_points: vec![NumberDataPoint::default()],
+                            }),
+                        ),
+                        metric(
+                            "no sum",
+                            metric::Data::Histogram(Histogram {
+                                data_points: vec![HistogramDataPoint {
+                                    count: 4,
+                                    sum: None,
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: 0,
+                            }),
+                        ),
+                        metric(
+                            "exponential",
+                            metric::Data::ExponentialHistogram(ExponentialHistogram {
+                                data_points: vec![ExponentialHistogramDataPoint {
+                                    count: 3,
+                                    sum: Some(1.5),
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: AggregationTemporality::Delta as i32,
+                            }),
+                        ),
+                        metric(
+                            "summary",
+                            metric::Data::Summary(Summary {
+                                data_points: vec![SummaryDataPoint::default()],
+                            }),
+                        ),
+                        Metric {
+                            name: "no data".into(),
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let points = received_metrics(&request);
+        let values: Vec<(&str, MetricValue)> = points
+            .iter()
+            .map(|point| (point.name.as_str(), point.value))
+            .collect();
+        let cumulative = |value| MetricValue::Sum {
+            value,
+            monotonic: false,
+            delta: false,
+        };
+        assert_eq!(
+            values,
+            [
+                ("cumulative", cumulative(7.0)),
+                ("cumulative", cumulative(-2.0)),
+                ("gauge", MetricValue::Gauge(0.0)),
+                (
+                    "no sum",
+                    MetricValue::Histogram {
+                        count: 4,
+                        sum: 0.0,
+                        delta: false
+                    }
+                ),
+                (
+                    "exponential",
+                    MetricValue::Histogram {
+                        count: 3,
+                        sum: 1.5,
+                        delta: true
+                    }
+                ),
+            ]
+        );
+        assert_eq!(points[0].attribute("k"), Some(&AttributeValue::Bool(true)));
+        assert_eq!(points[0].scope, "");
+        assert!(points[0].resource.is_empty());
+    }
+
+    #[test]
+    fn attribute_values_display_as_opentelemetry_displays_them() {
+        let values = [
+            Value::from("plain"),
+            Value::from(true),
+            Value::from(-3_i64),
+            Value::from(0.5),
+            Value::from(2.0),
+            Value::Array(Array::String(vec!["x".into(), "y,z".into()])),
+            Value::Array(Array::I64(vec![1, 2])),
+            Value::Array(Array::F64(vec![])),
+        ];
+        for value in values {
+            let typed = AttributeValue::from(&AnyValue::from(value.clone()));
+            assert_eq!(typed.to_string(), value.to_string(), "{value:?}");
+        }
+        assert_eq!(AttributeValue::Other.to_string(), "?");
     }
 }

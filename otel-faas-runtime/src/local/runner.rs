@@ -5,9 +5,17 @@
 //! [`crate::lambda::run`]. Started by hand, it plays the platform: it starts the Runtime API
 //! emulator and an OTLP collector on 127.0.0.1, starts this very executable again as the
 //! function process (as Lambda starts a `bootstrap`), sends the sample events one by one,
-//! and prints each invocation's response and trace tree as the collector received it.
-//! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans go to that endpoint instead and only the
-//! responses are printed.
+//! and prints each invocation's response, its trace tree as the collector received it, and
+//! one line with the FaaS metric points exported with it:
+//!
+//! ```text
+//!   metrics  faas.invocations=1  faas.coldstarts=1  faas.invoke_duration=1×812 µs  faas.init_duration=1×12.30 ms  (faas.trigger=pubsub)
+//! ```
+//!
+//! Counters show what they grew by; duration histograms show how many values were recorded
+//! and their mean. With `OTEL_METRICS_EXPORTER=none` the line is left out, and so is the
+//! wait for it. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics go to that
+//! endpoint instead and only the responses are printed.
 //!
 //! ```no_run
 //! use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
@@ -22,22 +30,40 @@
 //! }
 //! ```
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::collector::Collector;
+use super::collector::{Collector, MetricValue, ReceivedMetric};
 use super::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
 use super::process::{FunctionProcess, Output};
 use crate::Error;
+use crate::config::{Config, ExporterKind};
 use crate::lambda::Handler;
 use crate::render::{SpanView, render_trees};
 
 /// How long to wait for an invocation's spans after its response (the export happens before
 /// the response; a malformed event's span is exported just after).
 const SPANS_GRACE: Duration = Duration::from_secs(3);
+
+/// How long to wait for an invocation's metric points once its trace is in: the function
+/// exports both in the same flush, so they arrive together.
+const METRICS_GRACE: Duration = Duration::from_millis(500);
+
+/// The FaaS instruments, in the order the metrics line shows them; other instruments follow,
+/// by name.
+const FAAS_METRICS: [&str; 6] = [
+    "faas.invocations",
+    "faas.errors",
+    "faas.timeouts",
+    "faas.coldstarts",
+    "faas.invoke_duration",
+    "faas.init_duration",
+];
 
 /// Runs a function locally against the emulated platform; see the module documentation.
 #[derive(Debug)]
@@ -139,6 +165,7 @@ impl LocalRunner {
             &env,
             Output::Prefixed("  │ ".to_owned()),
         )?;
+        let mut metrics = MetricsCursor::new(metrics_expected(&Config::from_env()));
         let total = self.events.len();
         for (n, (label, invocation)) in self.events.into_iter().enumerate() {
             println!("\n▶ invocation {}/{total} · {label}", n + 1);
@@ -146,6 +173,7 @@ impl LocalRunner {
             print_outcome(&outcome);
             if let Some(collector) = &collector {
                 print_trace(collector, &outcome.request_id).await;
+                print_metrics(collector, &mut metrics).await;
             }
             if let Some(status) = function.try_exit_status() {
                 println!("\nthe function process exited ({status}); stopping");
@@ -196,5 +224,355 @@ async fn print_trace(collector: &Collector, request_id: &str) {
     let views: Vec<SpanView> = spans.into_iter().map(|s| s.view).collect();
     for line in render_trees(&views).lines() {
         println!("  {line}");
+    }
+}
+
+/// Whether the function will send metrics to the embedded collector, as the function reads
+/// the environment it inherits: not when the SDK or the metrics are off, nor when metrics go to
+/// an endpoint of their own.
+fn metrics_expected(config: &Config) -> bool {
+    !config.sdk_disabled
+        && config.metrics_exporter == ExporterKind::Otlp
+        && std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none_or(|e| e.is_empty())
+}
+
+/// Which metric points the runner has shown, and whether to wait for more.
+#[derive(Debug)]
+struct MetricsCursor {
+    /// Points received before the current invocation's (all shown already).
+    shown: usize,
+    /// Whether to wait for the current invocation's points. Turned off when none came for an
+    /// invocation and none ever did, so a function that sends none costs one wait at most.
+    wait: bool,
+}
+
+impl MetricsCursor {
+    fn new(expected: bool) -> Self {
+        MetricsCursor {
+            shown: 0,
+            wait: expected,
+        }
+    }
+}
+
+/// Prints the metric points that arrived since the previous invocation's, if any.
+async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
+    if cursor.wait
+        && !collector
+            .wait_for_metric_count(cursor.shown + 1, METRICS_GRACE)
+            .await
+        && cursor.shown == 0
+    {
+        cursor.wait = false;
+    }
+    let points = collector.metrics();
+    let new = points.get(cursor.shown..).unwrap_or_default();
+    cursor.shown = points.len();
+    for line in metrics_lines(new) {
+        println!("  {line}");
+    }
+}
+
+/// One line per attribute set: `metrics  name=value  …  (key=value, …)`, FaaS instruments
+/// first, attributes by key. Sums are added up, histograms show `count×mean` (a mean in
+/// seconds as the trace tree shows durations), gauges their last value.
+fn metrics_lines(points: &[ReceivedMetric]) -> Vec<String> {
+    // Attribute sets in order of first arrival, each with its instruments by display order.
+    let mut groups: Vec<(String, Instruments<'_>)> = Vec::new();
+    for point in points {
+        // By key: exporters do not keep the order attributes were recorded in.
+        let mut sorted: Vec<_> = point.attributes.iter().collect();
+        sorted.sort_by(|(a, _), (b, _)| a.cmp(b));
+        let attributes = sorted
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let index = match groups.iter().position(|(a, _)| *a == attributes) {
+            Some(index) => index,
+            None => {
+                groups.push((attributes, BTreeMap::new()));
+                groups.len() - 1
+            }
+        };
+        let rank = FAAS_METRICS
+            .iter()
+            .position(|name| *name == point.name)
+            .unwrap_or(FAAS_METRICS.len());
+        let shown = groups[index]
+            .1
+            .entry((rank, point.name.as_str()))
+            .or_insert(Shown {
+                unit: &point.unit,
+                value: Accumulated::None,
+            });
+        shown.value.add(point.value);
+    }
+    groups
+        .into_iter()
+        .map(|(attributes, instruments)| {
+            let mut line = "metrics".to_owned();
+            for ((_, name), shown) in &instruments {
+                let _ = write!(line, "  {name}={}", shown.render());
+            }
+            if !attributes.is_empty() {
+                let _ = write!(line, "  ({attributes})");
+            }
+            line
+        })
+        .collect()
+}
+
+/// The instruments of one attribute set, keyed by display rank and name.
+type Instruments<'a> = BTreeMap<(usize, &'a str), Shown<'a>>;
+
+/// One instrument's points of one attribute set, added up.
+#[derive(Debug)]
+struct Shown<'a> {
+    unit: &'a str,
+    value: Accumulated,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Accumulated {
+    None,
+    Sum(f64),
+    Histogram { count: u64, sum: f64 },
+    Gauge(f64),
+}
+
+impl Accumulated {
+    fn add(&mut self, value: MetricValue) {
+        *self = match (*self, value) {
+            (Accumulated::Sum(total), MetricValue::Sum { value, .. }) => {
+                Accumulated::Sum(total + value)
+            }
+            (
+                Accumulated::Histogram { count, sum },
+                MetricValue::Histogram {
+                    count: n, sum: s, ..
+                },
+            ) => Accumulated::Histogram {
+                count: count + n,
+                sum: sum + s,
+            },
+            // A first point, a gauge's newer value, or (never with one instrument) a change
+            // of kind: the latest point wins.
+            (_, MetricValue::Sum { value, .. }) => Accumulated::Sum(value),
+            (_, MetricValue::Histogram { count, sum, .. }) => Accumulated::Histogram { count, sum },
+            (_, MetricValue::Gauge(value)) => Accumulated::Gauge(value),
+        };
+    }
+}
+
+impl Shown<'_> {
+    fn render(&self) -> String {
+        match self.value {
+            Accumulated::None => String::new(),
+            Accumulated::Sum(value) | Accumulated::Gauge(value) => {
+                with_unit(number(value), self.unit)
+            }
+            Accumulated::Histogram { count: 0, .. } => "0".to_owned(),
+            Accumulated::Histogram { count, sum } => {
+                let mean = sum / count as f64;
+                let mean = match self.unit {
+                    "s" => Duration::try_from_secs_f64(mean)
+                        .map_or_else(|_| format!("{mean} s"), format_duration),
+                    unit => with_unit(number(mean), unit),
+                };
+                format!("{count}×{mean}")
+            }
+        }
+    }
+}
+
+/// A number as short as it reads: whole numbers without a fraction, others with up to three
+/// significant decimals.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// `value unit`, leaving out an annotation-only unit such as `{invocation}` and no unit.
+fn with_unit(value: String, unit: &str) -> String {
+    if unit.is_empty() || (unit.starts_with('{') && unit.ends_with('}')) || unit == "1" {
+        value
+    } else {
+        format!("{value} {unit}")
+    }
+}
+
+/// A duration as the trace tree shows one: `812 µs`, `12.30 ms`, `1.50 s`.
+fn format_duration(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 1_000 {
+        format!("{micros} µs")
+    } else if micros < 1_000_000 {
+        format!("{:.2} ms", micros as f64 / 1_000.0)
+    } else {
+        format!("{:.2} s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::collector::AttributeValue;
+
+    fn point(name: &str, unit: &str, trigger: &str, value: MetricValue) -> ReceivedMetric {
+        ReceivedMetric {
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            attributes: vec![(
+                "faas.trigger".to_owned(),
+                AttributeValue::String(trigger.to_owned()),
+            )],
+            value,
+            resource: Vec::new(),
+            scope: "otel-faas".to_owned(),
+        }
+    }
+
+    fn count(value: f64) -> MetricValue {
+        MetricValue::Sum {
+            value,
+            monotonic: true,
+            delta: true,
+        }
+    }
+
+    fn seconds(count: u64, sum: f64) -> MetricValue {
+        MetricValue::Histogram {
+            count,
+            sum,
+            delta: true,
+        }
+    }
+
+    #[test]
+    fn faas_points_make_one_line_in_a_fixed_order() {
+        // In the order the SDK happens to export them.
+        let points = [
+            point("faas.init_duration", "s", "pubsub", seconds(1, 0.0123)),
+            point("faas.invoke_duration", "s", "pubsub", seconds(1, 0.000_812)),
+            point("faas.coldstarts", "{coldstart}", "pubsub", count(1.0)),
+            point("faas.invocations", "{invocation}", "pubsub", count(1.0)),
+        ];
+        assert_eq!(
+            metrics_lines(&points),
+            [
+                "metrics  faas.invocations=1  faas.coldstarts=1  faas.invoke_duration=1×812 µs  \
+              faas.init_duration=1×12.30 ms  (faas.trigger=pubsub)"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_points_add_up_and_histograms_show_their_mean() {
+        let points = [
+            point("faas.invocations", "{invocation}", "http", count(2.0)),
+            point("faas.invoke_duration", "s", "http", seconds(2, 0.003)),
+            point("faas.invocations", "{invocation}", "http", count(1.0)),
+            point("faas.invoke_duration", "s", "http", seconds(1, 1.497)),
+            point("faas.errors", "{error}", "http", count(1.0)),
+        ];
+        assert_eq!(
+            metrics_lines(&points),
+            [
+                "metrics  faas.invocations=3  faas.errors=1  faas.invoke_duration=3×500.00 ms  \
+              (faas.trigger=http)"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_instruments_and_attribute_sets_whatever_their_order() {
+        let mut queue = point("queue.depth", "By", "pubsub", MetricValue::Gauge(1.5));
+        queue
+            .attributes
+            .push(("shard".to_owned(), AttributeValue::Int(2)));
+        let mut reordered = point("queue.depth", "By", "pubsub", MetricValue::Gauge(2.0));
+        reordered
+            .attributes
+            .insert(0, ("shard".to_owned(), AttributeValue::Int(2)));
+        let mut bare = point("custom.count", "", "", count(0.25));
+        bare.attributes.clear();
+        let points = [
+            point("faas.invocations", "{invocation}", "pubsub", count(1.0)),
+            queue,
+            bare,
+            point("aaa.latency", "ms", "pubsub", seconds(4, 10.0)),
+            point("faas.timeouts", "{timeout}", "pubsub", count(1.0)),
+            reordered,
+        ];
+        assert_eq!(
+            metrics_lines(&points),
+            [
+                "metrics  faas.invocations=1  faas.timeouts=1  aaa.latency=4×2.5 ms  \
+                 (faas.trigger=pubsub)",
+                "metrics  queue.depth=2 By  (faas.trigger=pubsub, shard=2)",
+                "metrics  custom.count=0.25",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_point_no_line() {
+        assert!(metrics_lines(&[]).is_empty());
+        assert_eq!(
+            metrics_lines(&[point("faas.invoke_duration", "s", "timer", seconds(0, 0.0))]),
+            ["metrics  faas.invoke_duration=0  (faas.trigger=timer)"]
+        );
+    }
+
+    #[test]
+    fn metrics_are_expected_unless_turned_off() {
+        let config = |vars: &'static [(&'static str, &'static str)]| {
+            Config::from_lookup(|key| {
+                vars.iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        // Only the variables the runner's own test process does not set are looked at here.
+        if std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none() {
+            assert!(metrics_expected(&config(&[])));
+            assert!(metrics_expected(&config(&[(
+                "OTEL_METRICS_EXPORTER",
+                "otlp"
+            )])));
+        }
+        assert!(!metrics_expected(&config(&[(
+            "OTEL_METRICS_EXPORTER",
+            "none"
+        )])));
+        assert!(!metrics_expected(&config(&[("OTEL_SDK_DISABLED", "true")])));
+        assert!(!metrics_expected(&config(&[(
+            "OTEL_TRACES_EXPORTER",
+            "none"
+        )])));
+    }
+
+    #[tokio::test]
+    async fn without_metrics_the_runner_stops_waiting_for_them() {
+        let collector = Collector::start().await.expect("collector");
+        let mut cursor = MetricsCursor::new(true);
+        let started = std::time::Instant::now();
+        print_metrics(&collector, &mut cursor).await;
+        assert!(started.elapsed() >= METRICS_GRACE);
+        assert!(!cursor.wait, "none came: no more waiting");
+        let started = std::time::Instant::now();
+        print_metrics(&collector, &mut cursor).await;
+        assert!(started.elapsed() < METRICS_GRACE);
+
+        let mut off = MetricsCursor::new(false);
+        let started = std::time::Instant::now();
+        print_metrics(&collector, &mut off).await;
+        assert!(started.elapsed() < METRICS_GRACE);
+        assert_eq!(off.shown, 0);
     }
 }
