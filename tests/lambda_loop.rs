@@ -466,6 +466,109 @@ async fn an_invocation_that_overruns_its_deadline_is_exported_as_a_timeout() {
     );
 }
 
+#[tokio::test]
+async fn after_response_the_caller_never_waits_for_a_slow_collector() {
+    let delay = Duration::from_millis(200);
+    let slow = Collector::start_with_delay(delay).await.unwrap();
+    let env = [("OTEL_FAAS_FLUSH", "after_response")];
+    let config = FunctionConfig::new(FUNCTION);
+    let platform = Platform::start_with("other", &env, config, Some(slow.endpoint())).await;
+    for n in 0..2 {
+        let outcome = platform.invoke(json!({ "n": n })).await;
+        let responded = outcome.completed_at.expect("a response");
+        let done = platform
+            .api
+            .wait_for_extensions(&outcome.request_id, Duration::from_secs(10))
+            .await
+            .expect("the extension finishes the invocation");
+        assert!(
+            done.duration_since(responded) >= delay,
+            "the export ran after the response and held the environment until the collector answered: \
+             response at {responded:?}, extension done at {done:?}"
+        );
+        let spans = slow.invocation_traces(&outcome.request_id, ARRIVAL).await;
+        assert!(spans.is_some(), "the invocation's spans arrived");
+    }
+    let extensions = platform.api.registered_extensions();
+    assert_eq!(extensions.len(), 1, "{extensions:?}");
+    assert_eq!(extensions[0].name, "otel-faas");
+    assert!(extensions[0].invoke && !extensions[0].shutdown);
+}
+
+#[tokio::test]
+async fn a_sync_flush_makes_the_caller_wait_for_the_collector() {
+    let delay = Duration::from_millis(200);
+    let slow = Collector::start_with_delay(delay).await.unwrap();
+    let config = FunctionConfig::new(FUNCTION);
+    let platform = Platform::start_with("other", &[], config, Some(slow.endpoint())).await;
+    let outcome = platform.invoke(json!({})).await;
+    assert!(
+        outcome.latency().unwrap() >= delay,
+        "the response waited for the export: {:?}",
+        outcome.latency()
+    );
+    assert!(platform.api.registered_extensions().is_empty());
+}
+
+/// The function's log lines that contain `needle`, once one was written.
+async fn lines_with(platform: &Platform, needle: &str) -> Vec<String> {
+    platform.wait_until_logged(needle).await;
+    platform
+        .function
+        .output()
+        .into_iter()
+        .filter(|line| line.contains(needle))
+        .collect()
+}
+
+#[tokio::test]
+async fn log_lines_carry_the_trace_span_and_request_ids() {
+    let platform = Platform::start("other", &[]).await;
+    let outcome = platform.invoke(json!({ "log": "text-line" })).await;
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let invocation = spans.iter().find(|s| s.view.kind == "SERVER").unwrap();
+    let nested = spans.iter().find(|s| s.view.name == "nested work").unwrap();
+
+    let line = &lines_with(&platform, "text-line").await[0];
+    assert!(
+        line.contains(&format!("trace_id={}", invocation.view.trace_id)),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("span_id={}", invocation.view.span_id)),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("request_id={}", outcome.request_id)),
+        "{line}"
+    );
+    let inside = &lines_with(&platform, "inside a span").await[0];
+    assert!(
+        inside.contains(&format!("span_id={}", nested.view.span_id)),
+        "the innermost span: {inside}"
+    );
+}
+
+#[tokio::test]
+async fn json_log_lines_carry_the_ids_as_fields() {
+    let platform = Platform::start("other", &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    let outcome = platform.invoke(json!({ "log": "json-line" })).await;
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let invocation = spans.iter().find(|s| s.view.kind == "SERVER").unwrap();
+    let line = &lines_with(&platform, "json-line").await[0];
+    let start = line.find('{').expect("a JSON object");
+    let fields: Value = serde_json::from_str(&line[start..]).expect(line);
+    assert_eq!(
+        fields["trace_id"],
+        invocation.view.trace_id.as_str(),
+        "{line}"
+    );
+    assert_eq!(fields["span_id"], invocation.view.span_id.as_str());
+    assert_eq!(fields["requestId"], outcome.request_id.as_str());
+    assert_eq!(fields["fields"]["note"], "json-line");
+    assert_eq!(fields["level"], "INFO");
+}
+
 /// An address where nothing listens.
 async fn refused_endpoint() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -46,6 +46,17 @@ pub enum ExporterKind {
     None,
 }
 
+/// When an invocation's telemetry is exported (`OTEL_FAAS_FLUSH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushMode {
+    /// Before the response is posted (`sync`): the caller waits for the export (bounded by
+    /// `OTEL_FAAS_FLUSH_TIMEOUT`), and nothing else is needed.
+    BeforeResponse,
+    /// After the response is posted: an internal Lambda extension keeps the environment
+    /// from freezing until the export is done, so the caller never waits for it.
+    AfterResponse,
+}
+
 /// How the Lambda execution environment was started (`AWS_LAMBDA_INITIALIZATION_TYPE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitializationType {
@@ -82,6 +93,8 @@ pub struct Config {
     /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`; only
     /// `http/protobuf` is supported.
     pub otlp_protocol: Option<String>,
+    /// `OTEL_FAAS_FLUSH`: `sync` (the default) or `after_response`; see [`FlushMode`].
+    pub flush_mode: FlushMode,
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
     /// to be exported; default 1000 ms. The invocation's deadline bounds it further.
     pub flush_timeout: Duration,
@@ -218,6 +231,17 @@ impl Config {
                     default
                 }),
         };
+        let flush_mode = match var("OTEL_FAAS_FLUSH").map(|v| v.to_ascii_lowercase()) {
+            None => FlushMode::BeforeResponse,
+            Some(v) if v == "sync" => FlushMode::BeforeResponse,
+            Some(v) if v == "after_response" || v == "after-response" => FlushMode::AfterResponse,
+            Some(v) => {
+                warnings.push(format!(
+                    "OTEL_FAAS_FLUSH={v:?} is not sync or after_response; using sync"
+                ));
+                FlushMode::BeforeResponse
+            }
+        };
         let flush_timeout = millis(
             "OTEL_FAAS_FLUSH_TIMEOUT",
             DEFAULT_FLUSH_TIMEOUT,
@@ -275,6 +299,7 @@ impl Config {
             metrics_exporter,
             otlp_endpoint,
             otlp_protocol,
+            flush_mode,
             flush_timeout,
             deadline_margin,
             max_queued_spans,

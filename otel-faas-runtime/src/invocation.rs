@@ -47,6 +47,10 @@ pub(crate) struct InvocationScope {
     open: Mutex<Vec<Context>>,
     /// What the glue learnt about the invocation, for the metrics.
     facts: Mutex<Option<InvocationFacts>>,
+    /// Whether the flush is left to the extension, after the response.
+    flush_deferred: AtomicBool,
+    /// The invocation's request id, for log lines.
+    request_id: Mutex<Option<String>>,
 }
 
 impl InvocationScope {
@@ -57,11 +61,34 @@ impl InvocationScope {
             span: Mutex::new(None),
             open: Mutex::new(Vec::new()),
             facts: Mutex::new(None),
+            flush_deferred: AtomicBool::new(false),
+            request_id: Mutex::new(None),
         })
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.telemetry
+    }
+
+    pub(crate) fn set_request_id(&self, request_id: &str) {
+        *self.request_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(request_id.to_owned());
+    }
+
+    /// The invocation's request id, once known.
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.request_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn defer_flush(&self) {
+        self.flush_deferred.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the invocation's flush happens after its response, elsewhere.
+    pub(crate) fn flush_deferred(&self) -> bool {
+        self.flush_deferred.load(Ordering::Relaxed)
     }
 
     pub(crate) fn mark_handler_called(&self) {

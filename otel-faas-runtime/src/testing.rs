@@ -233,7 +233,8 @@ impl TestKit {
                 Ok(event) => handler.call(LambdaEvent::new(event, context)).await,
                 Err(_) => {
                     let message = deserialize_error::<H::Payload>(payload);
-                    record_malformed(&telemetry, H::TRIGGER, &context, payload, &message).await;
+                    record_malformed(&telemetry, H::TRIGGER, &context, payload, &message, true)
+                        .await;
                     Err(Diagnostic {
                         error_type: DESERIALIZE_ERROR.to_owned(),
                         error_message: message,

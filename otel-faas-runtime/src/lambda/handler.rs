@@ -258,7 +258,9 @@ async fn managed<Fut: Future>(
         Some(cx) => cx.span().end(),
         None => warn_unannotated(),
     }
-    scope.telemetry().flush_before(deadline).await;
+    if !scope.flush_deferred() {
+        scope.telemetry().flush_before(deadline).await;
+    }
     match result {
         Ok(output) => output,
         Err(panic) => resume_unwind(panic),

@@ -21,6 +21,7 @@ use lambda_runtime::{Error, LambdaInvocation};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
 use serde::de::DeserializeOwned;
 
+use super::extension::InvocationDone;
 use crate::invocation::{InvocationScope, invocation_attributes, record_init};
 use crate::metrics::InvocationFacts;
 use crate::outcome::Failure;
@@ -37,6 +38,9 @@ pub struct InvocationLayer {
     telemetry: Option<Telemetry>,
     trigger: Option<FaasTrigger>,
     explain: fn(&[u8]) -> String,
+    /// With `OTEL_FAAS_FLUSH=after_response`: the extension that flushes once the
+    /// invocation is over.
+    after_response: Option<InvocationDone>,
 }
 
 impl std::fmt::Debug for InvocationLayer {
@@ -57,7 +61,14 @@ impl InvocationLayer {
             telemetry,
             trigger,
             explain: deserialize_error::<P>,
+            after_response: None,
         }
+    }
+
+    /// Leaves each invocation's flush to the extension behind `done`, after the response.
+    pub(crate) fn flush_after_response(mut self, done: Option<InvocationDone>) -> Self {
+        self.after_response = done;
+        self
     }
 }
 
@@ -98,12 +109,22 @@ where
         let body = invocation.body.clone();
         let context = invocation.context.clone();
         let (trigger, explain) = (self.layer.trigger, self.layer.explain);
+        let after_response = self.layer.after_response.clone();
         let scope = InvocationScope::new(telemetry.clone());
+        scope.set_request_id(&context.request_id);
+        if after_response.is_some() {
+            scope.defer_flush();
+        }
         let call = self.inner.call(invocation);
         Box::pin(async move {
             let result = scope.clone().run(call).await;
             if !scope.handler_called() {
-                record_malformed(&telemetry, trigger, &context, &body, &explain(&body)).await;
+                let message = explain(&body);
+                let flush = after_response.is_none();
+                record_malformed(&telemetry, trigger, &context, &body, &message, flush).await;
+            }
+            if let Some(done) = &after_response {
+                done.send(&context.request_id);
             }
             result
         })
@@ -138,6 +159,7 @@ pub(crate) async fn record_malformed(
     lambda: &lambda_runtime::Context,
     body: &[u8],
     message: &str,
+    flush: bool,
 ) {
     let trigger = known
         .or_else(|| looks_like(body))
@@ -177,6 +199,9 @@ pub(crate) async fn record_malformed(
     };
     failure.record(&cx.span(), true, telemetry.value_limit());
     cx.span().end();
+    if !flush {
+        return;
+    }
     let deadline = (lambda.deadline > 0)
         .then(|| lambda.deadline())
         .filter(|d| *d > SystemTime::UNIX_EPOCH);

@@ -22,6 +22,7 @@
 //! invocations with the `lambda_runtime` loop (through `lambda_http` for HTTP handlers), and
 //! on SIGTERM or SIGINT exports what is left and shuts telemetry down.
 
+pub mod extension;
 mod handler;
 pub(crate) mod malformed;
 
@@ -32,6 +33,8 @@ pub use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 pub use malformed::{InvocationLayer, InvocationService};
 
 use crate::Error;
+use crate::config::{Config, FlushMode};
+use crate::sampling::KeepRules;
 use crate::telemetry::Telemetry;
 
 /// How long the final flush on SIGTERM may take: Lambda allows the runtime about 500 ms
@@ -49,9 +52,64 @@ pub async fn run<H, M>(handler: H) -> Result<(), Error>
 where
     H: Handler<M>,
 {
-    let telemetry = init();
-    let layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
+    run_with(handler, Options::default()).await
+}
+
+/// What [`run_with`] may set in code, over the environment.
+///
+/// ```no_run
+/// # use otel_faas_runtime::{lambda::{LambdaEvent, Options}, traced_function, Error};
+/// # use otel_faas_runtime::{config::FlushMode, sampling::KeepRules};
+/// # #[traced_function(trigger = "other")]
+/// # async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<(), Error> { Ok(()) }
+/// # async fn main_() -> Result<(), Error> {
+/// let options = Options::default()
+///     .flush(FlushMode::AfterResponse)
+///     .keep(KeepRules::all(std::time::Duration::from_millis(500)));
+/// otel_faas_runtime::lambda::run_with(handler, options).await
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    flush: Option<FlushMode>,
+    keep: Option<KeepRules>,
+}
+
+impl Options {
+    /// When to export each invocation's telemetry, instead of `OTEL_FAAS_FLUSH`.
+    pub fn flush(mut self, mode: FlushMode) -> Self {
+        self.flush = Some(mode);
+        self
+    }
+
+    /// Which traces to keep whatever the head sampler decided, instead of `OTEL_FAAS_KEEP`.
+    pub fn keep(mut self, rules: KeepRules) -> Self {
+        self.keep = Some(rules);
+        self
+    }
+
+    fn apply(&self, config: &mut Config) {
+        if let Some(flush) = self.flush {
+            config.flush_mode = flush;
+        }
+        if let Some(keep) = self.keep {
+            config.keep = keep;
+        }
+    }
+}
+
+/// [`run`] with [`Options`] set in code.
+pub async fn run_with<H, M>(handler: H, options: Options) -> Result<(), Error>
+where
+    H: Handler<M>,
+{
+    let telemetry = init_with(&options);
+    let mut layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
     if let Some(telemetry) = &telemetry {
+        if telemetry.config().flush_mode == FlushMode::AfterResponse {
+            let done = extension::start(telemetry.clone()).await;
+            layer = layer.flush_after_response(done);
+        }
         telemetry.mark_ready();
     }
     let result = tokio::select! {
@@ -72,10 +130,16 @@ where
 /// when `OTEL_SDK_DISABLED=true`. [`run`] calls it; call it yourself only to serve
 /// invocations some other way.
 pub fn init() -> Option<Telemetry> {
+    init_with(&Options::default())
+}
+
+fn init_with(options: &Options) -> Option<Telemetry> {
     if let Some(telemetry) = Telemetry::global() {
         return Some(telemetry.clone());
     }
-    let telemetry = Telemetry::from_env();
+    let mut config = Config::from_env();
+    options.apply(&mut config);
+    let telemetry = (!config.sdk_disabled).then(|| Telemetry::builder().config(config).build());
     if let Some(telemetry) = &telemetry {
         telemetry.install_global();
     }

@@ -1,0 +1,167 @@
+//! Flushing after the response: an internal Lambda extension, registered through the
+//! Extensions API, holds the environment open while the invocation's telemetry is exported.
+//!
+//! Lambda freezes an execution environment only when the runtime *and every extension* have
+//! asked for their next event. With `OTEL_FAAS_FLUSH=after_response`, [`run`](super::run)
+//! registers an extension inside the function process (`otel-faas`, INVOKE events only:
+//! internal extensions cannot receive SHUTDOWN; the runtime gets SIGTERM instead, which
+//! [`run`](super::run) answers with a last flush). For each invocation:
+//!
+//! 1. the platform hands the event to the runtime and an INVOKE event to the extension;
+//! 2. the handler runs, and `lambda_runtime` posts its response at once — the caller has it;
+//! 3. the extension, told the invocation is over, exports its spans and metrics (bounded by
+//!    `OTEL_FAAS_FLUSH_TIMEOUT` and the deadline), then asks for its next event, which lets
+//!    the platform freeze the environment or hand out the next event.
+//!
+//! If the extension cannot register (no Runtime API, an old platform), the function falls
+//! back to flushing before the response and says so in its logs.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::{Method, StatusCode};
+use http_body_util::BodyExt as _;
+use lambda_runtime_api_client::body::Body;
+use lambda_runtime_api_client::{PooledClient, build_request};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::Error;
+use crate::telemetry::Telemetry;
+
+/// The extension's name.
+const NAME: &str = "otel-faas";
+const REGISTER: &str = "/2020-01-01/extension/register";
+const NEXT: &str = "/2020-01-01/extension/event/next";
+const IDENTIFIER: &str = "Lambda-Extension-Identifier";
+/// The longest the extension waits for the runtime to finish an invocation after its
+/// deadline before moving on (the platform has stopped that invocation by then).
+const STRAGGLE: Duration = Duration::from_millis(500);
+
+/// The runtime's side: tells the extension an invocation is over.
+#[derive(Clone, Debug)]
+pub struct InvocationDone(mpsc::UnboundedSender<String>);
+
+impl InvocationDone {
+    /// Invocation `request_id` has ended: its response (or error) is posted.
+    pub(crate) fn send(&self, request_id: &str) {
+        let _ = self.0.send(request_id.to_owned());
+    }
+}
+
+/// An extension event, as `/event/next` answers it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event {
+    event_type: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    deadline_ms: u64,
+}
+
+/// Registers the extension and starts its loop; `None` (with the reason logged) when it
+/// cannot register, so the caller flushes before the response instead.
+pub(crate) async fn start(telemetry: Telemetry) -> Option<InvocationDone> {
+    let client = match std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        Ok(api) => match format!("http://{api}").parse() {
+            Ok(uri) => PooledClient::builder().with_endpoint(uri).build(),
+            Err(error) => {
+                return fallback(&format!(
+                    "AWS_LAMBDA_RUNTIME_API is not an address: {error}"
+                ));
+            }
+        },
+        Err(_) => return fallback("AWS_LAMBDA_RUNTIME_API is not set"),
+    };
+    let identifier = match register(&client).await {
+        Ok(identifier) => identifier,
+        Err(error) => return fallback(&format!("the extension could not register: {error}")),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(serve(client, identifier, telemetry, rx));
+    Some(InvocationDone(tx))
+}
+
+fn fallback(reason: &str) -> Option<InvocationDone> {
+    tracing::warn!(
+        target: "otel_faas",
+        "OTEL_FAAS_FLUSH=after_response: {reason}; flushing before each response instead"
+    );
+    None
+}
+
+async fn register(client: &PooledClient) -> Result<String, Error> {
+    let request = build_request()
+        .method(Method::POST)
+        .uri(REGISTER)
+        .header("Lambda-Extension-Name", NAME)
+        .header("Content-Type", "application/json")
+        .body(Body::from(r#"{"events":["INVOKE"]}"#))?;
+    let response = client.call(request).await?;
+    let status = response.status();
+    let identifier = response
+        .headers()
+        .get(IDENTIFIER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.into_body().collect().await?.to_bytes();
+    match (status, identifier) {
+        (StatusCode::OK, Some(identifier)) => Ok(identifier),
+        _ => Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into()),
+    }
+}
+
+async fn next_event(client: &PooledClient, identifier: &str) -> Result<Event, Error> {
+    let request = build_request()
+        .method(Method::GET)
+        .uri(NEXT)
+        .header(IDENTIFIER, identifier)
+        .body(Body::empty())?;
+    let response = client.call(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if status != StatusCode::OK {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
+    }
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// The extension's loop: for each INVOKE event, wait for the runtime to finish that
+/// invocation, export, and ask for the next event.
+async fn serve(
+    client: PooledClient,
+    identifier: String,
+    telemetry: Telemetry,
+    mut done: mpsc::UnboundedReceiver<String>,
+) {
+    loop {
+        let event = match next_event(&client, &identifier).await {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(target: "otel_faas", "the extension lost the Extensions API: {error}");
+                return;
+            }
+        };
+        if event.event_type != "INVOKE" {
+            continue;
+        }
+        let deadline =
+            (event.deadline_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(event.deadline_ms));
+        let wait = deadline
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .map_or(Duration::from_secs(900), |left| left + STRAGGLE);
+        let finished = tokio::time::timeout(wait, async {
+            while let Some(request_id) = done.recv().await {
+                if request_id == event.request_id {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        if !matches!(finished, Ok(true)) && done.is_closed() {
+            return;
+        }
+        telemetry.flush_before(deadline).await;
+    }
+}
