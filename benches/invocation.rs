@@ -1,6 +1,9 @@
 //! Per-invocation cost of the glue, side by side in one run: the bare handler, the same
 //! handler with hand-written OpenTelemetry code, with `#[traced_function]`, and with
-//! `#[traced_function]` while telemetry is off (`OTEL_SDK_DISABLED=true`).
+//! `#[traced_function]` while telemetry is off (`OTEL_SDK_DISABLED=true`). otel-faas runs
+//! with FaaS metrics off (what the hand-written code does not do either) and, in a row of
+//! its own, with them on (recorded, collected and handed to an in-memory exporter at every
+//! flush).
 //!
 //! In process, no network: every contestant gets the same prebuilt event (cloned), runs
 //! the same body, and exports to an exporter that discards. otel-faas runs its whole
@@ -20,6 +23,23 @@ use otel_faas_benches::{
 };
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::testing::{Invocation, TestKit};
+
+/// A kit whose spans are discarded, with FaaS metrics on or off.
+fn kit(function: &str, metrics: bool) -> TestKit {
+    let config = Config::from_lookup(|key| {
+        (key == "OTEL_METRICS_EXPORTER" && !metrics).then(|| "none".to_owned())
+    });
+    TestKit::with_exporter(config, function, Discard)
+}
+
+/// An invocation whose deadline stays ahead for the whole run, so every iteration watches
+/// it and has the full flush budget.
+fn far_deadline() -> Invocation {
+    Invocation {
+        timeout: Some(Duration::from_secs(24 * 3600)),
+        ..Invocation::default()
+    }
+}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -46,8 +66,9 @@ where
 
 fn sqs(c: &mut Criterion) {
     let runtime = runtime();
-    let kit = TestKit::with_exporter(Config::from_lookup(|_| None), "orders", Discard);
-    let context = kit.context(Invocation::default());
+    let kit = kit("orders", false);
+    let with_metrics = self::kit("orders", true);
+    let context = kit.context(far_deadline());
     let event = sqs_batch(10);
     let hand_written = HandWritten::default();
     let mut group = c.benchmark_group("sqs, 10 messages");
@@ -72,6 +93,14 @@ fn sqs(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function("otel-faas + FaaS metrics", |b| {
+        b.iter_custom(|n| {
+            timed(&runtime, n, || {
+                with_metrics
+                    .invoke_event(traced_sqs, LambdaEvent::new(event.clone(), context.clone()))
+            })
+        })
+    });
     group.bench_function("otel-faas, SDK disabled", |b| {
         b.iter_custom(|n| {
             timed(&runtime, n, || {
@@ -84,8 +113,9 @@ fn sqs(c: &mut Criterion) {
 
 fn http(c: &mut Criterion) {
     let runtime = runtime();
-    let kit = TestKit::with_exporter(Config::from_lookup(|_| None), "pets", Discard);
-    let context = kit.context(Invocation::default());
+    let kit = kit("pets", false);
+    let with_metrics = self::kit("pets", true);
+    let context = kit.context(far_deadline());
     let event = rest_request();
     let hand_written = HandWritten::default();
     let mut group = c.benchmark_group("http, REST API GET");
@@ -108,6 +138,14 @@ fn http(c: &mut Criterion) {
             let payload = || lambda_http::request::LambdaRequest::ApiGatewayV1(event.clone());
             timed(&runtime, n, || {
                 kit.invoke_event(traced_http, LambdaEvent::new(payload(), context.clone()))
+            })
+        })
+    });
+    group.bench_function("otel-faas + FaaS metrics", |b| {
+        b.iter_custom(|n| {
+            let payload = || lambda_http::request::LambdaRequest::ApiGatewayV1(event.clone());
+            timed(&runtime, n, || {
+                with_metrics.invoke_event(traced_http, LambdaEvent::new(payload(), context.clone()))
             })
         })
     });

@@ -70,6 +70,7 @@ const FAAS_METRICS: [&str; 6] = [
 pub struct LocalRunner {
     function: FunctionConfig,
     events: Vec<(String, Invocation)>,
+    env: Vec<(String, String)>,
 }
 
 impl LocalRunner {
@@ -78,7 +79,15 @@ impl LocalRunner {
         LocalRunner {
             function: FunctionConfig::new(function_name),
             events: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable of the function process (a sampler, a flush mode, …),
+    /// over what it inherits from this one.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Sends `payload` as the next invocation, described by `label` in the output.
@@ -140,6 +149,7 @@ impl LocalRunner {
                 collector.endpoint(),
             ));
         }
+        env.extend(self.env.iter().cloned());
         let program = std::env::current_exe()?;
         let args = std::env::args_os().skip(1);
 
