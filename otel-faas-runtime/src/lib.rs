@@ -60,15 +60,21 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | | full traces URL, wins over the above |
 //! | `OTEL_EXPORTER_OTLP_HEADERS` | | `k=v` headers sent with every export |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds it further |
+//! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
+//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | | full metrics URL (else the endpoint above + `/v1/metrics`) |
+//! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]) |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
-//! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline |
+//! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline; a handler still running then is recorded as a timeout |
+//! | `OTEL_FAAS_KEEP` | `errors,coldstarts,slow` | traces kept even when the head sampler dropped them ([`sampling`]); `none` |
+//! | `OTEL_FAAS_KEEP_SLOWER_THAN` | `1000` | what `slow` means (ms) |
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per flush; more are dropped and counted |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
 //!
 //! # Testing handlers
 //!
 //! With the `testing` feature, [`testing::TestKit`] invokes an annotated handler in process,
-//! with a synthetic Lambda context, and captures its spans for assertions.
+//! with a synthetic Lambda context, and captures its spans and FaaS metric points for
+//! assertions.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
