@@ -118,3 +118,23 @@ async fn at_a_full_ratio_everything_is_exported_without_a_keep_reason() {
         [(true, None), (true, None), (true, None)]
     );
 }
+
+/// The handler blocks its thread (`std::thread::sleep`): the deadline watchdog, a task of
+/// its own, still records the timeout on a multi-threaded runtime, as Lambda functions run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_invocation_is_kept_under_a_zero_ratio() {
+    let kit = kit(&RATIO_ZERO);
+    kit.invoke(checkout, json!({})).await.unwrap();
+    kit.clear();
+    let invocation = otel_faas_runtime::testing::Invocation {
+        timeout: Some(Duration::from_millis(250)),
+        ..Default::default()
+    };
+    kit.invoke_with(checkout, json!({ "sleep_ms": 300 }), invocation)
+        .await
+        .unwrap();
+    let spans = kit.spans();
+    let invocation = spans.named("checkout");
+    assert_eq!(invocation.attr("error.type").as_deref(), Some("timeout"));
+    assert_eq!(invocation.attr(KEPT_BY).as_deref(), Some("error"));
+}

@@ -12,7 +12,7 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, resume_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt as _;
@@ -51,7 +51,13 @@ pub(crate) struct InvocationScope {
     flush_deferred: AtomicBool,
     /// The invocation's request id, for log lines.
     request_id: Mutex<Option<String>>,
+    /// [`RUNNING`], then [`FINISHED`] or [`TIMED_OUT`], whichever comes first.
+    end: AtomicU8,
 }
+
+const RUNNING: u8 = 0;
+const FINISHED: u8 = 1;
+const TIMED_OUT: u8 = 2;
 
 impl InvocationScope {
     pub(crate) fn new(telemetry: Telemetry) -> Arc<Self> {
@@ -63,6 +69,7 @@ impl InvocationScope {
             facts: Mutex::new(None),
             flush_deferred: AtomicBool::new(false),
             request_id: Mutex::new(None),
+            end: AtomicU8::new(RUNNING),
         })
     }
 
@@ -80,6 +87,22 @@ impl InvocationScope {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Marks the handler finished; `false` when the timeout was recorded first.
+    pub(crate) fn claim_finish(&self) -> bool {
+        self.claim(FINISHED)
+    }
+
+    /// Marks the invocation timed out; `false` when the handler finished first.
+    pub(crate) fn claim_timeout(&self) -> bool {
+        self.claim(TIMED_OUT)
+    }
+
+    fn claim(&self, end: u8) -> bool {
+        self.end
+            .compare_exchange(RUNNING, end, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     pub(crate) fn defer_flush(&self) {

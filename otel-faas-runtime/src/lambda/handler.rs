@@ -229,22 +229,24 @@ async fn managed<Fut: Future>(
     scope.mark_handler_called();
     let started = std::time::Instant::now();
     let handler = AssertUnwindSafe(handler).catch_unwind();
-    let watch_until = deadline.and_then(|d| time_before_margin(d, scope.telemetry()));
-    let mut timed_out = false;
-    let mut result = match watch_until {
-        None => handler.await,
-        Some(left) => {
-            tokio::pin!(handler);
-            match tokio::time::timeout(left, &mut handler).await {
-                Ok(result) => result,
-                Err(_) => {
-                    timed_out = true;
+    // The watchdog is a task of its own, so a handler that blocks its thread is still
+    // caught on a multi-threaded runtime.
+    let watchdog = deadline
+        .and_then(|d| time_before_margin(d, scope.telemetry()))
+        .map(|left| {
+            let scope = scope.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(left).await;
+                if scope.claim_timeout() {
                     record_timeout(&scope, deadline, started).await;
-                    handler.await
                 }
-            }
-        }
-    };
+            })
+        });
+    let mut result = handler.await;
+    let timed_out = !scope.claim_finish();
+    if let (Some(watchdog), false) = (&watchdog, timed_out) {
+        watchdog.abort();
+    }
     if let Some(mut facts) = scope.take_facts().filter(|_| !timed_out) {
         facts.duration = Some(started.elapsed());
         facts.failed |= result.is_err();
