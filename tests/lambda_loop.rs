@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use otel_faas_runtime::local::collector::{AttributeValue, Collector, ReceivedSpan};
+use otel_faas_runtime::local::collector::{AttributeValue, Collector, MetricValue, ReceivedSpan};
 use otel_faas_runtime::local::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
@@ -567,6 +567,65 @@ async fn json_log_lines_carry_the_ids_as_fields() {
     assert_eq!(fields["requestId"], outcome.request_id.as_str());
     assert_eq!(fields["fields"]["note"], "json-line");
     assert_eq!(fields["level"], "INFO");
+}
+
+#[tokio::test]
+async fn the_cold_start_has_an_init_span_and_the_faas_metrics_arrive_over_otlp() {
+    let platform = Platform::start("other", &[]).await;
+    let first = platform.invoke(json!({})).await;
+    let spans = platform.trace_of(&first.request_id).await;
+    let invocation = spans.iter().find(|s| s.view.kind == "SERVER").unwrap();
+    let init = spans
+        .iter()
+        .find(|s| s.view.name == "init")
+        .expect("the first invocation's trace shows the process's init");
+    assert_eq!(init.view.parent_span_id, invocation.view.span_id);
+    assert!(
+        init.view.start < invocation.view.start,
+        "init happened before the event"
+    );
+    assert!(init.view.start + init.view.duration <= invocation.view.start);
+    assert_eq!(
+        init.attribute("faas.coldstart").cloned(),
+        Some(AttributeValue::Bool(true))
+    );
+
+    let second = platform.invoke(json!({})).await;
+    let spans = platform.trace_of(&second.request_id).await;
+    assert!(
+        spans.iter().all(|s| s.view.name != "init"),
+        "only the cold start"
+    );
+
+    let arrived = platform
+        .collector
+        .wait_for_metrics(ARRIVAL, |m| m.name == "faas.init_duration")
+        .await;
+    assert!(arrived, "metrics: {:?}", platform.collector.metrics());
+    let metrics = platform.collector.metrics();
+    let total = |name: &str| -> f64 {
+        metrics
+            .iter()
+            .filter(|m| m.name == name)
+            .map(|m| match m.value {
+                MetricValue::Sum { value, delta, .. } => {
+                    assert!(delta, "delta temporality");
+                    value
+                }
+                MetricValue::Histogram { count, .. } => count as f64,
+                MetricValue::Gauge(value) => value,
+            })
+            .sum()
+    };
+    assert!(total("faas.invocations") >= 1.0);
+    assert_eq!(total("faas.coldstarts"), 1.0);
+    assert_eq!(total("faas.init_duration"), 1.0);
+    assert!(
+        metrics
+            .iter()
+            .all(|m| m.attribute("faas.trigger") == Some(&AttributeValue::String("other".into()))),
+        "{metrics:?}"
+    );
 }
 
 /// An address where nothing listens.
