@@ -93,7 +93,7 @@ impl fmt::Debug for FaasMetrics {
 
 /// Lets the provider own a reader the flush also holds.
 #[derive(Debug)]
-struct SharedReader(Arc<ManualReader>);
+pub(crate) struct SharedReader(pub(crate) Arc<ManualReader>);
 
 impl MetricReader for SharedReader {
     fn register_pipeline(&self, pipeline: Weak<Pipeline>) {

@@ -347,19 +347,18 @@ pub struct ReceivedSpan {
 impl ReceivedSpan {
     /// The typed value of span attribute `key`, if present (the first one, if repeated).
     pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value)
+        first(&self.attributes, key)
     }
 
     /// The rendered value of resource attribute `key`, if present.
     pub fn resource_attribute(&self, key: &str) -> Option<&str> {
-        self.resource
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value.as_str())
+        first(&self.resource, key).map(String::as_str)
     }
+}
+
+/// The value of the first pair named `key`.
+fn first<'a, V>(pairs: &'a [(String, V)], key: &str) -> Option<&'a V> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, value)| value)
 }
 
 /// An attribute value as OTLP typed it.
@@ -447,18 +446,12 @@ pub struct ReceivedMetric {
 impl ReceivedMetric {
     /// The typed value of data point attribute `key`, if present (the first one, if repeated).
     pub fn attribute(&self, key: &str) -> Option<&AttributeValue> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value)
+        first(&self.attributes, key)
     }
 
     /// The rendered value of resource attribute `key`, if present.
     pub fn resource_attribute(&self, key: &str) -> Option<&str> {
-        self.resource
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, value)| value.as_str())
+        first(&self.resource, key).map(String::as_str)
     }
 }
 
@@ -1070,13 +1063,10 @@ mod tests {
     use opentelemetry_otlp::WithExportConfig as _;
     use opentelemetry_proto::tonic::trace::v1::span;
     use opentelemetry_sdk::Resource;
-    use opentelemetry_sdk::error::OTelSdkResult;
     use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
     use opentelemetry_sdk::metrics::reader::MetricReader;
-    use opentelemetry_sdk::metrics::{
-        InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
-    };
+    use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider, Temporality};
     use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -1702,31 +1692,7 @@ mod tests {
     // Metrics
     // -----------------------------------------------------------------------------------------
 
-    /// Lets a provider own the manual reader a test collects from.
-    #[derive(Debug)]
-    struct SharedReader(Arc<ManualReader>);
-
-    impl MetricReader for SharedReader {
-        fn register_pipeline(&self, pipeline: std::sync::Weak<Pipeline>) {
-            self.0.register_pipeline(pipeline);
-        }
-
-        fn collect(&self, metrics: &mut ResourceMetrics) -> OTelSdkResult {
-            self.0.collect(metrics)
-        }
-
-        fn force_flush(&self) -> OTelSdkResult {
-            self.0.force_flush()
-        }
-
-        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-            self.0.shutdown_with_timeout(timeout)
-        }
-
-        fn temporality(&self, kind: InstrumentKind) -> Temporality {
-            self.0.temporality(kind)
-        }
-    }
+    use crate::metrics::SharedReader;
 
     /// The real OTLP/HTTP protobuf metric exporter, pointed at `collector`.
     fn metric_exporter(collector: &Collector) -> opentelemetry_otlp::MetricExporter {
