@@ -97,6 +97,7 @@ mod resource;
 pub mod sampling;
 pub mod telemetry;
 pub mod trigger;
+mod watchdog;
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]

@@ -220,10 +220,10 @@ impl FaasMetrics {
         if budget.is_zero() {
             return Err("no time left before the invocation's deadline".to_owned());
         }
-        match tokio::time::timeout(budget, self.exporter.export(&metrics)).await {
-            Ok(Ok(())) => Ok(points),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(format!("gave up after {} ms", budget.as_millis())),
+        match crate::processor::within(budget, self.exporter.export(&metrics)).await {
+            Some(Ok(())) => Ok(points),
+            Some(Err(error)) => Err(error.to_string()),
+            None => Err(format!("gave up after {} ms", budget.as_millis())),
         }
     }
 

@@ -199,13 +199,13 @@ impl SpanBuffer {
         let outcome = if budget.is_zero() {
             FlushOutcome::NoTimeLeft { spans }
         } else {
-            match tokio::time::timeout(budget, exporter.export(batch)).await {
-                Ok(Ok(())) => FlushOutcome::Exported(spans),
-                Ok(Err(error)) => FlushOutcome::Failed {
+            match within(budget, exporter.export(batch)).await {
+                Some(Ok(())) => FlushOutcome::Exported(spans),
+                Some(Err(error)) => FlushOutcome::Failed {
                     spans,
                     error: error.to_string(),
                 },
-                Err(_) => FlushOutcome::TimedOut { spans, budget },
+                None => FlushOutcome::TimedOut { spans, budget },
             }
         };
         match &outcome {
@@ -224,6 +224,17 @@ impl SpanBuffer {
             Some(exporter) => exporter.shutdown(),
             None => Ok(()),
         }
+    }
+}
+
+/// Awaits `future` for at most `budget`, `None` when it takes longer; a future that is ready
+/// at once (an in-memory exporter) costs no timer.
+pub(crate) async fn within<F: Future>(budget: Duration, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => tokio::time::timeout(budget, future).await.ok(),
     }
 }
 

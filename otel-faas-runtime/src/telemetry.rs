@@ -25,6 +25,7 @@ use crate::metrics::{DynMetricExporter, FaasMetrics};
 use crate::processor::{DynExporter, FlushOutcome, InvocationProcessor, SpanBuffer};
 use crate::propagation::Propagation;
 use crate::sampling::KeepingSampler;
+use crate::watchdog::Watchdog;
 
 /// Time kept free after the last flush of an invocation that is about to be stopped.
 const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
@@ -62,6 +63,7 @@ struct Inner {
     process_start: SystemTime,
     /// When the process was ready for its first event ([`Telemetry::mark_ready`]).
     ready: OnceLock<SystemTime>,
+    watchdog: Watchdog,
     arns: ArnCache,
     warnings: Vec<String>,
     last_flush_warning: AtomicU64,
@@ -305,6 +307,11 @@ impl Telemetry {
         Some((self.inner.process_start.min(ready), ready))
     }
 
+    /// The deadline watchdog of this pipeline's invocations.
+    pub(crate) fn watchdog(&self) -> &Watchdog {
+        &self.inner.watchdog
+    }
+
     /// The FaaS metrics, when they are on.
     pub(crate) fn metrics(&self) -> Option<&FaasMetrics> {
         self.inner.metrics.as_ref()
@@ -441,6 +448,7 @@ impl TelemetryBuilder {
                 metrics,
                 process_start: crate::init::process_start().unwrap_or_else(SystemTime::now),
                 ready: OnceLock::new(),
+                watchdog: Watchdog::default(),
                 config,
                 resource,
                 arns: ArnCache::default(),

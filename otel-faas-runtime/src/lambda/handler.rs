@@ -229,24 +229,18 @@ async fn managed<Fut: Future>(
     scope.mark_handler_called();
     let started = std::time::Instant::now();
     let handler = AssertUnwindSafe(handler).catch_unwind();
-    // The watchdog is a task of its own, so a handler that blocks its thread is still
-    // caught on a multi-threaded runtime.
-    let watchdog = deadline
-        .and_then(|d| time_before_margin(d, scope.telemetry()))
+    // The watchdog runs on a thread of its own, so a handler that blocks its thread is
+    // still caught.
+    let telemetry = scope.telemetry().clone();
+    let guard = deadline
+        .and_then(|d| time_before_margin(d, &telemetry))
         .map(|left| {
-            let scope = scope.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(left).await;
-                if scope.claim_timeout() {
-                    record_timeout(&scope, deadline, started).await;
-                }
-            })
+            let watchdog = telemetry.watchdog();
+            watchdog.arm(left, scope.clone(), deadline, started, on_timeout)
         });
     let mut result = handler.await;
+    drop(guard);
     let timed_out = !scope.claim_finish();
-    if let (Some(watchdog), false) = (&watchdog, timed_out) {
-        watchdog.abort();
-    }
     if let Some(mut facts) = scope.take_facts().filter(|_| !timed_out) {
         facts.duration = Some(started.elapsed());
         facts.failed |= result.is_err();
@@ -278,13 +272,17 @@ fn time_before_margin(deadline: SystemTime, telemetry: &crate::Telemetry) -> Opt
 
 /// The handler is still running a margin before its deadline, and Lambda will kill the
 /// process at the deadline: end the invocation's open spans with `error.type=timeout` and
-/// export what is finished while there is time. The handler keeps running; if it ends in
-/// time after all, its response is still posted.
-async fn record_timeout(
-    scope: &InvocationScope,
+/// export what is finished while there is time, on the invocation's runtime. The handler
+/// keeps running; if it ends in time after all, its response is still posted.
+fn on_timeout(
+    scope: Arc<InvocationScope>,
     deadline: Option<SystemTime>,
     started: std::time::Instant,
+    runtime: Option<tokio::runtime::Handle>,
 ) {
+    if !scope.claim_timeout() {
+        return;
+    }
     let margin = scope.telemetry().config().deadline_margin;
     let failure = Failure {
         error_type: "timeout".into(),
@@ -301,8 +299,8 @@ async fn record_timeout(
         record_metrics(scope.telemetry(), &facts);
     }
     tracing::warn!(target: "otel_faas", "{}: exporting its spans before Lambda stops it", failure.message);
-    if let Some(deadline) = deadline {
-        scope.telemetry().flush_until(deadline).await;
+    if let (Some(deadline), Some(runtime)) = (deadline, runtime) {
+        runtime.spawn(async move { scope.telemetry().flush_until(deadline).await });
     }
 }
 
