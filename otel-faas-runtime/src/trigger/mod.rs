@@ -14,6 +14,16 @@
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
 //! | `other` | `LambdaEvent<T>` | SERVER *function* | client context `custom.traceparent` | — |
 
+#[cfg(feature = "azure")]
+pub mod azure_event_hubs;
+#[cfg(feature = "azure")]
+pub mod azure_http;
+#[cfg(feature = "azure")]
+pub mod azure_queue;
+#[cfg(feature = "azure")]
+pub mod azure_service_bus;
+#[cfg(feature = "azure")]
+pub mod azure_timer;
 mod document;
 pub mod dynamodb;
 pub mod eventbridge;
@@ -29,7 +39,7 @@ pub mod schedule;
 pub mod sns;
 pub mod sqs;
 
-pub(crate) use plan::{InvocationSpan, Trigger, TriggerSpan};
+pub(crate) use plan::{InvocationContext, InvocationSpan, Trigger, TriggerSpan};
 pub(crate) use records::RecordTrigger;
 pub use records::{BatchedRecord, RecordsFailed, TracedRecord, process_record};
 
