@@ -645,8 +645,8 @@ async fn the_http_output_binding_of_function_json_receives_the_response() {
         ]}"#,
     )
     .unwrap();
-    let bindings = FunctionBindings::load_from(&dir, "hello");
-    let h = Harness::start(app().function_with("hello", bindings, orders)).await;
+    // Read when the app starts, from the app root.
+    let h = Harness::start(app().root(&dir).function("hello", orders)).await;
     let payload = json!({
         "Data": { "request": { "Url": "http://localhost:7071/api/greetings/ada", "Method": "GET", "Headers": {}, "Body": null } },
         "Metadata": {}
@@ -660,4 +660,62 @@ async fn the_http_output_binding_of_function_json_receives_the_response() {
     );
     h.running.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn one_event_hubs_event_with_cardinality_one_is_a_batch_of_one() {
+    #[traced_function(trigger = "event_hubs")]
+    async fn one(event: AzureEvent<EventHubsBatch>) -> Result<(), Error> {
+        assert_eq!(event.payload.events.len(), 1);
+        assert_eq!(event.payload.events[0].sequence_number, Some(7));
+        Ok(())
+    }
+    let h = Harness::start(app().function("One", one)).await;
+    let payload = json!({
+        "Data": { "event": { "reading": 1 } },
+        "Metadata": {
+            "PartitionContext": { "EventHubName": "telemetry", "PartitionId": "0" },
+            "Properties": { "traceparent": format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01") },
+            "SequenceNumber": 7,
+            "Offset": "512"
+        }
+    });
+    let answer = h.invoke("One", "inv-eh-one", payload).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let spans = h.spans();
+    let consumer = spans.named("process telemetry");
+    assert_eq!(consumer.attr("messaging.batch.message_count"), None);
+    assert_eq!(consumer.links.len(), 1);
+    h.running.shutdown().await;
+}
+
+#[traced_function(trigger = "timer")]
+async fn slow(_event: AzureEvent<TimerInfo>) -> Result<(), Error> {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_invocation_in_flight_finish_and_export_then_refuses_new_ones() {
+    let h = Harness::start(app().function("Slow", slow)).await;
+    let addr = h.running.addr();
+    let payload = json!({ "Data": { "timer": { "IsPastDue": false } }, "Metadata": {} });
+    let in_flight = {
+        let host = FunctionsHost::new(addr);
+        let payload = payload.clone();
+        tokio::spawn(async move { host.invoke("Slow", "inv-in-flight", &payload).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    h.running.shutdown().await;
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the invocation in flight is answered");
+    assert_eq!(answer.status, StatusCode::OK);
+    let spans = Spans(h.exporter.spans());
+    assert_eq!(invocation(&spans, "inv-in-flight").name, "Slow");
+    let refused = FunctionsHost::new(addr)
+        .invoke("Slow", "inv-late", &payload)
+        .await;
+    assert!(refused.is_err(), "the listener is closed after shutdown");
 }
