@@ -506,7 +506,11 @@ async fn nightly(event: AzureEvent<TimerInfo>) -> Result<(), Error> {
 
 #[tokio::test]
 async fn a_timer_run_is_a_new_trace_with_its_past_due_flag() {
-    let h = Harness::start(app().function("Nightly", nightly)).await;
+    let bindings = FunctionBindings::parse(
+        br#"{"bindings": [{"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": "0 0 2 * * *"}]}"#,
+    )
+    .unwrap();
+    let h = Harness::start(app().function_with("Nightly", bindings, nightly)).await;
     let payload = json!({
         "Data": { "timer": { "Schedule": { "AdjustForDST": true }, "ScheduleStatus": null, "IsPastDue": true } },
         "Metadata": { "sys": { "MethodName": "Nightly", "UtcNow": "2026-11-21T02:00:00.0040000Z", "RandGuid": "35e6e68c-5583-436c-a277-5aec2b416ba8" } }

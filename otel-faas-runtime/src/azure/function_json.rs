@@ -19,6 +19,7 @@ pub struct FunctionBindings {
     destination: Option<String>,
     subscription: Option<String>,
     route: Option<String>,
+    schedule: Option<String>,
     http_output: Option<String>,
 }
 
@@ -42,6 +43,7 @@ struct Binding {
     subscription_name: Option<String>,
     event_hub_name: Option<String>,
     route: Option<String>,
+    schedule: Option<String>,
 }
 
 /// Longest `function.json` read; a function's bindings are a few hundred bytes.
@@ -54,6 +56,7 @@ impl FunctionBindings {
         destination: None,
         subscription: None,
         route: None,
+        schedule: None,
         http_output: None,
     };
 
@@ -97,6 +100,7 @@ impl FunctionBindings {
                     .filter(|d| !d.starts_with('%'));
                 bindings.subscription = binding.subscription_name;
                 bindings.route = binding.route;
+                bindings.schedule = binding.schedule.filter(|s| !s.starts_with('%'));
             } else if binding.direction.eq_ignore_ascii_case("out")
                 && binding.kind.eq_ignore_ascii_case("http")
             {
@@ -124,6 +128,11 @@ impl FunctionBindings {
     /// The HTTP trigger's route template, without the `api/` prefix.
     pub fn route(&self) -> Option<&str> {
         self.route.as_deref()
+    }
+
+    /// The timer trigger's NCRONTAB schedule (not an `%app setting%` reference).
+    pub fn schedule(&self) -> Option<&str> {
+        self.schedule.as_deref()
     }
 
     /// The HTTP output binding's name (`res`, or `$return`).
@@ -154,6 +163,11 @@ mod tests {
         assert_eq!(bindings.trigger_name(), Some("order"));
         assert_eq!(bindings.destination(), Some("orders"));
         assert_eq!(bindings.http_output(), "$return");
+        let timer = br#"{"bindings": [{"name": "t", "type": "timerTrigger", "direction": "in", "schedule": "0 0 2 * * *"}]}"#;
+        assert_eq!(
+            FunctionBindings::parse(timer).unwrap().schedule(),
+            Some("0 0 2 * * *")
+        );
         let setting = br#"{"bindings": [{"name": "m", "type": "queueTrigger", "direction": "in", "queueName": "%QUEUE%"}]}"#;
         assert_eq!(
             FunctionBindings::parse(setting).unwrap().destination(),

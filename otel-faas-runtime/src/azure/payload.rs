@@ -182,20 +182,48 @@ impl HostRequest {
 
     /// The metadata as `T`.
     pub(crate) fn metadata_as<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
-        from_value(Value::Object(self.metadata.clone()), "Metadata")
+        serde_path_to_error::deserialize(MapDeserializer(&self.metadata))
+            .map_err(|error| at_path(error, "Metadata"))
     }
 }
 
 /// `value` as `T`, with the path of a field that does not fit in the message.
 pub(crate) fn from_value<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, PayloadError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let path = match path.as_str() {
-            "." => at.to_owned(),
-            path => format!("{at}.{path}"),
-        };
-        PayloadError(format!("invalid {path}: {}", error.inner()))
-    })
+    serde_path_to_error::deserialize(value).map_err(|error| at_path(error, at))
+}
+
+fn at_path(error: serde_path_to_error::Error<serde_json::Error>, at: &str) -> PayloadError {
+    let path = error.path().to_string();
+    let path = match path.as_str() {
+        "." => at.to_owned(),
+        path => format!("{at}.{path}"),
+    };
+    PayloadError(format!("invalid {path}: {}", error.inner()))
+}
+
+/// Deserializes from a borrowed JSON object, without copying it into a `Value` first.
+struct MapDeserializer<'a>(&'a Map<String, Value>);
+
+impl<'de> Deserializer<'de> for MapDeserializer<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer as _;
+        let entries = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.as_str().into_deserializer(), value));
+        serde::de::value::MapDeserializer::new(entries).deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {

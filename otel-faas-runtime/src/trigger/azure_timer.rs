@@ -1,7 +1,8 @@
 //! `trigger = "timer"` (Azure Functions): a scheduled invocation of a timer trigger.
 //!
 //! ```text
-//! {function}  SERVER  faas.trigger=timer, faas.time (the host's UtcNow), azure.functions.timer.is_past_due,
+//! {function}  SERVER  faas.trigger=timer, faas.time (the host's UtcNow), faas.cron (function.json's
+//!                     schedule, NCRONTAB), azure.functions.timer.is_past_due,
 //!                     faas.invocation_id, faas.name=<app>/<function>, faas.coldstart, cloud.resource_id
 //! ```
 //!
@@ -13,7 +14,7 @@
 use std::marker::PhantomData;
 
 use opentelemetry::KeyValue;
-use opentelemetry_semantic_conventions::attribute::FAAS_TIME;
+use opentelemetry_semantic_conventions::attribute::{FAAS_CRON, FAAS_TIME};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -40,6 +41,9 @@ pub struct TimerInfo {
     /// `Metadata.sys.UtcNow`: when the host started the run.
     #[serde(skip)]
     pub utc_now: Option<String>,
+    /// The schedule, when the function's `function.json` gives it (NCRONTAB, six fields).
+    #[serde(skip)]
+    pub schedule: Option<String>,
 }
 
 /// The last and next runs of a timer.
@@ -71,6 +75,7 @@ impl FromInvocation for TimerInfo {
             .and_then(|sys| sys.get("UtcNow"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        timer.schedule = bindings.schedule().map(str::to_owned);
         Ok((timer, host.metadata))
     }
 }
@@ -120,6 +125,12 @@ impl<I: TimerInput> Trigger for AzureTimer<I> {
             span.attributes.push(KeyValue::new(
                 FAAS_TIME,
                 bounded(now, telemetry.value_limit()),
+            ));
+        }
+        if let Some(schedule) = &timer.schedule {
+            span.attributes.push(KeyValue::new(
+                FAAS_CRON,
+                bounded(schedule, telemetry.value_limit()),
             ));
         }
         span.attributes
