@@ -662,6 +662,24 @@ async fn the_http_output_binding_of_function_json_receives_the_response() {
         invocation(&spans, "inv-route").name,
         "GET /api/greetings/{name}"
     );
+    // Forwarded as it came, the request is routed by the template.
+    let forwarded = http::Request::builder()
+        .uri("/api/greetings/grace")
+        .body(Bytes::new())
+        .unwrap();
+    let answer = h
+        .host
+        .forward("inv-route-fwd", forwarded)
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let spans = h.spans();
+    let server = invocation(&spans, "inv-route-fwd");
+    assert_eq!(server.name, "GET /api/greetings/{name}");
+    assert_eq!(
+        server.attr("faas.name").as_deref(),
+        Some("orders-app/hello")
+    );
     h.running.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -135,6 +135,28 @@ impl FunctionBindings {
         self.schedule.as_deref()
     }
 
+    /// Whether a forwarded request's path after `/api/` fits the route template: literal
+    /// segments match case-insensitively, `{param}` (with or without a constraint) matches
+    /// one segment, `{*rest}` the rest, and a trailing `{param?}` may be absent.
+    pub fn route_matches(&self, path: &str) -> bool {
+        let Some(route) = &self.route else {
+            return false;
+        };
+        let mut actual = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
+        for template in route.trim_matches('/').split('/').filter(|s| !s.is_empty()) {
+            let is_param = template.starts_with('{') && template.ends_with('}');
+            if is_param && template.starts_with("{*") {
+                return true;
+            }
+            match actual.next() {
+                Some(segment) if is_param || segment.eq_ignore_ascii_case(template) => {}
+                None if is_param && template.ends_with("?}") => return true,
+                _ => return false,
+            }
+        }
+        actual.next().is_none()
+    }
+
     /// The HTTP output binding's name (`res`, or `$return`).
     pub fn http_output(&self) -> &str {
         self.http_output.as_deref().unwrap_or("res")
@@ -173,6 +195,22 @@ mod tests {
             FunctionBindings::parse(setting).unwrap().destination(),
             None
         );
+    }
+
+    #[test]
+    fn routes_match_their_paths() {
+        let route = |r: &str| FunctionBindings {
+            route: Some(r.to_owned()),
+            ..FunctionBindings::UNKNOWN
+        };
+        assert!(route("greetings/{name}").route_matches("greetings/ada"));
+        assert!(route("greetings/{name}").route_matches("/Greetings/ada/"));
+        assert!(!route("greetings/{name}").route_matches("greetings"));
+        assert!(!route("greetings/{name}").route_matches("greetings/ada/more"));
+        assert!(route("products/{id:int?}").route_matches("products"));
+        assert!(route("files/{*path}").route_matches("files/a/b/c"));
+        assert!(!route("orders").route_matches("order"));
+        assert!(!FunctionBindings::UNKNOWN.route_matches("anything"));
     }
 
     #[test]

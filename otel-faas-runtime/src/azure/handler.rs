@@ -136,6 +136,9 @@ pub(crate) trait Function: Send + Sync {
     /// given.
     fn load_bindings(&mut self, root: &std::path::Path);
 
+    /// What its `function.json` says.
+    fn bindings(&self) -> &FunctionBindings;
+
     /// Serves one invocation (inside an invocation scope when telemetry is on).
     fn invoke(
         &self,
@@ -175,6 +178,10 @@ where
         if self.bindings.is_none() {
             self.bindings = Some(FunctionBindings::load_from(root, &self.identity.name));
         }
+    }
+
+    fn bindings(&self) -> &FunctionBindings {
+        Registered::bindings(self)
     }
 
     fn invoke(

@@ -2,8 +2,9 @@
 //! functions, one invocation scope per request, and stops gracefully.
 //!
 //! - `POST /{function}`: an invocation in the host's JSON (`Data`, `Metadata`);
-//! - `/api/{function}/…`, any method: an HTTP trigger's request forwarded as it came
-//!   (`enableForwardingHttpRequest`), routed by its first path segment after `api/`.
+//! - `/api/…`, any method: an HTTP trigger's request forwarded as it came
+//!   (`enableForwardingHttpRequest`), routed by the `route` templates of the functions'
+//!   `function.json`, else by its first path segment after `api/` (the default route).
 //!
 //! Function names match case-insensitively, as the host treats them. A body over 64 MiB, or
 //! one that is not the host's JSON, fails that invocation with a readable message (and an
@@ -48,6 +49,15 @@ pub(crate) struct Routes {
 impl Routes {
     fn lookup(&self, name: &str) -> Option<&Arc<dyn Function>> {
         self.functions.get(&name.to_ascii_lowercase())
+    }
+
+    /// The function a forwarded request's path after `/api/` is for: the one whose route
+    /// template it fits, else the one its first segment names.
+    fn forwarded(&self, path: &str) -> Option<&Arc<dyn Function>> {
+        self.functions
+            .values()
+            .find(|f| f.bindings().route_matches(path))
+            .or_else(|| self.lookup(path.split('/').next().unwrap_or_default()))
     }
 
     fn names(&self) -> String {
@@ -113,15 +123,24 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<HostResponse, Infallible> {
     let path = request.uri().path().to_owned();
-    let (name, forwarded) = match path.strip_prefix("/api/") {
-        Some(rest) => (rest.split('/').next().unwrap_or_default(), true),
-        None => (path.trim_start_matches('/'), false),
+    let (name, function, forwarded) = match path.strip_prefix("/api/") {
+        Some(rest) => (rest, routes.forwarded(rest), true),
+        None => {
+            let name = path.trim_start_matches('/');
+            (name, routes.lookup(name), false)
+        }
     };
-    let Some(function) = routes.lookup(name).cloned() else {
-        let message = format!(
-            "no function named `{name}` here; the functions are: {}",
-            routes.names()
-        );
+    let Some(function) = function.cloned() else {
+        let message = match forwarded {
+            true => format!(
+                "no function serves /api/{name}; the functions are: {}",
+                routes.names()
+            ),
+            false => format!(
+                "no function named `{name}` here; the functions are: {}",
+                routes.names()
+            ),
+        };
         return Ok(text(StatusCode::NOT_FOUND, message));
     };
     if !forwarded && request.method() != Method::POST {
