@@ -741,3 +741,21 @@ async fn shutdown_lets_the_invocation_in_flight_finish_and_export_then_refuses_n
         .await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }
+
+#[tokio::test]
+async fn a_closure_that_panics_before_its_future_exists_is_still_a_500() {
+    let handler = |_event: AzureEvent<QueueMessage>| -> std::future::Ready<Result<(), Error>> {
+        panic!("no connection pool")
+    };
+    let h = Harness::start(app().function("Eager", handler)).await;
+    let answer = h.invoke("Eager", "inv-eager", queue_payload("x")).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        answer.text().contains("no connection pool"),
+        "{}",
+        answer.text()
+    );
+    let again = h.invoke("Eager", "inv-eager-2", queue_payload("x")).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+    h.running.shutdown().await;
+}

@@ -200,12 +200,11 @@ where
                 }
             };
             let context = Context::of(invocation_id, self.identity.clone(), metadata);
-            let call = self.handler.call(AzureEvent::new(payload, context));
-            let scope = current_scope();
-            if let Some(scope) = &scope {
-                scope.mark_handler_called();
-            }
+            let event = AzureEvent::new(payload, context);
+            // A closure may panic before its future exists: catch that too.
+            let call = async { self.handler.call(event).await };
             let result = AssertUnwindSafe(call).catch_unwind().await;
+            let scope = current_scope();
             let result = match result {
                 Ok(result) => result,
                 Err(panic) => Err(format!(
