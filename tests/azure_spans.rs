@@ -759,3 +759,62 @@ async fn a_closure_that_panics_before_its_future_exists_is_still_a_500() {
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
     h.running.shutdown().await;
 }
+
+#[traced_function(trigger = "service_bus")]
+async fn process_orders(
+    event: otel_faas_runtime::azure::AzureEvent<otel_faas_runtime::azure::ServiceBusBatch>,
+) -> Result<(), Error> {
+    assert_eq!(event.payload.messages.len(), 3);
+    assert_eq!(event.payload.messages[1].delivery_count, Some(4));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_service_bus_batch_is_a_new_trace_linked_to_each_producer() {
+    let h = Harness::start(app().function_with(
+        "ProcessOrders",
+        FunctionBindings::default().with_trigger("orders", Some("orders")),
+        process_orders,
+    ))
+    .await;
+    let payload = json!({
+        "Data": { "orders": [ { "orderId": 1 }, { "orderId": 2 }, { "orderId": 3 } ] },
+        "Metadata": {
+            "MessageIdArray": ["m-1", "m-2", "m-3"],
+            "DeliveryCountArray": [1, 4, 1],
+            "SequenceNumberArray": [10, 11, 12],
+            "ApplicationPropertiesArray": [
+                { "Diagnostic-Id": format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01") },
+                { "Diagnostic-Id": "|legacy.1." },
+                {}
+            ],
+            "sys": { "MethodName": "ProcessOrders", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6" }
+        }
+    });
+    let answer = h.invoke("ProcessOrders", "inv-sb-batch", payload).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let spans = h.spans();
+    let server = invocation(&spans, "inv-sb-batch");
+    assert_eq!(server.parent_span_id, SpanId::INVALID);
+    let consumer = spans.named("process orders");
+    assert_eq!(
+        consumer.attr("messaging.batch.message_count").as_deref(),
+        Some("3")
+    );
+    assert_eq!(consumer.attr("messaging.message.id"), None);
+    assert_eq!(
+        consumer.links.len(),
+        1,
+        "only the message with a valid context"
+    );
+    let link = &consumer.links[0];
+    assert_eq!(link.span_context.trace_id().to_string(), PRODUCER_TRACE);
+    assert_eq!(link.attributes[0].value.as_str(), "m-1");
+    // One message where the function takes batches is a readable error.
+    let single =
+        json!({ "Data": { "orders": { "orderId": 4 } }, "Metadata": { "MessageId": "m-4" } });
+    let answer = h.invoke("ProcessOrders", "inv-sb-not-batch", single).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.text().contains("cardinality"), "{}", answer.text());
+    h.running.shutdown().await;
+}

@@ -85,6 +85,7 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A handler a [`FunctionApp`](super::FunctionApp) can serve: an async fn or closure taking
 /// `AzureEvent<P>` — `P` one of [`HttpRequest`](super::HttpRequest),
 /// [`QueueMessage`](super::QueueMessage), [`ServiceBusMessage`](super::ServiceBusMessage),
+/// [`ServiceBusBatch`](super::ServiceBusBatch),
 /// [`EventHubsBatch`](super::EventHubsBatch), [`TimerInfo`](super::TimerInfo) — and returning
 /// `Result<R, E>` with `R` an [`IntoReply`] value and `E: Display`.
 #[diagnostic::on_unimplemented(

@@ -30,6 +30,7 @@
 //! | `"http"` | `AzureEvent<HttpRequest>` | SERVER `{method} /api/{route}`, parent from `traceparent` |
 //! | `"queue"` | `AzureEvent<QueueMessage>` | SERVER *function* → CONSUMER `process {queue}` |
 //! | `"service_bus"` | `AzureEvent<ServiceBusMessage>` | SERVER → CONSUMER `process {queue or topic}`, parent from `Diagnostic-Id` / `traceparent` |
+//! | `"service_bus"` | `AzureEvent<ServiceBusBatch>` (`"cardinality": "many"`) | SERVER → CONSUMER `process {queue or topic}`, a link per message with a context |
 //! | `"event_hubs"` | `AzureEvent<EventHubsBatch>` | SERVER → CONSUMER `process {event hub}`, a link per event with a context |
 //! | `"timer"` | `AzureEvent<TimerInfo>` | SERVER *function*, `faas.trigger=timer`, a new trace |
 //!
@@ -71,7 +72,7 @@ pub use resource::AppIdentity;
 pub use crate::trigger::azure_event_hubs::{EventHubsBatch, EventHubsEvent};
 pub use crate::trigger::azure_http::HttpRequest;
 pub use crate::trigger::azure_queue::QueueMessage;
-pub use crate::trigger::azure_service_bus::ServiceBusMessage;
+pub use crate::trigger::azure_service_bus::{ServiceBusBatch, ServiceBusMessage};
 pub use crate::trigger::azure_timer::{ScheduleStatus, TimerInfo};
 
 use crate::Error;

@@ -1,5 +1,5 @@
 //! `trigger = "service_bus"` (Azure Functions): a message of a Service Bus queue or topic
-//! subscription.
+//! subscription, or a batch of them (`"cardinality": "many"`).
 //!
 //! ```text
 //! {function}               SERVER    faas.trigger=pubsub, faas.invocation_id, faas.name=<app>/<function>, …
@@ -16,25 +16,29 @@
 //! message is one producer, so its context is the invocation span's parent, as an HTTP
 //! caller's would be. A `Diagnostic-Id` in the old hierarchical `Request-Id` format
 //! (`|abc.1.`), or any malformed value, starts a new trace.
+//!
+//! A batch (`AzureEvent<ServiceBusBatch>`) has many producers: it starts a new trace, and its
+//! CONSUMER span has `messaging.batch.message_count` (> 1 only) and a link per message that
+//! carries a context (with the message's `messaging.message.id`), at most 128.
 
 use std::marker::PhantomData;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _};
 use opentelemetry_semantic_conventions::attribute::{
-    MESSAGING_MESSAGE_CONVERSATION_ID, MESSAGING_MESSAGE_ID,
+    MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_CONVERSATION_ID, MESSAGING_MESSAGE_ID,
     MESSAGING_SERVICEBUS_MESSAGE_DELIVERY_COUNT,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::messaging::{consumer_attributes, span_name};
+use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
 use super::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{
-    FromInvocation, PayloadError, RawInvocation, lenient_object, string_property,
+    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects, string_property,
 };
-use crate::azure::{AzureEvent, FunctionBindings};
+use crate::azure::{AzureEvent, Context, FunctionBindings};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 
@@ -123,6 +127,95 @@ impl FromInvocation for ServiceBusMessage {
     }
 }
 
+/// The messages of a Service Bus trigger with `"cardinality": "many"`.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ServiceBusBatch {
+    /// The messages, in delivery order (`destination` and `subscription` are the batch's).
+    pub messages: Vec<ServiceBusMessage>,
+    /// The queue or topic, when the function's `function.json` names it.
+    pub destination: Option<String>,
+    /// The topic subscription, when the function's `function.json` names it.
+    pub subscription: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchMetadata {
+    #[serde(default)]
+    message_id_array: Vec<Option<String>>,
+    #[serde(default)]
+    delivery_count_array: Vec<Option<u64>>,
+    #[serde(default)]
+    correlation_id_array: Vec<Option<String>>,
+    #[serde(default)]
+    content_type_array: Vec<Option<String>>,
+    #[serde(default)]
+    subject_array: Vec<Option<String>>,
+    #[serde(default)]
+    label_array: Vec<Option<String>>,
+    #[serde(default)]
+    sequence_number_array: Vec<Option<i64>>,
+    #[serde(default)]
+    enqueued_time_utc_array: Vec<Option<String>>,
+    #[serde(default, deserialize_with = "lenient_objects")]
+    application_properties_array: Vec<Map<String, Value>>,
+    #[serde(default, deserialize_with = "lenient_objects")]
+    user_properties_array: Vec<Map<String, Value>>,
+}
+
+/// Item `i` of a metadata array.
+fn nth<T: Clone>(array: &[Option<T>], i: usize) -> Option<T> {
+    array.get(i).cloned().flatten()
+}
+
+impl FromInvocation for ServiceBusBatch {
+    const TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+
+    fn from_invocation(
+        raw: RawInvocation,
+        bindings: &FunctionBindings,
+    ) -> Result<(Self, Map<String, Value>), PayloadError> {
+        let mut host = raw.into_host("service_bus")?;
+        let Value::Array(bodies) = host.take_trigger_data(bindings)? else {
+            return Err(PayloadError(
+                "a Service Bus batch is an array of messages in Data; this function receives one \
+                 message at a time (`\"cardinality\": \"one\"`): take `AzureEvent<ServiceBusMessage>`"
+                    .to_owned(),
+            ));
+        };
+        let meta: BatchMetadata = host.metadata_as()?;
+        let properties = match meta.application_properties_array.is_empty() {
+            true => &meta.user_properties_array,
+            false => &meta.application_properties_array,
+        };
+        let messages = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| ServiceBusMessage {
+                body,
+                message_id: nth(&meta.message_id_array, i),
+                delivery_count: nth(&meta.delivery_count_array, i),
+                correlation_id: nth(&meta.correlation_id_array, i),
+                session_id: None,
+                content_type: nth(&meta.content_type_array, i),
+                subject: nth(&meta.subject_array, i).or_else(|| nth(&meta.label_array, i)),
+                sequence_number: nth(&meta.sequence_number_array, i),
+                enqueued_time_utc: nth(&meta.enqueued_time_utc_array, i),
+                application_properties: properties.get(i).cloned().unwrap_or_default(),
+                destination: bindings.destination().map(str::to_owned),
+                subscription: bindings.subscription().map(str::to_owned),
+            })
+            .collect();
+        let batch = ServiceBusBatch {
+            messages,
+            destination: bindings.destination().map(str::to_owned),
+            subscription: bindings.subscription().map(str::to_owned),
+        };
+        Ok((batch, host.metadata))
+    }
+}
+
 /// Reads a message's (or an event's) application properties as a trace-context carrier:
 /// `traceparent`, else `Diagnostic-Id`, and `tracestate`. Values that are not strings are
 /// not there.
@@ -146,22 +239,71 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// An event the `service_bus` trigger accepts: `AzureEvent<ServiceBusMessage>`.
+/// An event the `service_bus` trigger accepts: `AzureEvent<ServiceBusMessage>`, or
+/// `AzureEvent<ServiceBusBatch>` for `"cardinality": "many"`.
 #[diagnostic::on_unimplemented(
-    message = "the `service_bus` trigger (Azure Functions) takes `AzureEvent<ServiceBusMessage>`, not `{Self}`",
+    message = "the `service_bus` trigger (Azure Functions) takes `AzureEvent<ServiceBusMessage>` (or `AzureEvent<ServiceBusBatch>`), not `{Self}`",
     label = "expected `otel_faas_runtime::azure::AzureEvent<otel_faas_runtime::azure::ServiceBusMessage>` here",
     note = "for Amazon SQS or SNS on AWS Lambda use `trigger = \"sqs\"` or `trigger = \"sns\"`"
 )]
 pub trait ServiceBusInput: sealed::Sealed {
-    /// The event.
-    fn event(&self) -> &AzureEvent<ServiceBusMessage>;
+    /// The invocation.
+    fn context(&self) -> &Context;
+    /// The messages: one, or the batch's.
+    fn messages(&self) -> &[ServiceBusMessage];
+    /// The queue or topic.
+    fn destination(&self) -> Option<&str>;
+    /// The topic subscription.
+    fn subscription(&self) -> Option<&str>;
+    /// Whether the function takes batches (`"cardinality": "many"`).
+    fn is_batch(&self) -> bool;
 }
 
 impl sealed::Sealed for AzureEvent<ServiceBusMessage> {}
 
 impl ServiceBusInput for AzureEvent<ServiceBusMessage> {
-    fn event(&self) -> &AzureEvent<ServiceBusMessage> {
-        self
+    fn context(&self) -> &Context {
+        &self.context
+    }
+
+    fn messages(&self) -> &[ServiceBusMessage] {
+        std::slice::from_ref(&self.payload)
+    }
+
+    fn destination(&self) -> Option<&str> {
+        self.payload.destination.as_deref()
+    }
+
+    fn subscription(&self) -> Option<&str> {
+        self.payload.subscription.as_deref()
+    }
+
+    fn is_batch(&self) -> bool {
+        false
+    }
+}
+
+impl sealed::Sealed for AzureEvent<ServiceBusBatch> {}
+
+impl ServiceBusInput for AzureEvent<ServiceBusBatch> {
+    fn context(&self) -> &Context {
+        &self.context
+    }
+
+    fn messages(&self) -> &[ServiceBusMessage] {
+        &self.payload.messages
+    }
+
+    fn destination(&self) -> Option<&str> {
+        self.payload.destination.as_deref()
+    }
+
+    fn subscription(&self) -> Option<&str> {
+        self.payload.subscription.as_deref()
+    }
+
+    fn is_batch(&self) -> bool {
+        true
     }
 }
 
@@ -171,56 +313,99 @@ pub(crate) struct AzureServiceBus<I>(PhantomData<I>);
 impl<I: ServiceBusInput> Trigger for AzureServiceBus<I> {
     type Input = I;
     const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+    const ITEMS: &'static str = "messages";
 
     fn lambda_context(_input: &I) -> Option<&lambda_runtime::Context> {
         None
     }
 
     fn invocation_context(input: &I) -> Option<InvocationContext<'_>> {
-        Some(InvocationContext::Azure(&input.event().context))
+        Some(InvocationContext::Azure(input.context()))
     }
 
     fn invocation(input: &I, _spec: &Spec, telemetry: &Telemetry, span: &mut InvocationSpan) {
-        let properties = &input.event().payload.application_properties;
-        span.parent = Some(
-            telemetry
+        span.parent = Some(match (input.is_batch(), input.messages()) {
+            (false, [message]) => telemetry
                 .propagation()
-                .extract(&PropertiesCarrier(properties), None),
-        );
+                .extract(&PropertiesCarrier(&message.application_properties), None),
+            _ => opentelemetry::Context::new(),
+        });
     }
 
     fn trigger_span(input: &I, _spec: &Spec, telemetry: &Telemetry) -> Option<TriggerSpan> {
         let limit = telemetry.value_limit();
-        let message = &input.event().payload;
-        let destination = message.destination.as_deref();
+        let destination = input.destination();
         let mut attributes = consumer_attributes(SYSTEM, destination, limit);
-        if let Some(subscription) = &message.subscription {
+        if let Some(subscription) = input.subscription() {
             attributes.push(KeyValue::new(
                 SUBSCRIPTION_NAME,
                 bounded(subscription, limit),
             ));
         }
-        if let Some(id) = &message.message_id {
-            attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, bounded(id, limit)));
-        }
-        if let Some(correlation) = &message.correlation_id {
-            attributes.push(KeyValue::new(
-                MESSAGING_MESSAGE_CONVERSATION_ID,
-                bounded(correlation, limit),
-            ));
-        }
-        if let Some(count) = message.delivery_count {
-            attributes.push(KeyValue::new(
-                MESSAGING_SERVICEBUS_MESSAGE_DELIVERY_COUNT,
-                i64::try_from(count).unwrap_or(i64::MAX),
-            ));
+        let mut links = Vec::new();
+        match (input.is_batch(), input.messages()) {
+            (false, [message]) => message_attributes(message, limit, &mut attributes),
+            (_, messages) => {
+                if messages.len() > 1 {
+                    attributes.push(KeyValue::new(
+                        MESSAGING_BATCH_MESSAGE_COUNT,
+                        messages.len() as i64,
+                    ));
+                }
+                links = messages
+                    .iter()
+                    .filter_map(|message| link(message, telemetry))
+                    .take(MAX_LINKS)
+                    .collect();
+            }
         }
         Some(TriggerSpan {
             name: span_name(destination, limit),
             kind: SpanKind::Consumer,
             attributes,
-            links: Vec::new(),
+            links,
             batch_size: 0,
         })
     }
+}
+
+/// The attributes of the one message an invocation processes.
+fn message_attributes(message: &ServiceBusMessage, limit: usize, out: &mut Vec<KeyValue>) {
+    if let Some(id) = &message.message_id {
+        out.push(KeyValue::new(MESSAGING_MESSAGE_ID, bounded(id, limit)));
+    }
+    if let Some(correlation) = &message.correlation_id {
+        out.push(KeyValue::new(
+            MESSAGING_MESSAGE_CONVERSATION_ID,
+            bounded(correlation, limit),
+        ));
+    }
+    if let Some(count) = message.delivery_count {
+        out.push(KeyValue::new(
+            MESSAGING_SERVICEBUS_MESSAGE_DELIVERY_COUNT,
+            i64::try_from(count).unwrap_or(i64::MAX),
+        ));
+    }
+}
+
+/// A link to the producer of a message of a batch, when it carries a valid context.
+fn link(message: &ServiceBusMessage, telemetry: &Telemetry) -> Option<Link> {
+    let cx = telemetry
+        .propagation()
+        .extract(&PropertiesCarrier(&message.application_properties), None);
+    let producer = cx.span().span_context().clone();
+    if !producer.is_valid() {
+        return None;
+    }
+    let attributes = message
+        .message_id
+        .as_deref()
+        .map(|id| {
+            vec![KeyValue::new(
+                MESSAGING_MESSAGE_ID,
+                bounded(id, telemetry.value_limit()),
+            )]
+        })
+        .unwrap_or_default();
+    Some(Link::new(producer, attributes, 0))
 }

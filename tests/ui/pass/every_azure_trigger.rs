@@ -2,7 +2,7 @@
 //! is told apart from AWS's by its `AzureEvent` argument, or by `provider = "azure"`.
 use otel_faas_runtime::azure::{
     AzureEvent, EventHubsBatch, FunctionApp, HttpRequest, InvokeResponse, QueueMessage,
-    ServiceBusMessage, TimerInfo,
+    ServiceBusBatch, ServiceBusMessage, TimerInfo,
 };
 use otel_faas_runtime::{Error, traced_function};
 
@@ -26,6 +26,12 @@ async fn service_bus(event: AzureEvent<ServiceBusMessage>) -> Result<serde_json:
     Ok(event.payload.body)
 }
 
+#[traced_function(trigger = "service_bus")]
+async fn service_bus_batch(event: AzureEvent<ServiceBusBatch>) -> Result<(), Error> {
+    let _ = event.payload.messages;
+    Ok(())
+}
+
 #[traced_function(trigger = "event_hubs")]
 async fn event_hubs(_event: AzureEvent<EventHubsBatch>) -> Result<(), std::io::Error> {
     Ok(())
@@ -43,5 +49,6 @@ fn main() {
         .function("c", queue)
         .function("d", service_bus)
         .function("e", event_hubs)
-        .function("f", timer);
+        .function("f", timer)
+        .function("g", service_bus_batch);
 }
