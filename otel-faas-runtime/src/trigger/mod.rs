@@ -13,6 +13,9 @@
 //! | `sqs` | `LambdaEvent<SqsEvent>` | SERVER *function* → CONSUMER `process {queue}` | — | one per message with an `AWSTraceHeader` |
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
 //! | `other` | `LambdaEvent<T>` | SERVER *function* | client context `custom.traceparent` | — |
+//!
+//! With the `azure` feature, the `azure_*` files are the Azure Functions triggers (`http`,
+//! `queue`, `service_bus`, `event_hubs`, `timer`); see [`crate::azure`].
 
 #[cfg(feature = "azure")]
 pub mod azure_event_hubs;
