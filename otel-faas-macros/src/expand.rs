@@ -24,6 +24,7 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
+use crate::provider::{self, Provider};
 use crate::valid::{Config, LinksFrom, Trigger};
 
 /// The name the event argument takes in the signature.
@@ -62,7 +63,8 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => item.sig.ident.span(),
     };
-    let (module, reader) = entry(config.trigger, config.per_record);
+    let provider = provider::resolve(config.trigger, config.provider, &event_type)?;
+    let (module, reader) = entry(config.trigger, config.per_record, provider);
     let reader = match reader {
         Some(module) => {
             let module = Ident::new(module, Span::call_site());
@@ -99,9 +101,18 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
 
 /// The `__private` module whose `instrument` traces the handler, and the module of its
 /// outcome reader when the trigger reads more than errors (partial batch failures).
-fn entry(trigger: Trigger, per_record: bool) -> (&'static str, Option<&'static str>) {
+fn entry(
+    trigger: Trigger,
+    per_record: bool,
+    provider: Provider,
+) -> (&'static str, Option<&'static str>) {
     match (trigger, per_record) {
+        (Trigger::Http, _) if provider == Provider::Azure => ("azure_http", None),
         (Trigger::Http, _) => ("http", None),
+        (Trigger::AzureQueue, _) => ("azure_queue", None),
+        (Trigger::ServiceBus, _) => ("azure_service_bus", None),
+        (Trigger::EventHubs, _) => ("azure_event_hubs", None),
+        (Trigger::Timer, _) => ("azure_timer", None),
         (Trigger::Sqs, false) => ("sqs", Some("sqs")),
         (Trigger::Sqs, true) => ("sqs_message", None),
         (Trigger::Sns, _) => ("sns", None),

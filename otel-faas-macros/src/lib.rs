@@ -20,6 +20,8 @@
 //! - an unknown option lists the valid ones (and suggests the near miss: `triger`);
 //! - an unknown trigger lists the valid ones, with a hint for `"SQS"`, `"api_gateway"`, …;
 //! - a duplicated option points at both places; `trigger` is required;
+//! - a trigger of the other platform than `provider = "…"`, or an Azure event on an AWS
+//!   trigger, names the trigger to use on that platform;
 //! - an option that does not apply to the trigger says which trigger it is for;
 //! - the function must be `async` and take its event as its last argument;
 //! - an event type that does not fit the trigger is reported on that argument's type,
@@ -31,12 +33,13 @@
 
 mod attr;
 mod expand;
+mod provider;
 mod valid;
 
 use proc_macro::TokenStream;
 use quote::ToTokens as _;
 
-/// Traces an AWS Lambda handler; see the `otel_faas_runtime` documentation.
+/// Traces an AWS Lambda or Azure Functions handler; see the `otel_faas_runtime` documentation.
 #[proc_macro_attribute]
 pub fn traced_function(args: TokenStream, item: TokenStream) -> TokenStream {
     let item2 = proc_macro2::TokenStream::from(item.clone());

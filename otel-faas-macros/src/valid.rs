@@ -7,6 +7,7 @@ use proc_macro2::Span;
 use syn::{Ident, LitStr};
 
 use crate::attr::{Args, Entry};
+use crate::provider::{self, Provider};
 
 /// A trigger the attribute accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,11 @@ pub(crate) enum Trigger {
     DynamoDb,
     Kinesis,
     Other,
+    /// Azure Storage queues.
+    AzureQueue,
+    ServiceBus,
+    EventHubs,
+    Timer,
 }
 
 impl Trigger {
@@ -33,9 +39,13 @@ impl Trigger {
         ("dynamodb", Trigger::DynamoDb),
         ("kinesis", Trigger::Kinesis),
         ("other", Trigger::Other),
+        ("queue", Trigger::AzureQueue),
+        ("service_bus", Trigger::ServiceBus),
+        ("event_hubs", Trigger::EventHubs),
+        ("timer", Trigger::Timer),
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         Trigger::ALL
             .iter()
             .find(|(_, t)| *t == self)
@@ -80,6 +90,8 @@ pub(crate) struct Config {
     pub(crate) parent_from_detail: bool,
     /// The cron expression, without `cron(...)`.
     pub(crate) cron: Option<LitStr>,
+    /// `provider = "…"`, when written.
+    pub(crate) provider: Option<Provider>,
 }
 
 /// Every option, and the triggers it applies to (`None`: all).
@@ -97,6 +109,7 @@ const OPTIONS: &[(&str, Option<&[Trigger]>)] = &[
     ),
     ("parent_from", Some(&[Trigger::EventBridge])),
     ("cron", Some(&[Trigger::Schedule])),
+    ("provider", None),
 ];
 
 /// Option names people reach for, and what they mean here.
@@ -112,6 +125,8 @@ const OPTION_ALIASES: &[(&str, &str)] = &[
     ("parent", "parent_from"),
     ("schedule", "cron"),
     ("schedule_expression", "cron"),
+    ("platform", "provider"),
+    ("cloud", "provider"),
     ("expression", "cron"),
 ];
 
@@ -127,7 +142,14 @@ const TRIGGER_ALIASES: &[(&str, &str)] = &[
     ("lambda_url", "http"),
     ("url", "http"),
     ("https", "http"),
-    ("queue", "sqs"),
+    ("storage_queue", "queue"),
+    ("azure_queue", "queue"),
+    ("servicebus", "service_bus"),
+    ("azure_service_bus", "service_bus"),
+    ("eventhubs", "event_hubs"),
+    ("event_hub", "event_hubs"),
+    ("eventhub", "event_hubs"),
+    ("timer_trigger", "timer"),
     ("aws_sqs", "sqs"),
     ("topic", "sns"),
     ("aws_sns", "sns"),
@@ -137,7 +159,6 @@ const TRIGGER_ALIASES: &[(&str, &str)] = &[
     ("cron", "schedule"),
     ("scheduled", "schedule"),
     ("scheduler", "schedule"),
-    ("timer", "schedule"),
     ("rate", "schedule"),
     ("s3_event", "s3"),
     ("bucket", "s3"),
@@ -235,6 +256,18 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
             )
         })
         .unwrap_or(false);
+    let provider = seen.get("provider").and_then(|entry| {
+        errors.take(
+            entry
+                .string("provider = \"azure\"")
+                .and_then(|lit| provider::parse(&lit)),
+        )
+    });
+    if let (Some(provider), Some(trigger), Some(entry)) = (provider, trigger, seen.get("trigger"))
+        && let Ok(lit) = entry.string("")
+    {
+        errors.take(provider::check_trigger(trigger, &lit, provider));
+    }
     let cron = seen
         .get("cron")
         .and_then(|entry| errors.take(entry.string("cron = \"0 9 * * ? *\"").and_then(cron)));
@@ -283,6 +316,7 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
         links_from,
         parent_from_detail,
         cron,
+        provider,
     })
 }
 

@@ -28,7 +28,7 @@ use crate::metrics::InvocationFacts;
 use crate::outcome::{Failure, ReadOutcome};
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
-use crate::trigger::{FaasTrigger, InvocationSpan, Spec, Trigger};
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 
 tokio::task_local! {
     static SCOPE: Arc<InvocationScope>;
@@ -283,27 +283,41 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
     let tracer = telemetry.tracer();
     let mut batch_size = 0;
     let mut coldstart = false;
-    let invocation = T::lambda_context(input).map(|lambda| {
+    let invocation = T::invocation_context(input).map(|context| {
         let mut plan = InvocationSpan {
             name: None,
             parent: None,
             attributes: Vec::with_capacity(16),
             batch_size: 0,
         };
-        coldstart = invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes);
+        coldstart = match context {
+            InvocationContext::Lambda(lambda) => {
+                invocation_attributes(telemetry, lambda, T::FAAS_TRIGGER, &mut plan.attributes)
+            }
+            #[cfg(feature = "azure")]
+            InvocationContext::Azure(azure) => {
+                azure.invocation_attributes(telemetry, T::FAAS_TRIGGER, &mut plan.attributes)
+            }
+        };
         T::invocation(input, spec, telemetry, &mut plan);
         batch_size = plan.batch_size;
-        let name = match (spec.name, plan.name) {
-            (Some(name), _) => name.into(),
-            (None, Some(name)) => name,
-            (None, None) => function_name(lambda),
+        let name = match (spec.name, plan.name, context) {
+            (Some(name), _, _) => name.into(),
+            (None, Some(name), _) => name,
+            (None, None, InvocationContext::Lambda(lambda)) => function_name(lambda),
+            #[cfg(feature = "azure")]
+            (None, None, InvocationContext::Azure(azure)) => {
+                azure.function_name().to_owned().into()
+            }
         };
         // Triggers without a carrier of their own still honour the Lambda trace header
-        // (`xray-lambda`).
-        let parent = plan.parent.unwrap_or_else(|| {
-            telemetry
+        // (`xray-lambda`); elsewhere they start a new trace.
+        let parent = plan.parent.unwrap_or_else(|| match context {
+            InvocationContext::Lambda(lambda) => telemetry
                 .propagation()
-                .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref())
+                .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref()),
+            #[cfg(feature = "azure")]
+            InvocationContext::Azure(_) => Context::new(),
         });
         let span = tracer
             .span_builder(name)

@@ -70,6 +70,12 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per flush; more are dropped and counted |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
 //!
+//! # Azure Functions
+//!
+//! With the `azure` feature, [`azure::FunctionApp`] serves annotated handlers as an Azure
+//! Functions custom handler, with the `http`, `queue`, `service_bus`, `event_hubs` and
+//! `timer` triggers; see [`azure`].
+//!
 //! # Testing handlers
 //!
 //! With the `testing` feature, [`testing::TestKit`] invokes an annotated handler in process,
@@ -80,6 +86,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod arn;
+#[cfg(feature = "azure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
+pub mod azure;
 pub mod config;
 pub mod events;
 pub mod export;
@@ -110,7 +119,7 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
-/// Traces an AWS Lambda handler; see the crate documentation.
+/// Traces an AWS Lambda or Azure Functions handler; see the crate documentation.
 ///
 /// ```ignore
 /// #[traced_function(trigger = "http")]
@@ -124,13 +133,14 @@ pub mod __private;
 ///
 /// | option | triggers | meaning |
 /// |---|---|---|
-/// | `trigger = "…"` | required | `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `other` |
+/// | `trigger = "…"` | required | AWS: `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `other`; Azure: `http`, `queue`, `service_bus`, `event_hubs`, `timer` |
 /// | `name = "…"` | all | span name instead of the trigger's (the invocation span; the record span with `per_message`/`per_record`) |
 /// | `per_message` | `sqs` | the handler takes one `SqsMessage`; failures are returned as `SqsBatchResponse` |
 /// | `per_record` | `kinesis`, `dynamodb`, `s3` | the handler takes one record; failures are returned as the platform's batch response (S3: the invocation fails) |
 /// | `links_from = "…"` | `sqs`, `kinesis`, `eventbridge` | sqs: `aws_trace_header` (default), `message_attributes`, `both`; kinesis: `data`; eventbridge: `detail` |
 /// | `parent_from = "detail"` | `eventbridge` | continue the trace carried in the event's `detail` |
 /// | `cron = "…"` | `schedule` | the schedule's cron expression, recorded as `faas.cron` |
+/// | `provider = "…"` | all | `aws` or `azure`; by default the trigger's platform, and for `http` the argument type's |
 pub use otel_faas_macros::traced_function;
 
 /// The error type handlers usually return (`lambda_runtime::Error`).

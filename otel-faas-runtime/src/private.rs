@@ -10,6 +10,11 @@
 pub use crate::outcome::{Outcome, ReadOutcome, Verdict, read_outcome};
 pub use crate::trigger::{LinksFrom, ParentFrom, Spec};
 
+#[cfg(feature = "azure")]
+pub use crate::azure::glue::{
+    azure_event_hubs, azure_http, azure_queue, azure_service_bus, azure_timer,
+};
+
 /// `trigger = "http"`.
 pub mod http {
     use std::future::Future;

@@ -39,8 +39,10 @@ pub(crate) fn build(config: &Config, platform: Resource) -> Resource {
                 .map(|(_, v)| v.clone())
         })
         .or_else(|| {
+            // Azure Functions: the function app's name (one process serves every function).
             platform
-                .get(&Key::from_static_str(FAAS_NAME))
+                .get(&Key::from_static_str(SERVICE_NAME))
+                .or_else(|| platform.get(&Key::from_static_str(FAAS_NAME)))
                 .map(|v| v.to_string())
         })
         .unwrap_or_else(|| "unknown_service".to_owned());

@@ -24,7 +24,20 @@
 //!
 //! Batches handled one record at a time share one mechanism, described in [`process_record`]
 //! and [`BatchedRecord`].
+//!
+//! With the `azure` feature, the `azure_*` files are the Azure Functions triggers (`http`,
+//! `queue`, `service_bus`, `event_hubs`, `timer`); see [`crate::azure`].
 
+#[cfg(feature = "azure")]
+pub mod azure_event_hubs;
+#[cfg(feature = "azure")]
+pub mod azure_http;
+#[cfg(feature = "azure")]
+pub mod azure_queue;
+#[cfg(feature = "azure")]
+pub mod azure_service_bus;
+#[cfg(feature = "azure")]
+pub mod azure_timer;
 mod document;
 pub mod dynamodb;
 pub mod eventbridge;
@@ -40,7 +53,7 @@ pub mod schedule;
 pub mod sns;
 pub mod sqs;
 
-pub(crate) use plan::{InvocationSpan, Trigger, TriggerSpan};
+pub(crate) use plan::{InvocationContext, InvocationSpan, Trigger, TriggerSpan};
 pub(crate) use records::RecordTrigger;
 pub use records::{BatchedRecord, TracedRecord, process_record};
 

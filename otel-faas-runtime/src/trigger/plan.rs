@@ -35,6 +35,16 @@ pub struct TriggerSpan {
     pub batch_size: usize,
 }
 
+/// The platform's description of the invocation a trigger's input belongs to.
+#[derive(Clone, Copy)]
+pub enum InvocationContext<'a> {
+    /// An AWS Lambda invocation.
+    Lambda(&'a lambda_runtime::Context),
+    /// An Azure Functions invocation, delivered to the custom handler.
+    #[cfg(feature = "azure")]
+    Azure(&'a crate::azure::Context),
+}
+
 /// A kind of trigger.
 pub trait Trigger {
     /// The handler argument it traces.
@@ -47,6 +57,12 @@ pub trait Trigger {
     /// The Lambda context, when the input is a whole invocation; `None` for one record of an
     /// invocation, which gets no invocation span of its own.
     fn lambda_context(input: &Self::Input) -> Option<&lambda_runtime::Context>;
+
+    /// The invocation the input is, on whichever platform; `None` for one record of an
+    /// invocation. Lambda triggers keep the default.
+    fn invocation_context(input: &Self::Input) -> Option<InvocationContext<'_>> {
+        Self::lambda_context(input).map(InvocationContext::Lambda)
+    }
 
     /// Completes the invocation span: name, parent, attributes.
     fn invocation(

@@ -1,0 +1,310 @@
+//! Running traced handlers on Azure Functions, as a custom handler.
+//!
+//! ```no_run
+//! use otel_faas_runtime::azure::{AzureEvent, FunctionApp, ServiceBusMessage};
+//! use otel_faas_runtime::{traced_function, Error};
+//!
+//! #[traced_function(trigger = "service_bus")]
+//! async fn process_order(event: AzureEvent<ServiceBusMessage>) -> Result<(), Error> {
+//!     tracing::info!(id = ?event.payload.message_id, "processing");
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     FunctionApp::new().function("ProcessOrder", process_order).run().await
+//! }
+//! ```
+//!
+//! The Functions host starts the executable `host.json` names and sends each invocation to
+//! it over HTTP on `FUNCTIONS_CUSTOMHANDLER_PORT`: `POST /{function}` with the trigger's data
+//! in its JSON, or, with `enableForwardingHttpRequest`, an HTTP trigger's request as it came.
+//! [`FunctionApp::run`] serves those requests: it reads the trigger's typed payload (a
+//! request it cannot read fails that invocation with a readable message and an error
+//! span), calls the function registered under that name, exports the invocation's spans
+//! before answering, and on SIGTERM stops taking requests, lets those in flight finish and
+//! flushes telemetry.
+//!
+//! | `trigger =` | handler argument | spans |
+//! |---|---|---|
+//! | `"http"` | `AzureEvent<HttpRequest>` | SERVER `{method} /api/{route}`, parent from `traceparent` |
+//! | `"queue"` | `AzureEvent<QueueMessage>` | SERVER *function* → CONSUMER `process {queue}` |
+//! | `"service_bus"` | `AzureEvent<ServiceBusMessage>` | SERVER → CONSUMER `process {queue or topic}`, parent from `Diagnostic-Id` / `traceparent` |
+//! | `"service_bus"` | `AzureEvent<ServiceBusBatch>` (`"cardinality": "many"`) | SERVER → CONSUMER `process {queue or topic}`, a link per message with a context |
+//! | `"event_hubs"` | `AzureEvent<EventHubsBatch>` | SERVER → CONSUMER `process {event hub}`, a link per event with a context |
+//! | `"timer"` | `AzureEvent<TimerInfo>` | SERVER *function*, `faas.trigger=timer`, a new trace |
+//!
+//! Every invocation span carries `faas.trigger`, `faas.invocation_id` (the host's
+//! `X-Azure-Functions-InvocationId`), `faas.name` (`<app>/<function>`), `faas.coldstart` and,
+//! when the subscription and resource group are known, `cloud.resource_id`; the resource
+//! carries `cloud.provider=azure`, `cloud.platform=azure.functions`, `cloud.region`,
+//! `faas.instance` and `service.instance.id` (see [`AppIdentity`]).
+
+mod context;
+mod function_json;
+#[doc(hidden)]
+pub mod glue;
+mod handler;
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
+pub(crate) mod payload;
+mod resource;
+mod server;
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use context::{AzureEvent, Context};
+pub use function_json::FunctionBindings;
+pub use handler::{AzureHandler, EventHandler, IntoReply, Reply};
+pub use payload::{FromInvocation, InvokeResponse, PayloadError};
+pub use resource::AppIdentity;
+
+pub use crate::trigger::azure_event_hubs::{EventHubsBatch, EventHubsEvent};
+pub use crate::trigger::azure_http::HttpRequest;
+pub use crate::trigger::azure_queue::QueueMessage;
+pub use crate::trigger::azure_service_bus::{ServiceBusBatch, ServiceBusMessage};
+pub use crate::trigger::azure_timer::{ScheduleStatus, TimerInfo};
+
+use crate::Error;
+use crate::config::Config;
+use crate::telemetry::Telemetry;
+use context::FunctionIdentity;
+use handler::{Function, Registered};
+use server::Routes;
+
+/// How long the final flush on shutdown may take.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// The functions of a function app, served as a custom handler.
+///
+/// ```no_run
+/// # use otel_faas_runtime::azure::{AzureEvent, FunctionApp, HttpRequest, TimerInfo};
+/// # use otel_faas_runtime::{traced_function, Error};
+/// # #[traced_function(trigger = "http")]
+/// # async fn hello(event: AzureEvent<HttpRequest>) -> Result<http::Response<String>, Error> { Ok(http::Response::new("hi".into())) }
+/// # #[traced_function(trigger = "timer")]
+/// # async fn cleanup(event: AzureEvent<TimerInfo>) -> Result<(), Error> { Ok(()) }
+/// # async fn run() -> Result<(), Error> {
+/// FunctionApp::new()
+///     .function("hello", hello)
+///     .function("cleanup", cleanup)
+///     .run()
+///     .await
+/// # }
+/// ```
+pub struct FunctionApp {
+    functions: HashMap<String, Box<dyn Function>>,
+    root: Option<PathBuf>,
+    identity: AppIdentity,
+    telemetry: Option<Option<Telemetry>>,
+}
+
+impl std::fmt::Debug for FunctionApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionApp")
+            .field("functions", &self.functions.keys().collect::<Vec<_>>())
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for FunctionApp {
+    fn default() -> Self {
+        FunctionApp::new()
+    }
+}
+
+impl FunctionApp {
+    /// An app with no function yet, in the function app its environment describes.
+    pub fn new() -> Self {
+        FunctionApp {
+            functions: HashMap::new(),
+            root: None,
+            identity: AppIdentity::from_env(),
+            telemetry: None,
+        }
+    }
+
+    /// Describes the function app explicitly instead of from the environment.
+    pub fn identity(mut self, identity: AppIdentity) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Reads the functions' `function.json` files in `root` instead of the app root the
+    /// host runs the handler in (`AzureWebJobsScriptRoot`, else the current directory).
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// Serves `handler` as the function `name` (its folder, where its `function.json` is),
+    /// with the bindings its `function.json` declares (read when the app starts).
+    pub fn function<H, M>(self, name: &str, handler: H) -> Self
+    where
+        H: AzureHandler<M>,
+        M: 'static,
+    {
+        self.register(name, None, handler)
+    }
+
+    /// Serves `handler` as the function `name`, with the given bindings rather than its
+    /// `function.json`'s.
+    pub fn function_with<H, M>(self, name: &str, bindings: FunctionBindings, handler: H) -> Self
+    where
+        H: AzureHandler<M>,
+        M: 'static,
+    {
+        self.register(name, Some(bindings), handler)
+    }
+
+    fn register<H, M>(mut self, name: &str, bindings: Option<FunctionBindings>, handler: H) -> Self
+    where
+        H: AzureHandler<M>,
+        M: 'static,
+    {
+        let registered = Registered {
+            handler,
+            identity: Arc::new(FunctionIdentity::new(name, &self.identity)),
+            bindings,
+            marker: PhantomData::<fn() -> M>,
+        };
+        self.functions
+            .insert(name.to_ascii_lowercase(), Box::new(registered));
+        self
+    }
+
+    /// Traces with `telemetry` instead of the pipeline [`init`] builds from the environment.
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = Some(Some(telemetry));
+        self
+    }
+
+    /// Serves the functions on `FUNCTIONS_CUSTOMHANDLER_PORT` (port 8080 when it is not set)
+    /// until SIGTERM or SIGINT, then lets in-flight invocations finish and flushes
+    /// telemetry.
+    pub async fn run(self) -> Result<(), Error> {
+        let addr = server::listen_addr()?;
+        let running = self.start(addr).await?;
+        tracing::info!(target: "otel_faas", "custom handler listening on http://{}", running.addr());
+        let signal = shutdown_signal().await;
+        tracing::info!(target: "otel_faas", "{signal} received: finishing invocations and flushing telemetry");
+        running.shutdown().await;
+        Ok(())
+    }
+
+    /// Starts serving on `addr` (port 0 picks a free one) in the background.
+    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningApp> {
+        let telemetry = match self.telemetry {
+            Some(telemetry) => telemetry,
+            None => init(&self.identity),
+        };
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let root = self.root.unwrap_or_else(FunctionBindings::app_root);
+        let functions = self
+            .functions
+            .into_iter()
+            .map(|(name, mut function)| {
+                function.load_bindings(&root);
+                (name, Arc::from(function))
+            })
+            .collect();
+        let routes = Arc::new(Routes {
+            functions,
+            telemetry: telemetry.clone(),
+        });
+        let task = tokio::spawn(server::serve(listener, routes, stopped));
+        Ok(RunningApp {
+            addr,
+            stop,
+            task,
+            telemetry,
+        })
+    }
+}
+
+/// A [`FunctionApp`] serving in the background.
+#[derive(Debug)]
+pub struct RunningApp {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    telemetry: Option<Telemetry>,
+}
+
+impl RunningApp {
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops taking requests, waits for those in flight (10 s at most), and flushes
+    /// telemetry.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        if let Some(telemetry) = &self.telemetry {
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH, telemetry.flush()).await;
+        }
+    }
+}
+
+/// Starts telemetry from the environment for a function app, once per process, as
+/// [`crate::lambda::init`] does on Lambda but with the Azure resource; `None` when
+/// `OTEL_SDK_DISABLED=true`.
+pub fn init(identity: &AppIdentity) -> Option<Telemetry> {
+    if let Some(telemetry) = Telemetry::global() {
+        return Some(telemetry.clone());
+    }
+    let config = Config::from_env();
+    let telemetry = (!config.sdk_disabled).then(|| {
+        let resource = identity.resource(&config);
+        Telemetry::builder()
+            .with_resource(resource)
+            .config(config)
+            .build()
+    });
+    if let Some(telemetry) = &telemetry {
+        telemetry.install_global();
+    }
+    crate::logging::install(telemetry.as_ref());
+    for warning in telemetry.iter().flat_map(|t| t.warnings()) {
+        tracing::warn!(target: "otel_faas", "{warning}");
+    }
+    telemetry
+}
+
+/// Resolves on SIGTERM (what the host sends before it stops the handler) or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

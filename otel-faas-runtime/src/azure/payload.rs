@@ -1,0 +1,307 @@
+//! The Functions host's custom-handler protocol: the invocation request (`Data`, `Metadata`),
+//! the response (`Outputs`, `Logs`, `ReturnValue`), and reading a trigger's typed payload
+//! out of a request that is untrusted input.
+//!
+//! ```json
+//! POST /{functionName}
+//! { "Data": { "<trigger binding>": …, "<input binding>": … },
+//!   "Metadata": { "<trigger metadata>": …, "sys": { "MethodName": …, "UtcNow": …, "RandGuid": … } } }
+//! ```
+//!
+//! The host writes some nested objects as JSON text (an HTTP request's `Query`, message
+//! properties on some extension versions): wherever an object is expected, a string holding
+//! one is accepted too.
+
+use bytes::Bytes;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::function_json::FunctionBindings;
+use crate::trigger::FaasTrigger;
+
+/// An invocation the custom handler received, before its trigger reads it.
+#[derive(Debug)]
+pub enum RawInvocation {
+    /// The host's invocation JSON.
+    Host(HostRequest),
+    /// An HTTP request the host forwarded as it came (`enableForwardingHttpRequest`).
+    Forwarded(Box<http::Request<Bytes>>),
+}
+
+/// The host's invocation JSON.
+#[derive(Debug, Default, Deserialize)]
+pub struct HostRequest {
+    /// Trigger and input binding data, by binding name.
+    #[serde(rename = "Data", default, deserialize_with = "null_as_empty")]
+    pub(crate) data: Map<String, Value>,
+    /// Trigger metadata, and `sys`.
+    #[serde(rename = "Metadata", default, deserialize_with = "null_as_empty")]
+    pub(crate) metadata: Map<String, Value>,
+}
+
+/// Why an invocation could not be read into the trigger's payload: a message for the host's
+/// log and the invocation span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayloadError(pub(crate) String);
+
+impl std::fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PayloadError {}
+
+/// What a custom handler answers the host: output binding values, log lines, and the
+/// `$return` binding's value.
+///
+/// ```
+/// use otel_faas_runtime::azure::InvokeResponse;
+///
+/// let response = InvokeResponse::default()
+///     .output("outqueue", serde_json::json!(["shipped 42"]))
+///     .log("order 42 shipped");
+/// assert_eq!(response.logs, ["order 42 shipped"]);
+/// ```
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct InvokeResponse {
+    /// Values of the output bindings of `function.json`, by binding name.
+    #[serde(rename = "Outputs")]
+    pub outputs: Map<String, Value>,
+    /// Lines for the invocation's log (Application Insights, in Azure).
+    #[serde(rename = "Logs")]
+    pub logs: Vec<String>,
+    /// The value of a `$return` output binding.
+    #[serde(rename = "ReturnValue")]
+    pub return_value: Option<Value>,
+}
+
+impl InvokeResponse {
+    /// Sets output binding `name`.
+    pub fn output(mut self, name: &str, value: Value) -> Self {
+        self.outputs.insert(name.to_owned(), value);
+        self
+    }
+
+    /// Adds a log line.
+    pub fn log(mut self, line: impl Into<String>) -> Self {
+        self.logs.push(line.into());
+        self
+    }
+
+    /// Sets the `$return` value.
+    pub fn return_value(mut self, value: Value) -> Self {
+        self.return_value = Some(value);
+        self
+    }
+}
+
+/// A trigger's payload, read from an invocation. Sealed: the payload types of the Azure
+/// triggers implement it.
+pub trait FromInvocation: Sized + Send + 'static {
+    /// `faas.trigger` of the invocations it comes from.
+    #[doc(hidden)]
+    const TRIGGER: FaasTrigger;
+
+    /// Reads the payload; returns it with the invocation's `Metadata`.
+    #[doc(hidden)]
+    fn from_invocation(
+        raw: RawInvocation,
+        bindings: &FunctionBindings,
+    ) -> Result<(Self, Map<String, Value>), PayloadError>;
+}
+
+impl RawInvocation {
+    /// The host's JSON, or an error naming the trigger that expected it.
+    pub(crate) fn into_host(self, trigger: &str) -> Result<HostRequest, PayloadError> {
+        match self {
+            RawInvocation::Host(host) => Ok(host),
+            RawInvocation::Forwarded(request) => Err(PayloadError(format!(
+                "the `{trigger}` trigger takes the Functions host's invocation JSON, but a forwarded HTTP \
+                 request ({} {}) reached it",
+                request.method(),
+                request.uri().path()
+            ))),
+        }
+    }
+}
+
+impl HostRequest {
+    /// Parses the body of an invocation request.
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, PayloadError> {
+        let deserializer = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let at = error.path().to_string();
+            let not_json = error.inner().is_syntax() || error.inner().is_eof();
+            match at.as_str() {
+                _ if not_json => PayloadError(format!(
+                    "the invocation request is not the Functions host's JSON ({{\"Data\": …, \"Metadata\": …}}): {}",
+                    error.inner()
+                )),
+                "." => PayloadError(format!(
+                    "the invocation request is not the Functions host's JSON ({{\"Data\": …, \"Metadata\": …}}): {}",
+                    error.inner()
+                )),
+                _ => PayloadError(format!("invalid invocation request at {at}: {}", error.inner())),
+            }
+        })
+    }
+
+    /// Takes the trigger's entry out of `Data`: the trigger binding's, when `function.json`
+    /// named it, else the only entry.
+    pub(crate) fn take_trigger_data(
+        &mut self,
+        bindings: &FunctionBindings,
+    ) -> Result<Value, PayloadError> {
+        let names = |data: &Map<String, Value>| {
+            let names: Vec<&str> = data.keys().map(String::as_str).collect();
+            match names.as_slice() {
+                [] => "none".to_owned(),
+                names => names.join(", "),
+            }
+        };
+        if let Some(binding) = bindings.trigger_name() {
+            return match self.data.remove(binding) {
+                Some(value) => Ok(value),
+                None => Err(PayloadError(format!(
+                    "Data has no `{binding}` entry (the trigger binding of function.json); its entries: {}",
+                    names(&self.data)
+                ))),
+            };
+        }
+        if self.data.len() == 1 {
+            let key = self.data.keys().next().cloned().unwrap_or_default();
+            return Ok(self.data.remove(&key).unwrap_or_default());
+        }
+        Err(PayloadError(format!(
+            "cannot tell the trigger's entry in Data without the function's function.json; its entries: {}",
+            names(&self.data)
+        )))
+    }
+
+    /// The metadata as `T`.
+    pub(crate) fn metadata_as<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        serde_path_to_error::deserialize(MapDeserializer(&self.metadata))
+            .map_err(|error| at_path(error, "Metadata"))
+    }
+}
+
+/// `value` as `T`, with the path of a field that does not fit in the message.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, PayloadError> {
+    serde_path_to_error::deserialize(value).map_err(|error| at_path(error, at))
+}
+
+fn at_path(error: serde_path_to_error::Error<serde_json::Error>, at: &str) -> PayloadError {
+    let path = error.path().to_string();
+    let path = match path.as_str() {
+        "." => at.to_owned(),
+        path => format!("{at}.{path}"),
+    };
+    PayloadError(format!("invalid {path}: {}", error.inner()))
+}
+
+/// Deserializes from a borrowed JSON object, without copying it into a `Value` first.
+struct MapDeserializer<'a>(&'a Map<String, Value>);
+
+impl<'de> Deserializer<'de> for MapDeserializer<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer as _;
+        let entries = self
+            .0
+            .iter()
+            .map(|(key, value)| (key.as_str().into_deserializer(), value));
+        serde::de::value::MapDeserializer::new(entries).deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// An object, or a string holding one (as the host writes some); `null` or an empty string
+/// is an empty object.
+pub(crate) fn lenient_object<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Map<String, Value>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(Map::new()),
+        Some(Value::String(text)) => serde_json::from_str(&text).map_err(|e| {
+            serde::de::Error::custom(format!("a string that is not a JSON object: {e}"))
+        }),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected an object, found {other}"
+        ))),
+    }
+}
+
+/// [`lenient_object`] for each item of an array.
+pub(crate) fn lenient_objects<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Map<String, Value>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Item(#[serde(deserialize_with = "lenient_object")] Map<String, Value>);
+    Ok(Option::<Vec<Item>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Item(map)| map)
+        .collect())
+}
+
+/// A string value of a property map, when it is one.
+pub(crate) fn string_property<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_must_be_the_hosts_json() {
+        let error = HostRequest::parse(b"not json").unwrap_err();
+        assert!(error.0.contains("not the Functions host's JSON"), "{error}");
+        let error = HostRequest::parse(br#"{"Data": 5}"#).unwrap_err();
+        assert!(error.0.contains("Data"), "{error}");
+        let empty = HostRequest::parse(br#"{"Data": null}"#).unwrap();
+        assert!(empty.data.is_empty() && empty.metadata.is_empty());
+    }
+
+    #[test]
+    fn the_trigger_entry_is_the_only_one_or_the_bound_one() {
+        let mut host = HostRequest::parse(br#"{"Data": {"msg": "hi"}}"#).unwrap();
+        let bindings = FunctionBindings::default();
+        assert_eq!(host.take_trigger_data(&bindings).unwrap(), "hi");
+        let mut two = HostRequest::parse(br#"{"Data": {"a": 1, "b": 2}}"#).unwrap();
+        let error = two.take_trigger_data(&bindings).unwrap_err();
+        assert!(error.0.contains("a, b"), "{error}");
+    }
+
+    #[test]
+    fn objects_may_come_as_json_text() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "lenient_object")]
+            q: Map<String, Value>,
+        }
+        let t: T = serde_json::from_str(r#"{"q": "{\"a\": 1}"}"#).unwrap();
+        assert_eq!(t.q["a"], 1);
+        let t: T = serde_json::from_str(r#"{"q": ""}"#).unwrap();
+        assert!(t.q.is_empty());
+        assert!(serde_json::from_str::<T>(r#"{"q": "[1]"}"#).is_err());
+        assert!(serde_json::from_str::<T>(r#"{"q": 7}"#).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! `trigger = "event_hubs"` (Azure Functions): a batch of events from one partition of an
+//! event hub (`"cardinality": "many"`, or one event with `"one"`).
+//!
+//! ```text
+//! {function}             SERVER    faas.trigger=pubsub, faas.invocation_id, faas.name=<app>/<function>, …
+//! └─ process {event hub} CONSUMER  messaging.system=eventhubs, messaging.operation.{type,name}=process,
+//!                                  messaging.destination.name, messaging.destination.partition.id,
+//!                                  messaging.consumer.group.name, messaging.batch.message_count (> 1 only),
+//!                                  one link per event that carries a trace context
+//! ```
+//!
+//! An event's producer context is its `traceparent` property, else its `Diagnostic-Id`
+//! (what the Azure SDKs set); a malformed value gives no link. At most 128 links are kept.
+//! The event hub is the host's `PartitionContext.EventHubName`, else `function.json`'s
+//! `eventHubName`.
+
+use std::marker::PhantomData;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt as _};
+use opentelemetry_semantic_conventions::attribute::{
+    MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_CONSUMER_GROUP_NAME,
+    MESSAGING_DESTINATION_PARTITION_ID,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::azure_service_bus::PropertiesCarrier;
+use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
+use super::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
+use crate::azure::payload::{
+    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
+};
+use crate::azure::{AzureEvent, FunctionBindings};
+use crate::redact::bounded;
+use crate::telemetry::Telemetry;
+
+/// `messaging.system` for Event Hubs.
+const SYSTEM: &str = "eventhubs";
+
+/// The events of one invocation, and the partition they come from.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EventHubsBatch {
+    /// The events, in partition order.
+    pub events: Vec<EventHubsEvent>,
+    /// `PartitionContext.EventHubName`, else `function.json`'s `eventHubName`.
+    pub event_hub_name: Option<String>,
+    /// `PartitionContext.ConsumerGroup`.
+    pub consumer_group: Option<String>,
+    /// `PartitionContext.PartitionId`.
+    pub partition_id: Option<String>,
+}
+
+/// One event of an event hub.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct EventHubsEvent {
+    /// The body: a JSON value when it is JSON, else a string.
+    pub body: Value,
+    /// The application properties.
+    pub properties: Map<String, Value>,
+    /// The partition key.
+    pub partition_key: Option<String>,
+    /// The offset in the partition.
+    pub offset: Option<String>,
+    /// The sequence number in the partition.
+    pub sequence_number: Option<i64>,
+    /// When the event was enqueued.
+    pub enqueued_time_utc: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PartitionContext {
+    event_hub_name: Option<String>,
+    consumer_group: Option<String>,
+    partition_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metadata {
+    #[serde(default, deserialize_with = "lenient_object")]
+    partition_context: Map<String, Value>,
+    #[serde(default, deserialize_with = "lenient_objects")]
+    properties_array: Vec<Map<String, Value>>,
+    #[serde(default)]
+    partition_key_array: Vec<Value>,
+    #[serde(default)]
+    offset_array: Vec<Value>,
+    #[serde(default)]
+    sequence_number_array: Vec<Value>,
+    #[serde(default)]
+    enqueued_time_utc_array: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient_object")]
+    properties: Map<String, Value>,
+    partition_key: Option<Value>,
+    offset: Option<Value>,
+    sequence_number: Option<Value>,
+    enqueued_time_utc: Option<Value>,
+}
+
+/// A string or a number, as text.
+fn text(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl FromInvocation for EventHubsBatch {
+    const TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+
+    fn from_invocation(
+        raw: RawInvocation,
+        bindings: &FunctionBindings,
+    ) -> Result<(Self, Map<String, Value>), PayloadError> {
+        let mut host = raw.into_host("event_hubs")?;
+        let data = host.take_trigger_data(bindings)?;
+        let meta: Metadata = host.metadata_as()?;
+        let partition: PartitionContext = crate::azure::payload::from_value(
+            Value::Object(meta.partition_context.clone()),
+            "Metadata.PartitionContext",
+        )?;
+        let events = match data {
+            Value::Array(bodies) => bodies
+                .into_iter()
+                .enumerate()
+                .map(|(i, body)| EventHubsEvent {
+                    body,
+                    properties: meta.properties_array.get(i).cloned().unwrap_or_default(),
+                    partition_key: text(meta.partition_key_array.get(i)),
+                    offset: text(meta.offset_array.get(i)),
+                    sequence_number: meta.sequence_number_array.get(i).and_then(Value::as_i64),
+                    enqueued_time_utc: text(meta.enqueued_time_utc_array.get(i)),
+                })
+                .collect(),
+            body => vec![EventHubsEvent {
+                body,
+                properties: meta.properties.clone(),
+                partition_key: text(meta.partition_key.as_ref()),
+                offset: text(meta.offset.as_ref()),
+                sequence_number: meta.sequence_number.as_ref().and_then(Value::as_i64),
+                enqueued_time_utc: text(meta.enqueued_time_utc.as_ref()),
+            }],
+        };
+        let batch = EventHubsBatch {
+            events,
+            event_hub_name: partition
+                .event_hub_name
+                .or_else(|| bindings.destination().map(str::to_owned)),
+            consumer_group: partition.consumer_group,
+            partition_id: partition.partition_id,
+        };
+        Ok((batch, host.metadata))
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An event the `event_hubs` trigger accepts: `AzureEvent<EventHubsBatch>`.
+#[diagnostic::on_unimplemented(
+    message = "the `event_hubs` trigger (Azure Functions) takes `AzureEvent<EventHubsBatch>`, not `{Self}`",
+    label = "expected `otel_faas_runtime::azure::AzureEvent<otel_faas_runtime::azure::EventHubsBatch>` here",
+    note = "for Kinesis on AWS Lambda use `trigger = \"kinesis\"` with `LambdaEvent<KinesisEvent>`"
+)]
+pub trait EventHubsInput: sealed::Sealed {
+    /// The event.
+    fn event(&self) -> &AzureEvent<EventHubsBatch>;
+}
+
+impl sealed::Sealed for AzureEvent<EventHubsBatch> {}
+
+impl EventHubsInput for AzureEvent<EventHubsBatch> {
+    fn event(&self) -> &AzureEvent<EventHubsBatch> {
+        self
+    }
+}
+
+/// The `event_hubs` trigger.
+pub(crate) struct AzureEventHubs<I>(PhantomData<I>);
+
+impl<I: EventHubsInput> Trigger for AzureEventHubs<I> {
+    type Input = I;
+    const FAAS_TRIGGER: FaasTrigger = FaasTrigger::PubSub;
+    const ITEMS: &'static str = "events";
+
+    fn lambda_context(_input: &I) -> Option<&lambda_runtime::Context> {
+        None
+    }
+
+    fn invocation_context(input: &I) -> Option<InvocationContext<'_>> {
+        Some(InvocationContext::Azure(&input.event().context))
+    }
+
+    fn trigger_span(input: &I, _spec: &Spec, telemetry: &Telemetry) -> Option<TriggerSpan> {
+        let limit = telemetry.value_limit();
+        let batch = &input.event().payload;
+        let hub = batch.event_hub_name.as_deref();
+        let mut attributes = consumer_attributes(SYSTEM, hub, limit);
+        if let Some(partition) = &batch.partition_id {
+            attributes.push(KeyValue::new(
+                MESSAGING_DESTINATION_PARTITION_ID,
+                bounded(partition, limit),
+            ));
+        }
+        if let Some(group) = &batch.consumer_group {
+            attributes.push(KeyValue::new(
+                MESSAGING_CONSUMER_GROUP_NAME,
+                bounded(group, limit),
+            ));
+        }
+        if batch.events.len() > 1 {
+            attributes.push(KeyValue::new(
+                MESSAGING_BATCH_MESSAGE_COUNT,
+                batch.events.len() as i64,
+            ));
+        }
+        let links = batch
+            .events
+            .iter()
+            .filter_map(|event| {
+                let cx = telemetry
+                    .propagation()
+                    .extract(&PropertiesCarrier(&event.properties), None);
+                let producer = cx.span().span_context().clone();
+                producer.is_valid().then(|| link(producer, event))
+            })
+            .take(MAX_LINKS)
+            .collect();
+        Some(TriggerSpan {
+            name: span_name(hub, limit),
+            kind: SpanKind::Consumer,
+            attributes,
+            links,
+            batch_size: 0,
+        })
+    }
+}
+
+fn link(producer: SpanContext, event: &EventHubsEvent) -> Link {
+    let attributes = event
+        .sequence_number
+        .map(|n| {
+            vec![KeyValue::new(
+                "messaging.eventhubs.message.sequence_number",
+                n,
+            )]
+        })
+        .unwrap_or_default();
+    Link::new(producer, attributes, 0)
+}
