@@ -150,6 +150,11 @@ async fn handle(
         ));
     }
     let invocation_id = invocation_id(&request);
+    let scope = routes.telemetry.as_ref().map(|telemetry| {
+        let scope = InvocationScope::new(telemetry.clone());
+        scope.set_request_id(&invocation_id);
+        scope
+    });
     let (parts, body) = request.into_parts();
     let call = async move {
         let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -185,8 +190,8 @@ async fn handle(
         };
         function.invoke(raw, invocation_id, forwarded).await
     };
-    let response = match &routes.telemetry {
-        Some(telemetry) => InvocationScope::new(telemetry.clone()).run(call).await,
+    let response = match scope {
+        Some(scope) => scope.run(call).await,
         None => call.await,
     };
     Ok(response)
