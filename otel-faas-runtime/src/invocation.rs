@@ -218,12 +218,17 @@ where
     F: FnOnce(T::Input) -> Fut,
     Fut: Future,
 {
+    // The body's future is boxed: a handler's future is often kilobytes (its event, its
+    // own state), and every layer around it (this glue, the runtime's, the executor's)
+    // would otherwise copy all of it each time it moves. Boxing costs one allocation and
+    // saved most of the glue's cost in the benchmarks (BENCHMARKS.md). It is boxed on the
+    // untraced path too, where keeping it inline would make this future as big again.
     let scope = current_scope();
     let telemetry = match &scope {
         Some(scope) => scope.telemetry.clone(),
         None => match Telemetry::global() {
             Some(telemetry) => telemetry.clone(),
-            None => return body(input).await,
+            None => return Box::pin(body(input)).await,
         },
     };
     let spans = open::<T>(spec, &input, &telemetry);
@@ -238,7 +243,7 @@ where
             duration: None,
         });
     }
-    let result = AssertUnwindSafe(body(input))
+    let result = AssertUnwindSafe(Box::pin(body(input)))
         .catch_unwind()
         .with_context(spans.body_context())
         .await;

@@ -89,11 +89,10 @@ where
     type Output = R;
     const TRIGGER: Option<FaasTrigger> = None;
 
-    async fn call(&self, event: LambdaEvent<E>) -> Result<R, Diagnostic> {
+    fn call(&self, event: LambdaEvent<E>) -> impl Future<Output = Result<R, Diagnostic>> {
         let deadline = deadline_of(&event.context);
-        catching(managed(deadline, self(event), |_, _| {}))
-            .await
-            .and_then(|r| r.map_err(Into::into))
+        let managed = Box::pin(managed(deadline, Box::pin(self(event)), |_, _| {}));
+        async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
@@ -102,7 +101,7 @@ where
             let handler = handler.clone();
             async move {
                 let deadline = deadline_of(&event.context);
-                managed(deadline, handler(event), |_, _| {}).await
+                managed(deadline, Box::pin(handler(event)), |_, _| {}).await
             }
         });
         Runtime::new(service).layer(layer).run().await
@@ -120,12 +119,14 @@ where
     type Output = lambda_http::Response<lambda_http::Body>;
     const TRIGGER: Option<FaasTrigger> = Some(FaasTrigger::Http);
 
-    async fn call(&self, event: LambdaEvent<Self::Payload>) -> Result<Self::Output, Diagnostic> {
+    fn call(
+        &self,
+        event: LambdaEvent<Self::Payload>,
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> {
         let LambdaEvent { payload, context } = event;
         let request = lambda_http::Request::from(payload).with_lambda_context(context);
-        catching(managed_http(self, request))
-            .await
-            .and_then(|r| r.map_err(Into::into))
+        let managed = Box::pin(managed_http(self, request));
+        async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
@@ -149,10 +150,20 @@ where
     type Output = M::Response;
     const TRIGGER: Option<FaasTrigger> = Some(M::FAAS_TRIGGER);
 
-    async fn call(&self, event: LambdaEvent<M::Batch>) -> Result<M::Response, Diagnostic> {
+    fn call(
+        &self,
+        event: LambdaEvent<M::Batch>,
+    ) -> impl Future<Output = Result<M::Response, Diagnostic>> {
         let deadline = deadline_of(&event.context);
-        let result = catching(managed(deadline, each_record(self, event), |_, _| {})).await;
-        result.and_then(|output| output.map_err(Diagnostic::from))
+        let managed = Box::pin(managed(
+            deadline,
+            Box::pin(each_record(self, event)),
+            |_, _| {},
+        ));
+        async move {
+            let result = catching(managed).await;
+            result.and_then(|output| output.map_err(Diagnostic::from))
+        }
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
@@ -161,7 +172,7 @@ where
             let handler = handler.clone();
             async move {
                 let deadline = deadline_of(&event.context);
-                managed(deadline, each_record(&*handler, event), |_, _| {}).await
+                managed(deadline, Box::pin(each_record(&*handler, event)), |_, _| {}).await
             }
         });
         Runtime::new(service).layer(layer).run().await
@@ -214,7 +225,9 @@ fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
     (context.deadline > 0).then(|| context.deadline())
 }
 
-/// Runs one handler call as the managed invocation in scope: lets `complete` record on the
+/// Runs one handler call as the managed invocation in scope (callers box `handler`: moved
+/// through the layers of the runtime, an inline handler future — often kilobytes — would be
+/// copied at each): lets `complete` record on the
 /// invocation span what only the runtime sees (the HTTP response), ends that span — handed
 /// over by the glue — and exports the invocation's spans, also when the handler panicked
 /// (the panic then continues, for `lambda_runtime` to report).
@@ -328,7 +341,7 @@ where
             Err(error) => Err(error),
         }
     };
-    managed(deadline, call, |cx, result| {
+    managed(deadline, Box::pin(call), |cx, result| {
         if let Ok(response) = result {
             record_response(cx, response);
         }
