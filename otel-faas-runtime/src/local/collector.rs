@@ -523,21 +523,29 @@ pub fn span_view(span: &Span) -> SpanView {
 // OTLP → views
 // ---------------------------------------------------------------------------------------------
 
+/// An export's resource attributes, rendered; empty when it has none.
+fn rendered_resource(
+    resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
+) -> Vec<(String, String)> {
+    resource
+        .map(|resource| render_attributes(&resource.attributes))
+        .unwrap_or_default()
+}
+
+/// An export's instrumentation scope name; empty when it has none.
+fn scope_name(
+    scope: Option<&opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+) -> String {
+    scope.map(|scope| scope.name.clone()).unwrap_or_default()
+}
+
 /// The spans of one export request, each with its resource and scope.
 fn received_spans(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut received = Vec::new();
     for resource_spans in &request.resource_spans {
-        let resource = resource_spans
-            .resource
-            .as_ref()
-            .map(|resource| render_attributes(&resource.attributes))
-            .unwrap_or_default();
+        let resource = rendered_resource(resource_spans.resource.as_ref());
         for scope_spans in &resource_spans.scope_spans {
-            let scope = scope_spans
-                .scope
-                .as_ref()
-                .map(|scope| scope.name.clone())
-                .unwrap_or_default();
+            let scope = scope_name(scope_spans.scope.as_ref());
             received.extend(scope_spans.spans.iter().map(|span| ReceivedSpan {
                 view: span_view(span),
                 resource: resource.clone(),
@@ -555,17 +563,9 @@ fn received_spans(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
 fn received_metrics(request: &ExportMetricsServiceRequest) -> Vec<ReceivedMetric> {
     let mut received = Vec::new();
     for resource_metrics in &request.resource_metrics {
-        let resource = resource_metrics
-            .resource
-            .as_ref()
-            .map(|resource| render_attributes(&resource.attributes))
-            .unwrap_or_default();
+        let resource = rendered_resource(resource_metrics.resource.as_ref());
         for scope_metrics in &resource_metrics.scope_metrics {
-            let scope = scope_metrics
-                .scope
-                .as_ref()
-                .map(|scope| scope.name.clone())
-                .unwrap_or_default();
+            let scope = scope_name(scope_metrics.scope.as_ref());
             for metric in &scope_metrics.metrics {
                 received.extend(data_points(metric).into_iter().map(|(attributes, value)| {
                     ReceivedMetric {
