@@ -45,10 +45,15 @@ pub(crate) fn bounded(value: &str, limit: usize) -> String {
     truncate(value, limit).to_owned()
 }
 
-/// Whether a parameter with this name carries a secret.
+/// Whether a parameter with this name carries a secret (without allocating: it runs for
+/// every query parameter of every request).
 pub(crate) fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_NAME_PARTS.iter().any(|part| lower.contains(part))
+    let name = name.as_bytes();
+    SECRET_NAME_PARTS.iter().any(|part| {
+        let part = part.as_bytes();
+        name.windows(part.len())
+            .any(|window| window.eq_ignore_ascii_case(part))
+    })
 }
 
 /// The query string with secret-looking parameter values replaced by [`REDACTED`].
@@ -58,20 +63,28 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 /// assert_eq!(redact_query("page=2&access_token=abc"), "page=2&access_token=REDACTED");
 /// ```
 pub fn redact_query(query: &str) -> Cow<'_, str> {
-    if !query
-        .split('&')
-        .any(|pair| is_secret_name(pair.split('=').next().unwrap_or_default()))
-    {
+    fn secret(pair: &str) -> Option<&str> {
+        let (name, _) = pair.split_once('=')?;
+        is_secret_name(name).then_some(name)
+    }
+    if !query.split('&').any(|pair| secret(pair).is_some()) {
         return Cow::Borrowed(query);
     }
-    let scrubbed: Vec<Cow<'_, str>> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => Cow::Owned(format!("{name}={REDACTED}")),
-            _ => Cow::Borrowed(pair),
-        })
-        .collect();
-    Cow::Owned(scrubbed.join("&"))
+    let mut scrubbed = String::with_capacity(query.len());
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            scrubbed.push('&');
+        }
+        match secret(pair) {
+            Some(name) => {
+                scrubbed.push_str(name);
+                scrubbed.push('=');
+                scrubbed.push_str(REDACTED);
+            }
+            None => scrubbed.push_str(pair),
+        }
+    }
+    Cow::Owned(scrubbed)
 }
 
 #[cfg(test)]
@@ -98,6 +111,16 @@ mod tests {
             "password=REDACTED&user=bob"
         );
         assert!(matches!(redact_query("page=1&q=x"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secret_names_are_found_in_any_case_and_anywhere() {
+        for name in ["TOKEN", "x-Api-Key", "mySessionId", "oauth_code", "SiG"] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["page", "q", "", "ké", "to_ken"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]

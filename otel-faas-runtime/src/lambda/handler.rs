@@ -362,16 +362,36 @@ fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_htt
     }
     let sc = span.span_context();
     if sc.is_valid() && !response.headers().contains_key(TRACERESPONSE) {
-        let value = format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
+        let value = traceresponse(
+            &sc.trace_id().to_bytes(),
+            &sc.span_id().to_bytes(),
+            sc.trace_flags().to_u8(),
         );
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
+        if let Ok(value) = http::HeaderValue::from_bytes(&value) {
             response.headers_mut().insert(TRACERESPONSE, value);
         }
     }
+}
+
+/// `00-{trace id}-{span id}-{flags}` in lower-case hex, written without formatting machinery
+/// (it is on every HTTP response).
+fn traceresponse(trace_id: &[u8; 16], span_id: &[u8; 8], flags: u8) -> [u8; 55] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 55];
+    let mut at = 0;
+    let mut put = |bytes: &[u8], at: &mut usize| {
+        for byte in bytes {
+            out[*at] = HEX[usize::from(byte >> 4)];
+            out[*at + 1] = HEX[usize::from(byte & 0x0f)];
+            *at += 2;
+        }
+        *at += 1;
+    };
+    put(&[0], &mut at);
+    put(trace_id, &mut at);
+    put(span_id, &mut at);
+    put(&[flags], &mut at);
+    out
 }
 
 /// W3C Trace Context Level 2 response header.
@@ -400,4 +420,22 @@ async fn catching<T>(future: impl Future<Output = T>) -> Result<T, Diagnostic> {
                 error_message: format!("Lambda panicked: {}", failure.message),
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceresponse_is_the_w3c_form() {
+        let value = traceresponse(
+            &0x4bf92f3577b34da6a3ce929d0e0e4736u128.to_be_bytes(),
+            &0x00f067aa0ba902b7u64.to_be_bytes(),
+            1,
+        );
+        assert_eq!(
+            std::str::from_utf8(&value).unwrap(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+    }
 }
