@@ -14,6 +14,7 @@ use otel_faas_runtime::azure::{
 };
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::export::MemoryExporter;
+use otel_faas_runtime::metrics::{MemoryMetricExporter, PointValue};
 use otel_faas_runtime::testing::{SpanDataExt, Spans};
 use otel_faas_runtime::{Error, Telemetry, traced_function};
 use serde_json::{Value, json};
@@ -91,6 +92,64 @@ fn error_of(span: &SpanData) -> Option<String> {
         Status::Error { description } => Some(description.to_string()),
         _ => None,
     }
+}
+
+// ---- FaaS metrics --------------------------------------------------------------------
+
+#[tokio::test]
+async fn azure_invocations_are_counted_with_their_trigger() {
+    let exporter = MemoryExporter::default();
+    let metrics = MemoryMetricExporter::default();
+    let config = Config::from_lookup(|_| None);
+    let telemetry = Telemetry::builder()
+        .with_resource(identity().resource(&config))
+        .config(config)
+        .with_exporter(exporter.clone())
+        .with_metrics_exporter(metrics.clone())
+        .build();
+    let running = app()
+        .function("ProcessOrder", process_order)
+        .telemetry(telemetry)
+        .start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("the custom handler starts");
+    let host = FunctionsHost::new(running.addr());
+    let ok = service_bus_payload(json!({}));
+    host.invoke("ProcessOrder", "m-1", &ok).await.unwrap();
+    let mut failing = ok.clone();
+    failing["Data"]["order"] = json!({});
+    host.invoke("ProcessOrder", "m-2", &failing).await.unwrap();
+    host.invoke("ProcessOrder", "m-3", &json!({ "not": "the host's JSON" }))
+        .await
+        .unwrap();
+    let points = metrics.points();
+    let total = |name: &str| -> f64 {
+        points
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| match p.value {
+                PointValue::Sum(v) => v,
+                PointValue::Histogram { count, .. } => count as f64,
+            })
+            .sum()
+    };
+    assert_eq!(total("faas.invocations"), 3.0, "{points:?}");
+    assert_eq!(
+        total("faas.errors"),
+        2.0,
+        "a failure and a malformed request"
+    );
+    assert_eq!(total("faas.coldstarts"), 1.0);
+    assert_eq!(
+        total("faas.invoke_duration"),
+        2.0,
+        "the malformed one never ran"
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| p.attr("faas.trigger") == Some("pubsub"))
+    );
 }
 
 // ---- Service Bus ---------------------------------------------------------------------

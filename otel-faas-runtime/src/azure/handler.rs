@@ -203,6 +203,7 @@ where
             let context = Context::of(invocation_id, self.identity.clone(), metadata);
             let event = AzureEvent::new(payload, context);
             // A closure may panic before its future exists: catch that too.
+            let started = std::time::Instant::now();
             let call = async { self.handler.call(event).await };
             let result = AssertUnwindSafe(call).catch_unwind().await;
             let scope = current_scope();
@@ -221,6 +222,13 @@ where
                 match span {
                     Some(cx) => cx.span().end(),
                     None => warn_unannotated(),
+                }
+                if let (Some(mut facts), Some(metrics)) =
+                    (scope.take_facts(), scope.telemetry().metrics())
+                {
+                    facts.duration = Some(started.elapsed());
+                    facts.failed |= result.is_err();
+                    metrics.record(&facts);
                 }
                 scope.telemetry().flush().await;
             }
@@ -335,7 +343,16 @@ pub(crate) async fn record_invalid(
 ) {
     let tracer = telemetry.tracer();
     let mut attributes = Vec::with_capacity(8);
-    context.invocation_attributes(telemetry, trigger, &mut attributes);
+    let coldstart = context.invocation_attributes(telemetry, trigger, &mut attributes);
+    if let Some(metrics) = telemetry.metrics() {
+        metrics.record(&crate::metrics::InvocationFacts {
+            trigger,
+            coldstart,
+            failed: true,
+            timed_out: false,
+            duration: None,
+        });
+    }
     let parent = OtelContext::new();
     let span = tracer
         .span_builder(context.function_name().to_owned())
