@@ -10,13 +10,26 @@
 //! managed invocation: glue, invocation scope, span hand-over, and the end-of-invocation
 //! flush.
 //!
+//! Beside them, the peers (`otel_faas_benches::peers`): `lambda_runtime`'s own
+//! `OpenTelemetryLayer` (driven through the tower stack it layers, in process) and
+//! lambda-otel-lite's `create_traced_handler` in sync mode, each with its documented flush
+//! after every invocation.
+//!
+//! A third group scales the SQS batch from 1 to 10,000 messages and reports the cost per
+//! message of the bare, hand-written and otel-faas contestants.
+//!
 //! `cargo bench -p otel-faas-benches --bench invocation`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use lambda_runtime::LambdaEvent;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use lambda_otel_lite::create_traced_handler;
+use lambda_runtime::layers::OpenTelemetryFaasTrigger;
+use lambda_runtime::tower::{Layer as _, Service as _, service_fn};
+use lambda_runtime::{LambdaEvent, LambdaInvocation};
+use otel_faas_benches::peers::lambda_layer::{self, LayerTelemetry};
+use otel_faas_benches::peers::lite::{self, Discard032, LiteTelemetry, SqsBatch};
 use otel_faas_benches::{
     Discard, HandWritten, bare_http, bare_sqs, http_request, rest_request, sqs_batch, traced_http,
     traced_sqs,
@@ -108,6 +121,74 @@ fn sqs(c: &mut Criterion) {
             })
         })
     });
+    let layer = LayerTelemetry::new(Discard);
+    let mut service = layer
+        .layer(OpenTelemetryFaasTrigger::PubSub)
+        .layer(service_fn(|invocation: LambdaInvocation| {
+            lambda_layer::sqs(LambdaEvent::new(event.clone(), invocation.context))
+        }));
+    group.bench_function("lambda_runtime OpenTelemetryLayer", |b| {
+        b.iter_custom(|n| {
+            let _subscriber = tracing::dispatcher::set_default(&layer.dispatch);
+            timed(&runtime, n, || {
+                service.call(lambda_layer::invocation(context.clone()))
+            })
+        })
+    });
+    let otel_lite = LiteTelemetry::new(Discard032);
+    let handler = create_traced_handler("orders", otel_lite.completion.clone(), lite::sqs);
+    group.bench_function("lambda-otel-lite", |b| {
+        b.iter_custom(|n| {
+            let _subscriber = tracing::dispatcher::set_default(&otel_lite.dispatch);
+            timed(&runtime, n, || {
+                handler(LambdaEvent::new(SqsBatch(event.clone()), context.clone()))
+            })
+        })
+    });
+    group.finish();
+}
+
+/// The same SQS handler on batches of 1 to 10,000 messages, throughput per message.
+/// otel-faas keeps at most 128 links on the batch span (the SDK's default link limit, which
+/// bounds the hand-written span too) and at most 100 failed message ids.
+fn sqs_scaling(c: &mut Criterion) {
+    let runtime = runtime();
+    let kit = kit("orders", false);
+    let context = kit.context(far_deadline());
+    let hand_written = HandWritten::default();
+    let mut group = c.benchmark_group("sqs batch scaling");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    for size in [1usize, 10, 100, 1_000, 10_000] {
+        let event = sqs_batch(size);
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(BenchmarkId::new("bare", size), &event, |b, event| {
+            b.iter_custom(|n| {
+                timed(&runtime, n, || {
+                    bare_sqs(LambdaEvent::new(event.clone(), context.clone()))
+                })
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("hand-written", size),
+            &event,
+            |b, event| {
+                b.iter_custom(|n| {
+                    timed(&runtime, n, || {
+                        hand_written.sqs(LambdaEvent::new(event.clone(), context.clone()))
+                    })
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("otel-faas", size), &event, |b, event| {
+            b.iter_custom(|n| {
+                timed(&runtime, n, || {
+                    kit.invoke_event(traced_sqs, LambdaEvent::new(event.clone(), context.clone()))
+                })
+            })
+        });
+    }
     group.finish();
 }
 
@@ -156,12 +237,37 @@ fn http(c: &mut Criterion) {
             })
         })
     });
+    let layer = LayerTelemetry::new(Discard);
+    let mut service = layer
+        .layer(OpenTelemetryFaasTrigger::Http)
+        .layer(service_fn(|invocation: LambdaInvocation| {
+            let request = http_request(event.clone(), invocation.context);
+            async move { lambda_layer::http(request).await.map(drop) }
+        }));
+    group.bench_function("lambda_runtime OpenTelemetryLayer", |b| {
+        b.iter_custom(|n| {
+            let _subscriber = tracing::dispatcher::set_default(&layer.dispatch);
+            timed(&runtime, n, || {
+                service.call(lambda_layer::invocation(context.clone()))
+            })
+        })
+    });
+    let otel_lite = LiteTelemetry::new(Discard032);
+    let handler = create_traced_handler("pets", otel_lite.completion.clone(), lite::http);
+    group.bench_function("lambda-otel-lite", |b| {
+        b.iter_custom(|n| {
+            let _subscriber = tracing::dispatcher::set_default(&otel_lite.dispatch);
+            timed(&runtime, n, || {
+                handler(LambdaEvent::new(event.clone(), context.clone()))
+            })
+        })
+    });
     group.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = sqs, http
+    targets = sqs, http, sqs_scaling
 }
 criterion_main!(benches);

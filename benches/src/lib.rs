@@ -4,8 +4,12 @@
 //! The hand-written version is what a careful engineer writes without otel-faas: the SDK's
 //! `SimpleSpanProcessor` (the cheapest correct processor) and the same spans with the same
 //! attributes as the glue produces — the floor for instrumentation.
+//!
+//! The peers (lambda_runtime's own OpenTelemetry layer, lambda-otel-lite) are in [`peers`].
 
 use std::time::Duration;
+
+pub mod peers;
 
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
