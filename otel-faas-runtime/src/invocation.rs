@@ -235,13 +235,7 @@ where
     if let (Some(scope), Some(invocation)) = (&scope, &spans.invocation) {
         let open = spans.trigger.iter().chain([invocation]).cloned().collect();
         scope.set_open(open);
-        scope.set_facts(InvocationFacts {
-            trigger: T::FAAS_TRIGGER,
-            coldstart: spans.coldstart,
-            failed: false,
-            timed_out: false,
-            duration: None,
-        });
+        scope.set_facts(InvocationFacts::started(T::FAAS_TRIGGER, spans.coldstart));
     }
     let result = AssertUnwindSafe(Box::pin(body(input)))
         .catch_unwind()

@@ -55,6 +55,28 @@ pub(crate) struct InvocationFacts {
     pub(crate) duration: Option<Duration>,
 }
 
+impl InvocationFacts {
+    /// An invocation of `trigger` whose handler is starting.
+    pub(crate) fn started(trigger: FaasTrigger, coldstart: bool) -> Self {
+        InvocationFacts {
+            trigger,
+            coldstart,
+            failed: false,
+            timed_out: false,
+            duration: None,
+        }
+    }
+
+    /// An invocation of `trigger` that failed before any handler ran: its event could not be
+    /// read.
+    pub(crate) fn unreadable(trigger: FaasTrigger, coldstart: bool) -> Self {
+        InvocationFacts {
+            failed: true,
+            ..InvocationFacts::started(trigger, coldstart)
+        }
+    }
+}
+
 /// Where collected metrics go: the OTLP exporter, or a test's sink.
 pub(crate) trait DynMetricExporter: Send + Sync {
     fn export<'a>(

@@ -312,6 +312,13 @@ impl Telemetry {
         &self.inner.watchdog
     }
 
+    /// Counts one invocation in the FaaS metrics, when they are on.
+    pub(crate) fn record_invocation(&self, facts: &crate::metrics::InvocationFacts) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.record(facts);
+        }
+    }
+
     /// The FaaS metrics, when they are on.
     pub(crate) fn metrics(&self) -> Option<&FaasMetrics> {
         self.inner.metrics.as_ref()

@@ -223,12 +223,10 @@ where
                     Some(cx) => cx.span().end(),
                     None => warn_unannotated(),
                 }
-                if let (Some(mut facts), Some(metrics)) =
-                    (scope.take_facts(), scope.telemetry().metrics())
-                {
+                if let Some(mut facts) = scope.take_facts() {
                     facts.duration = Some(started.elapsed());
                     facts.failed |= result.is_err();
-                    metrics.record(&facts);
+                    scope.telemetry().record_invocation(&facts);
                 }
                 scope.telemetry().flush().await;
             }
@@ -344,15 +342,9 @@ pub(crate) async fn record_invalid(
     let tracer = telemetry.tracer();
     let mut attributes = Vec::with_capacity(8);
     let coldstart = context.invocation_attributes(telemetry, trigger, &mut attributes);
-    if let Some(metrics) = telemetry.metrics() {
-        metrics.record(&crate::metrics::InvocationFacts {
-            trigger,
-            coldstart,
-            failed: true,
-            timed_out: false,
-            duration: None,
-        });
-    }
+    telemetry.record_invocation(&crate::metrics::InvocationFacts::unreadable(
+        trigger, coldstart,
+    ));
     let parent = OtelContext::new();
     let span = tracer
         .span_builder(context.function_name().to_owned())

@@ -257,7 +257,7 @@ async fn managed<Fut: Future>(
     if let Some(mut facts) = scope.take_facts().filter(|_| !timed_out) {
         facts.duration = Some(started.elapsed());
         facts.failed |= result.is_err();
-        record_metrics(scope.telemetry(), &facts);
+        scope.telemetry().record_invocation(&facts);
     }
     let span = scope.take_span();
     if let (Some(cx), Ok(output)) = (&span, &mut result) {
@@ -309,17 +309,11 @@ fn on_timeout(
     if let Some(mut facts) = scope.take_facts() {
         facts.timed_out = true;
         facts.duration = Some(started.elapsed());
-        record_metrics(scope.telemetry(), &facts);
+        scope.telemetry().record_invocation(&facts);
     }
     tracing::warn!(target: "otel_faas", "{}: exporting its spans before Lambda stops it", failure.message);
     if let (Some(deadline), Some(runtime)) = (deadline, runtime) {
         runtime.spawn(async move { scope.telemetry().flush_until(deadline).await });
-    }
-}
-
-fn record_metrics(telemetry: &crate::Telemetry, facts: &crate::metrics::InvocationFacts) {
-    if let Some(metrics) = telemetry.metrics() {
-        metrics.record(facts);
     }
 }
 

@@ -183,15 +183,7 @@ pub(crate) async fn record_malformed(
     if coldstart {
         record_init(telemetry, trigger, &cx);
     }
-    if let Some(metrics) = telemetry.metrics() {
-        metrics.record(&InvocationFacts {
-            trigger,
-            coldstart,
-            failed: true,
-            timed_out: false,
-            duration: None,
-        });
-    }
+    telemetry.record_invocation(&InvocationFacts::unreadable(trigger, coldstart));
     let failure = Failure {
         error_type: DESERIALIZE_ERROR.into(),
         message: message.to_owned(),
