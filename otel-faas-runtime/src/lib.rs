@@ -98,6 +98,7 @@ pub mod lambda;
 mod logging;
 pub mod metrics;
 pub mod outcome;
+pub mod outgoing;
 pub mod processor;
 mod propagation;
 pub mod redact;

@@ -95,6 +95,15 @@ impl Propagation {
             .extract_with_context(&Context::new(), &bounded)
     }
 
+    /// Writes `cx` into `carrier` with every configured propagator.
+    pub(crate) fn inject(
+        &self,
+        cx: &Context,
+        carrier: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.composite.inject_context(cx, carrier);
+    }
+
     /// The propagators as one [`TextMapPropagator`], for injection into outgoing carriers.
     pub(crate) fn into_composite(self) -> TextMapCompositePropagator {
         self.composite

@@ -44,7 +44,7 @@ pub mod eventbridge;
 pub mod http;
 mod json_context;
 pub mod kinesis;
-mod messaging;
+pub(crate) mod messaging;
 pub mod other;
 mod plan;
 pub(crate) mod records;
