@@ -70,6 +70,14 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per flush; more are dropped and counted |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
 //!
+//! # Passing the trace on
+//!
+//! [`outgoing`] writes the current trace context into what the handler sends — HTTP headers,
+//! SQS and SNS message attributes, SQS's `AWSTraceHeader`, an EventBridge `detail`, a Lambda
+//! client context — with PRODUCER/CLIENT spans for the calls; with the `aws-sdk-*` features
+//! one interceptor on an AWS SDK client does it for every send, and with `reqwest`,
+//! `send_traced` for every request.
+//!
 //! # Azure Functions
 //!
 //! With the `azure` feature, [`azure::FunctionApp`] serves annotated handlers as an Azure

@@ -155,7 +155,15 @@ impl TestKit {
             .with_exporter(exporter)
             .with_resource(resource)
             .build();
-        let subscriber = tracing_subscriber::registry().with(telemetry.tracing_layer());
+        // The level `lambda::run` exports by default: `debug` spans — a dependency's, such
+        // as the AWS SDK's per-attempt spans — are not in a deployed function's traces, so
+        // they are not in the kit's either.
+        use tracing_subscriber::Layer as _;
+        let subscriber = tracing_subscriber::registry().with(
+            telemetry
+                .tracing_layer()
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+        );
         TestKit {
             dispatch: tracing::Dispatch::new(subscriber),
             telemetry,

@@ -299,6 +299,11 @@ struct Fields(Vec<(String, String)>);
 
 impl Injector for Fields {
     fn set(&mut self, key: &str, value: String) {
+        // An empty `tracestate` or `baggage` carries nothing, and would take a message
+        // attribute (which SQS refuses empty anyway).
+        if value.is_empty() {
+            return;
+        }
         match self.0.iter_mut().find(|(k, _)| k == key) {
             Some((_, v)) => *v = value,
             None => self.0.push((key.to_owned(), value)),
