@@ -359,6 +359,62 @@ async fn a_failed_send_is_recorded_on_the_producer_span_with_the_aws_error_code(
     );
 }
 
+#[traced_function(trigger = "other")]
+async fn place_orders(_event: LambdaEvent<Value>) -> Result<(), Error> {
+    let sqs = SQS.with(Clone::clone);
+    let entry = |id: &str| {
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(format!(r#"{{"order":"{id}"}}"#))
+            .build()
+    };
+    sqs.send_message_batch()
+        .queue_url(QUEUE_URL)
+        .entries(entry("a")?)
+        .entries(entry("b")?)
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_send_is_one_producer_span_that_every_message_carries() {
+    let kit = TestKit::new();
+    let (http, request) = capture_request(Some(answer(
+        200,
+        r#"{"Successful":[{"Id":"a","MessageId":"m-a","MD5OfMessageBody":"x"}],"Failed":[{"Id":"b","Code":"InternalError","SenderFault":false,"Message":"try again"}]}"#,
+    )));
+    let sqs = client!(aws_sdk_sqs, http);
+    SQS.scope(sqs, kit.invoke(place_orders, json!({})))
+        .await
+        .expect("sent");
+    let body = body_json(&request.expect_request());
+    let spans = kit.spans();
+    let producer = spans.named("send orders");
+    assert_eq!(
+        producer.attr("messaging.batch.message_count").as_deref(),
+        Some("2")
+    );
+    for entry in body["Entries"].as_array().unwrap() {
+        assert_eq!(
+            entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"],
+            xray_of(producer)
+        );
+        assert_eq!(
+            entry["MessageAttributes"]["traceparent"]["StringValue"],
+            traceparent_of(producer)
+        );
+    }
+    assert_eq!(
+        producer.attr("error.type").as_deref(),
+        Some("InternalError")
+    );
+    assert_eq!(
+        common::error_of(producer).as_deref(),
+        Some("1 of 2 messages were not sent")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // SNS
 
@@ -634,6 +690,74 @@ async fn an_invoke_is_a_client_span_whose_context_travels_in_the_client_context(
     assert_eq!(custom["traceparent"], traceparent_of(client));
     assert_eq!(custom["app"], "checkout", "the caller's entries are kept");
     assert_eq!(client_context["env"]["locale"], "de");
+}
+
+#[traced_function(trigger = "other")]
+async fn delegate_async(_event: LambdaEvent<Value>) -> Result<(), Error> {
+    let (lambda, _) = LAMBDA.with(Clone::clone);
+    lambda
+        .invoke()
+        .function_name("price-order")
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_asynchronous_invoke_carries_the_client_span_in_its_xray_header_for_xray_lambda() {
+    let kit = kit_with(&[("OTEL_PROPAGATORS", "tracecontext,baggage,xray-lambda")]);
+    let (http, request) = capture_request(Some(answer(202, "")));
+    let lambda = client!(aws_sdk_lambda, http);
+    LAMBDA
+        .scope(
+            (lambda, None),
+            kit.invoke_with(delegate_async, json!({}), from_caller(CALLER)),
+        )
+        .await
+        .expect("invoked");
+    let request = request.expect_request();
+    let client = kit.spans().named("invoke price-order").clone();
+    assert_eq!(
+        client.attr("faas.invoked_region").as_deref(),
+        Some("eu-west-1")
+    );
+    let header = request
+        .headers()
+        .get("x-amzn-trace-id")
+        .expect("an X-Ray header");
+    assert_eq!(header, xray_of(&client));
+
+    // Lambda hands that header to the invoked function as its `Lambda-Runtime-Trace-Id`.
+    kit.clear();
+    let invocation = Invocation {
+        xray_trace_id: Some(header.to_owned()),
+        ..Invocation::default()
+    };
+    kit.invoke_with(price_order, json!({}), invocation)
+        .await
+        .expect("invoked");
+    let invoked = kit.spans().named("test-function").clone();
+    assert_eq!(
+        invoked.span_context.trace_id(),
+        client.span_context.trace_id()
+    );
+    assert_eq!(invoked.parent_span_id, client.span_context.span_id());
+}
+
+#[tokio::test]
+async fn a_client_context_with_no_room_for_the_trace_is_sent_as_it_was() {
+    let kit = TestKit::new();
+    let big = format!(r#"{{"custom":{{"blob":"{}"}}}}"#, "x".repeat(2600));
+    let own = base64::engine::general_purpose::STANDARD.encode(&big);
+    let sent = invoke_downstream(&kit, Some(own)).await;
+    assert_eq!(
+        sent,
+        serde_json::from_str::<Value>(&big).unwrap(),
+        "unchanged"
+    );
+    let client = kit.spans().named("invoke price-order").clone();
+    assert_eq!(left_out(&client), ["client_context"]);
 }
 
 #[tokio::test]

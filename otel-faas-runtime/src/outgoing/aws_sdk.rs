@@ -16,7 +16,7 @@
 //! | `aws-sdk-sqs` | `SendMessage`, `SendMessageBatch` | PRODUCER `send {queue}` | the `AWSTraceHeader` system attribute, and message attributes as room allows |
 //! | `aws-sdk-sns` | `Publish`, `PublishBatch` | PRODUCER `publish {topic}` | message attributes, as room allows |
 //! | `aws-sdk-eventbridge` | `PutEvents` | PRODUCER `publish {bus}` | each entry's `TraceHeader`, and `traceContext` in a JSON `detail` |
-//! | `aws-sdk-lambda` | `Invoke` | CLIENT `invoke {function}` | the client context's `custom` map |
+//! | `aws-sdk-lambda` | `Invoke` | CLIENT `invoke {function}` | the client context's `custom` map (synchronous invokes); the request's `X-Amzn-Trace-Id`, which Lambda passes on as the invocation's trace header (asynchronous too; read with `OTEL_PROPAGATORS=xray-lambda`) |
 //!
 //! Other operations of the same clients pass through untouched. The span records the message
 //! id (`messaging.message.id`) or the AWS request id the answer carries, and a failure —
@@ -33,8 +33,8 @@ use std::sync::Mutex;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextMut, Error as OperationError,
-    FinalizerInterceptorContextRef, Input,
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+    Error as OperationError, FinalizerInterceptorContextRef, Input,
 };
 use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -42,6 +42,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::{OutgoingSpan, TraceContext};
+use crate::propagation::XRAY_HEADER;
 
 /// Traces the sends and invokes of an AWS SDK client; add it with the client config
 /// builder's `.interceptor(TraceInterceptor::new())`. See the [module](self).
@@ -56,9 +57,13 @@ impl TraceInterceptor {
     }
 }
 
-/// The span of the operation under way, between the interceptor's hooks.
+/// The span of the operation under way, between the interceptor's hooks, and the X-Ray
+/// header its HTTP request is to carry.
 #[derive(Debug)]
-struct Pending(Mutex<Option<OutgoingSpan>>);
+struct Pending {
+    span: Mutex<Option<OutgoingSpan>>,
+    trace_header: Option<String>,
+}
 
 impl Storable for Pending {
     type Storer = StoreReplace<Self>;
@@ -78,10 +83,33 @@ impl Intercept for TraceInterceptor {
         let region = cfg
             .load::<aws_types::region::Region>()
             .map(|r| r.as_ref().to_owned());
-        if let Some(span) = start(context.input_mut(), region.as_deref()) {
-            cfg.interceptor_state()
-                .store_put(Pending(Mutex::new(Some(span))));
+        if let Some((span, trace_header)) = start(context.input_mut(), region.as_deref()) {
+            cfg.interceptor_state().store_put(Pending {
+                span: Mutex::new(Some(span)),
+                trace_header,
+            });
         }
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(ours) = cfg
+            .load::<Pending>()
+            .and_then(|p| p.trace_header.as_deref())
+        else {
+            return Ok(());
+        };
+        let headers = context.request_mut().headers_mut();
+        let header = match headers.get(XRAY_HEADER) {
+            Some(set) => merge_xray(set, ours),
+            None => ours.to_owned(),
+        };
+        headers.insert(XRAY_HEADER, header);
         Ok(())
     }
 
@@ -91,7 +119,10 @@ impl Intercept for TraceInterceptor {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(span) = cfg.load::<Pending>().and_then(|p| p.0.lock().ok()?.take()) else {
+        let Some(span) = cfg
+            .load::<Pending>()
+            .and_then(|p| p.span.lock().ok()?.take())
+        else {
             return Ok(());
         };
         if let Some(id) = context
@@ -110,26 +141,45 @@ impl Intercept for TraceInterceptor {
 }
 
 /// Opens the span of a traced operation and writes its context into the input; `None` for
-/// an operation this interceptor does not trace.
-fn start(input: &mut Input, region: Option<&str>) -> Option<OutgoingSpan> {
+/// an operation this interceptor does not trace. With the span, the X-Ray header its HTTP
+/// request is to carry, if any.
+fn start(input: &mut Input, region: Option<&str>) -> Option<(OutgoingSpan, Option<String>)> {
     #[cfg(feature = "aws-sdk-sqs")]
     if let Some(span) = sqs::start(input) {
-        return Some(span);
+        return Some((span, None));
     }
     #[cfg(feature = "aws-sdk-sns")]
     if let Some(span) = sns::start(input) {
-        return Some(span);
+        return Some((span, None));
     }
     #[cfg(feature = "aws-sdk-eventbridge")]
     if let Some(span) = eventbridge::start(input) {
-        return Some(span);
+        return Some((span, None));
     }
     #[cfg(feature = "aws-sdk-lambda")]
     if let Some(span) = lambda::start(input, region) {
-        return Some(span);
+        // Lambda hands an asynchronous invoke no client context, but passes the request's
+        // X-Ray header on as the invocation's trace header (`xray-lambda` reads it).
+        let header = span.trace_context().xray_header();
+        return Some((span, header));
     }
     let _ = region;
     None
+}
+
+/// `ours` with the fields of the header already `set` that are not the trace's own — the
+/// `Lineage` Lambda's recursive-loop detection reads, for one — kept after it.
+fn merge_xray(set: &str, ours: &str) -> String {
+    const OWN: [&str; 4] = ["Root", "Parent", "Sampled", "Self"];
+    let mut merged = ours.to_owned();
+    for field in set.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+        let key = field.split('=').next().unwrap_or_default();
+        if !OWN.contains(&key) {
+            merged.push(';');
+            merged.push_str(field);
+        }
+    }
+    merged
 }
 
 /// Records what the operation's output says.
@@ -492,5 +542,21 @@ mod lambda {
         if let Some(error) = &invoked.function_error {
             span.record_failure(error, "the invoked function returned an error");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lineage_of_the_header_already_set_is_kept() {
+        assert_eq!(
+            merge_xray(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:0",
+                "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"
+            ),
+            "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1;Lineage=a87bd80c:0"
+        );
     }
 }

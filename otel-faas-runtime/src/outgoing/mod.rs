@@ -25,7 +25,7 @@
 //! | SQS | `AWSTraceHeader` system attribute (X-Ray form), and the propagators' keys as message attributes as far as the 10-attribute limit allows | the `sqs` trigger (`links_from`) |
 //! | SNS | the propagators' keys as message attributes, as far as the limit allows | the `sns` trigger |
 //! | EventBridge | `TraceHeader` (X-Ray form) on each entry, and `traceContext` inside a JSON `detail` | the `eventbridge` trigger (`parent_from`/`links_from = "detail"`) |
-//! | Lambda `Invoke` | the client context's `custom` map (synchronous invokes) | the `other` trigger |
+//! | Lambda `Invoke` | the client context's `custom` map (synchronous invokes); the request's `X-Amzn-Trace-Id` (with the AWS SDK; Lambda passes it on as the invocation's trace header) | the `other` trigger; `xray-lambda` for the header |
 //!
 //! Only the trace keys are ever written: a caller's own headers and attributes are kept, a
 //! caller's `baggage` entries win over the context's, and when a message has no room left the
