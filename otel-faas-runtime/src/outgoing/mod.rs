@@ -13,7 +13,7 @@
 //! sqs.send_message().queue_url(url).message_body(body).send().await?; // traced, context passed on
 //! ```
 //!
-//! With `reqwest` (feature `reqwest`), [`reqwest::send`] sends a request with a CLIENT span
+//! With `reqwest` (feature `reqwest`), [`reqwest::SendTraced::send_traced`] sends a request with a CLIENT span
 //! and the trace headers. Anything else takes the building blocks: an [`OutgoingSpan`] for the
 //! call and its [`TraceContext`] for the carrier.
 //!
