@@ -342,6 +342,22 @@ async fn a_trace_that_was_not_sampled_is_passed_on_unsampled() {
 }
 
 #[tokio::test]
+async fn with_propagation_off_the_message_carries_nothing_but_the_send_is_still_traced() {
+    let kit = kit_with(&[("OTEL_PROPAGATORS", "none")]);
+    let sent = send_order(&kit, 1, Invocation::default()).await;
+    assert_eq!(sent.get("MessageSystemAttributes"), None);
+    assert_eq!(
+        sent["MessageAttributes"].as_object().map(|a| a.len()),
+        Some(1),
+        "{sent}"
+    );
+    assert_eq!(
+        kit.spans().named("send orders").span_kind,
+        SpanKind::Producer
+    );
+}
+
+#[tokio::test]
 async fn a_failed_send_is_recorded_on_the_producer_span_with_the_aws_error_code() {
     let kit = TestKit::new();
     let (http, _request) = capture_request(Some(answer(

@@ -335,11 +335,11 @@ mod sqs {
                     .insert(MessageSystemAttributeNameForSends::AwsTraceHeader, value);
             }
         }
-        let attributes = attributes.get_or_insert_with(HashMap::new);
-        let taken: Vec<String> = attributes.keys().cloned().collect();
+        let taken: Vec<String> = attributes.iter().flat_map(|a| a.keys()).cloned().collect();
         let mut added = vec![];
         let left_out = fit_attributes(trace, &taken, |key, value| added.push((key, value)));
         for (key, value) in added {
+            let attributes = attributes.get_or_insert_with(HashMap::new);
             let value = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
@@ -416,11 +416,11 @@ mod sns {
         if !trace.is_valid() {
             return vec![];
         }
-        let attributes = attributes.get_or_insert_with(HashMap::new);
-        let taken: Vec<String> = attributes.keys().cloned().collect();
+        let taken: Vec<String> = attributes.iter().flat_map(|a| a.keys()).cloned().collect();
         let mut added = vec![];
         let left_out = fit_attributes(trace, &taken, |key, value| added.push((key, value)));
         for (key, value) in added {
+            let attributes = attributes.get_or_insert_with(HashMap::new);
             let value = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)

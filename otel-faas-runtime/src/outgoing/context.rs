@@ -152,11 +152,16 @@ impl TraceContext {
         }
     }
 
-    /// The context as an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`), whatever the
-    /// configured propagators: the value of SQS's `AWSTraceHeader` system attribute, which
-    /// the SQS trigger reads first, and of EventBridge's `TraceHeader`.
+    /// The context as an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`), whichever
+    /// propagators are configured (but none with `OTEL_PROPAGATORS=none`): the value of SQS's
+    /// `AWSTraceHeader` system attribute, which the SQS trigger reads first, and of
+    /// EventBridge's `TraceHeader`.
     pub fn xray_header(&self) -> Option<String> {
-        if !self.is_valid() {
+        let propagates = self
+            .telemetry
+            .as_ref()
+            .is_some_and(|t| !t.config().propagators.is_empty());
+        if !propagates || !self.is_valid() {
             return None;
         }
         let mut fields = Fields::default();
