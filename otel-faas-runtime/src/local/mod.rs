@@ -4,6 +4,7 @@
 //! - [`emulator`]: the Lambda Runtime API, as the real `lambda_runtime` loop speaks it;
 //! - [`collector`]: an OTLP/HTTP receiver that decodes the exported spans;
 //! - [`process`]: the function started as a real process against them;
+//! - [`sqs`]: Amazon SQS queues an AWS SDK client sends to, delivered as Lambda delivers them;
 //! - [`runner`]: [`LocalRunner`], which puts the three together for `cargo run --example …`.
 
 pub mod collector;
@@ -12,5 +13,6 @@ mod extensions;
 pub mod process;
 pub mod runner;
 mod server;
+pub mod sqs;
 
 pub use runner::LocalRunner;
