@@ -10,7 +10,7 @@
 //!         link → 0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331  messaging.message.id=m-1
 //! ```
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -127,79 +127,213 @@ const SHOWN_VALUE_LEN: usize = 96;
 /// Renders spans as one tree per trace, children ordered by start time. A span whose parent
 /// is not among `spans` is shown as a root, with its remote parent id.
 pub fn render_trees(spans: &[SpanView]) -> String {
-    let mut traces: BTreeMap<&str, Vec<&SpanView>> = BTreeMap::new();
-    for span in spans {
-        traces.entry(&span.trace_id).or_default().push(span);
+    Forest::new(spans, false).render()
+}
+
+/// Renders spans as [`render_trees`] does, but a trace one of whose spans links to a span of
+/// another trace is shown inside that trace, under the span it links to, after a line naming
+/// the linking span:
+///
+/// ```text
+/// trace 0af7651916cd43dd8448eb211c80319c
+/// └─ POST /orders  SERVER  8.10 ms
+///    └─ send orders  PRODUCER  3.02 ms
+///       └─ ⇢ linked from process orders · trace 4bf92f3577b34da6a3ce929d0e0e4736
+///          └─ orders-worker  SERVER  1.24 ms
+///             └─ process orders  CONSUMER  0.98 ms
+/// ```
+///
+/// So a producer and its consumers read as one flow. A trace is shown once, under the first
+/// span (in its own start order) that links out of it; traces that link nowhere shown are
+/// printed as roots.
+pub fn render_connected(spans: &[SpanView]) -> String {
+    Forest::new(spans, true).render()
+}
+
+/// The spans to render, by trace, and which traces are shown under which span.
+struct Forest<'a> {
+    /// Traces by id, each's spans in start order.
+    traces: BTreeMap<&'a str, Vec<&'a SpanView>>,
+    /// Span id → the traces shown under it, each with the span of that trace that links.
+    attached: HashMap<&'a str, Vec<(&'a str, &'a SpanView)>>,
+    /// Traces shown inside another.
+    nested: HashSet<&'a str>,
+}
+
+impl<'a> Forest<'a> {
+    fn new(spans: &'a [SpanView], connect: bool) -> Self {
+        let mut traces: BTreeMap<&str, Vec<&SpanView>> = BTreeMap::new();
+        for span in spans {
+            traces.entry(&span.trace_id).or_default().push(span);
+        }
+        for spans in traces.values_mut() {
+            spans.sort_by_key(|s| s.start);
+        }
+        let mut forest = Forest {
+            traces,
+            attached: HashMap::new(),
+            nested: HashSet::new(),
+        };
+        if connect {
+            forest.connect();
+        }
+        forest
     }
-    let mut out = String::new();
-    let mut ordered: Vec<(&str, Vec<&SpanView>)> = traces.into_iter().collect();
-    ordered.sort_by_key(|(_, spans)| spans.iter().map(|s| s.start).min());
-    for (trace_id, mut spans) in ordered {
-        spans.sort_by_key(|s| s.start);
+
+    /// Attaches each trace under the first span of another trace that one of its spans
+    /// links to, leaving out attachments that would make a cycle.
+    fn connect(&mut self) {
+        let owner: HashMap<&str, &str> = self
+            .traces
+            .iter()
+            .flat_map(|(trace, spans)| spans.iter().map(move |s| (s.span_id.as_str(), *trace)))
+            .collect();
+        let mut parent_trace: HashMap<&str, &str> = HashMap::new();
+        for (trace, spans) in &self.traces {
+            let target = spans.iter().find_map(|span| {
+                span.links
+                    .iter()
+                    .find_map(|(linked_trace, linked_span, _)| {
+                        let owned_by = owner.get(linked_span.as_str())?;
+                        (*owned_by == linked_trace.as_str() && owned_by != trace).then_some((
+                            linked_span.as_str(),
+                            *owned_by,
+                            *span,
+                        ))
+                    })
+            });
+            let Some((linked_span, linked_trace, linking)) = target else {
+                continue;
+            };
+            // Follow the chain up from the target: reaching `trace` again would be a cycle.
+            let mut up = Some(linked_trace);
+            while let Some(t) = up {
+                if t == *trace {
+                    break;
+                }
+                up = parent_trace.get(t).copied();
+            }
+            if up.is_some() {
+                continue;
+            }
+            parent_trace.insert(trace, linked_trace);
+            self.nested.insert(trace);
+            self.attached
+                .entry(linked_span)
+                .or_default()
+                .push((trace, linking));
+        }
+        for traces in self.attached.values_mut() {
+            traces.sort_by_key(|(_, linking)| linking.start);
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let mut ordered: Vec<(&str, &Vec<&SpanView>)> = self
+            .traces
+            .iter()
+            .filter(|(trace, _)| !self.nested.contains(*trace))
+            .map(|(trace, spans)| (*trace, spans))
+            .collect();
+        ordered.sort_by_key(|(_, spans)| spans.first().map(|s| s.start));
+        for (trace_id, _) in ordered {
+            let _ = writeln!(out, "trace {trace_id}");
+            self.render_trace(&mut out, trace_id, "");
+        }
+        out
+    }
+
+    /// The roots of one trace, each under `prefix`.
+    fn render_trace(&self, out: &mut String, trace_id: &str, prefix: &str) {
+        let spans = &self.traces[trace_id];
         let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
-        let _ = writeln!(out, "trace {trace_id}");
         let roots: Vec<&SpanView> = spans
             .iter()
             .copied()
             .filter(|s| s.parent_span_id.is_empty() || !ids.contains(s.parent_span_id.as_str()))
             .collect();
         for (i, root) in roots.iter().enumerate() {
-            render_span(&mut out, root, &spans, "", i + 1 == roots.len());
+            self.render_span(out, root, spans, prefix, i + 1 == roots.len());
         }
     }
-    out
-}
 
-fn render_span(out: &mut String, span: &SpanView, all: &[&SpanView], prefix: &str, last: bool) {
-    let branch = if last { "└─ " } else { "├─ " };
-    let _ = write!(
-        out,
-        "{prefix}{branch}{}  {}  {}",
-        span.name,
-        span.kind,
-        format_duration(span.duration)
-    );
-    match &span.error {
-        Some(description) if description.is_empty() => out.push_str("  ✗ ERROR"),
-        Some(description) => {
-            let _ = write!(out, "  ✗ ERROR: {}", shorten(description));
-        }
-        None if span.ok => out.push_str("  ✓ OK"),
-        None => {}
-    }
-    out.push('\n');
-    let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-    let detail = format!(
-        "{child_prefix}{}  ",
-        if all.iter().any(|s| s.parent_span_id == span.span_id) {
-            "│"
-        } else {
-            " "
-        }
-    );
-    if !span.attributes.is_empty() {
-        let _ = writeln!(out, "{detail}{}", join_attributes(&span.attributes));
-    }
-    if !span.parent_span_id.is_empty() && !all.iter().any(|s| s.span_id == span.parent_span_id) {
-        let _ = writeln!(out, "{detail}parent ← {} (remote)", span.parent_span_id);
-    }
-    for (trace_id, span_id, attributes) in &span.links {
-        let _ = write!(out, "{detail}link → {trace_id}/{span_id}");
-        if !attributes.is_empty() {
-            let _ = write!(out, "  {}", join_attributes(attributes));
+    fn render_span(
+        &self,
+        out: &mut String,
+        span: &SpanView,
+        all: &[&SpanView],
+        prefix: &str,
+        last: bool,
+    ) {
+        let branch = if last { "└─ " } else { "├─ " };
+        let _ = write!(
+            out,
+            "{prefix}{branch}{}  {}  {}",
+            span.name,
+            span.kind,
+            format_duration(span.duration)
+        );
+        match &span.error {
+            Some(description) if description.is_empty() => out.push_str("  ✗ ERROR"),
+            Some(description) => {
+                let _ = write!(out, "  ✗ ERROR: {}", shorten(description));
+            }
+            None if span.ok => out.push_str("  ✓ OK"),
+            None => {}
         }
         out.push('\n');
-    }
-    for (name, attributes) in &span.events {
-        let _ = writeln!(out, "{detail}event {name}  {}", join_attributes(attributes));
-    }
-    let children: Vec<&SpanView> = all
-        .iter()
-        .copied()
-        .filter(|s| s.parent_span_id == span.span_id)
-        .collect();
-    for (i, child) in children.iter().enumerate() {
-        render_span(out, child, all, &child_prefix, i + 1 == children.len());
+        let children: Vec<&SpanView> = all
+            .iter()
+            .copied()
+            .filter(|s| s.parent_span_id == span.span_id)
+            .collect();
+        let linked = self
+            .attached
+            .get(span.span_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
+        let detail = format!(
+            "{child_prefix}{}  ",
+            if children.is_empty() && linked.is_empty() {
+                " "
+            } else {
+                "│"
+            }
+        );
+        if !span.attributes.is_empty() {
+            let _ = writeln!(out, "{detail}{}", join_attributes(&span.attributes));
+        }
+        if !span.parent_span_id.is_empty() && !all.iter().any(|s| s.span_id == span.parent_span_id)
+        {
+            let _ = writeln!(out, "{detail}parent ← {} (remote)", span.parent_span_id);
+        }
+        for (trace_id, span_id, attributes) in &span.links {
+            let _ = write!(out, "{detail}link → {trace_id}/{span_id}");
+            if !attributes.is_empty() {
+                let _ = write!(out, "  {}", join_attributes(attributes));
+            }
+            out.push('\n');
+        }
+        for (name, attributes) in &span.events {
+            let _ = writeln!(out, "{detail}event {name}  {}", join_attributes(attributes));
+        }
+        for (i, child) in children.iter().enumerate() {
+            let last = i + 1 == children.len() && linked.is_empty();
+            self.render_span(out, child, all, &child_prefix, last);
+        }
+        for (i, (trace_id, linking)) in linked.iter().enumerate() {
+            let last = i + 1 == linked.len();
+            let branch = if last { "└─ " } else { "├─ " };
+            let _ = writeln!(
+                out,
+                "{child_prefix}{branch}⇢ linked from {} · trace {trace_id}",
+                linking.name
+            );
+            let nested = format!("{child_prefix}{}", if last { "   " } else { "│  " });
+            self.render_trace(out, trace_id, &nested);
+        }
     }
 }
 
@@ -277,6 +411,69 @@ mod tests {
             text.contains("parent ← feedfacefeedface (remote)"),
             "{text}"
         );
+    }
+
+    fn linked(mut span: SpanView, trace: &str, to_trace: &str, to_span: &str) -> SpanView {
+        span.trace_id = trace.into();
+        span.links = vec![(to_trace.into(), to_span.into(), vec![])];
+        span
+    }
+
+    #[test]
+    fn a_linked_trace_is_shown_under_the_span_it_links_to() {
+        let mut producer = span("p", "r", "send orders", 2);
+        producer.kind = "PRODUCER".into();
+        let spans = vec![
+            span("r", "", "POST /orders", 1),
+            producer,
+            span("after", "r", "respond", 3),
+            linked(span("s2", "", "worker", 5), "t2", "t1", "zzz"),
+            {
+                let mut consumer = span("c2", "s2", "process orders", 6);
+                consumer.trace_id = "t2".into();
+                linked(consumer, "t2", "t1", "p")
+            },
+        ];
+        let text = render_connected(&spans);
+        assert_eq!(
+            text.matches("trace ").count(),
+            2,
+            "one header, one linked line:\n{text}"
+        );
+        assert!(!text.contains("\ntrace t2"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} in\n{text}"))
+        };
+        assert!(at("send orders") < at("⇢ linked from process orders · trace t2"));
+        assert!(at("⇢ linked from") < at("worker  INTERNAL"));
+        assert!(at("worker  INTERNAL") < at("process orders  INTERNAL"));
+        assert!(at("process orders  INTERNAL") < at("respond"), "{text}");
+        // Nested one level deeper than the producer's children.
+        assert!(
+            lines[at("└─ ⇢ linked from")].starts_with("   │  └─ ⇢"),
+            "{text}"
+        );
+        assert!(
+            lines[at("worker  INTERNAL")].starts_with("   │     └─ worker"),
+            "{text}"
+        );
+        // Without connecting, the same spans are two trees.
+        assert_eq!(render_trees(&spans).matches("\ntrace t2").count(), 1);
+    }
+
+    #[test]
+    fn traces_linking_each_other_are_both_printed_once() {
+        let spans = vec![
+            linked(span("a", "", "first", 1), "t1", "t2", "b"),
+            linked(span("b", "", "second", 2), "t2", "t1", "a"),
+        ];
+        let text = render_connected(&spans);
+        assert_eq!(text.matches("first  ").count(), 1, "{text}");
+        assert_eq!(text.matches("second  ").count(), 1, "{text}");
     }
 
     #[test]

@@ -1778,7 +1778,7 @@ fn unique_bits() -> (u64, u64) {
 }
 
 /// A fresh request ID shaped like the platform's: a random (version 4) UUID.
-fn fresh_request_id() -> String {
+pub(crate) fn fresh_request_id() -> String {
     let (high, low) = unique_bits();
     let high = (high & !0xF000) | 0x4000; // version 4
     let low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000; // RFC 4122 variant

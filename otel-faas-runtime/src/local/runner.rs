@@ -203,7 +203,8 @@ impl LocalRunner {
     }
 }
 
-fn print_outcome(outcome: &InvocationOutcome) {
+/// Prints an invocation's response or error, and how long it took.
+pub(crate) fn print_outcome(outcome: &InvocationOutcome) {
     let took = outcome
         .latency()
         .map(|d| format!(" in {:.1} ms", d.as_secs_f64() * 1000.0))
