@@ -44,6 +44,8 @@ quietly cargo bench -p otel-faas-benches --bench invocation
 # `cargo bench` builds the fn_* binaries with the bench profile; the process-level tables
 # measure the release build, so build (and later run) everything with --release from here on.
 quietly cargo build --release -p otel-faas-benches --bins
+# The binary-size floor: the bare function in a workspace of its own (see its Cargo.toml).
+quietly cargo build --release --manifest-path benches/bare-alone/Cargo.toml
 "$bin/criterion_tables" "$target"
 
 section "Process level: cold start, memory, binary size"

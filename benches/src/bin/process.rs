@@ -17,7 +17,9 @@
 //!   `PROCESS_INVOCATIONS` (default 100,000) of a one-message SQS event through the loop, and
 //!   the peak (`VmHWM`), read from `/proc/<pid>/status`; with the median response latency
 //!   (hand-out → response) and the mean cycle (total time / invocations) over the run;
-//! - binary size: each contestant's stripped release binary.
+//! - binary size: each contestant's stripped release binary, and the bare function built in a
+//!   workspace of its own (`benches/bare-alone`, when built), to which no feature of
+//!   otel-faas's dependency graph reaches.
 //!
 //! The otel-faas binary runs twice: exporting (spans and FaaS metrics, the defaults) and with
 //! `OTEL_SDK_DISABLED=true`.
@@ -157,27 +159,51 @@ async fn run() -> Result<(), Error> {
     println!();
     let ours = std::fs::metadata(binary(&dir, &contestants[1])?)?.len();
     let bare = std::fs::metadata(binary(&dir, &contestants[0])?)?.len();
-    println!("### Binary size (stripped release)\n");
-    println!("| contestant | binary | size | ratio to otel-faas | difference to bare |");
-    println!("|---|---|---:|---:|---:|");
-    let mut seen = Vec::new();
+    // The bare function built in a workspace of its own (benches/bare-alone): no feature of
+    // otel-faas's dependency graph reaches it, as none reaches a function without otel-faas.
+    let alone = std::fs::metadata(dir.join("fn_bare_alone"))
+        .ok()
+        .map(|m| m.len());
+    let mut rows: Vec<(&str, &str, u64)> = Vec::new();
+    if let Some(alone) = alone {
+        rows.push((
+            "bare, built alone (`lambda_runtime` only)",
+            "fn_bare_alone",
+            alone,
+        ));
+    }
     for contestant in &contestants {
-        if seen.contains(&contestant.binary) {
-            continue;
+        if rows
+            .iter()
+            .all(|(_, binary, _)| *binary != contestant.binary)
+        {
+            let size = std::fs::metadata(binary(&dir, contestant)?)?.len();
+            rows.push((contestant.name, contestant.binary, size));
         }
-        seen.push(contestant.binary);
-        let size = std::fs::metadata(binary(&dir, contestant)?)?.len();
-        let difference = (size as f64 - bare as f64) / (1024.0 * 1024.0);
+    }
+    let difference = |size: u64, to: u64| match size == to {
+        true => "0".to_owned(),
+        false => {
+            format!("{:+.2} MiB", (size as f64 - to as f64) / (1024.0 * 1024.0)).replace('-', "−")
+        }
+    };
+    println!("### Binary size (stripped release)\n");
+    println!(
+        "| contestant | binary | size | ratio to otel-faas | difference to bare | difference to bare built alone |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for (name, binary, size) in rows {
         println!(
-            "| {} | `{}` | {} | {:.2} | {} |",
-            contestant.name,
-            contestant.binary,
-            bold(contestant.name, format!("{} ({size} bytes)", mib(size))),
+            "| {name} | `{binary}` | {} | {:.2} | {} | {} |",
+            bold(name, format!("{} ({size} bytes)", mib(size))),
             size as f64 / ours as f64,
-            match size == bare {
-                true => "0".to_owned(),
-                false => format!("{difference:+.2} MiB").replace('-', "−"),
-            },
+            difference(size, bare),
+            alone.map_or("—".to_owned(), |alone| difference(size, alone)),
+        );
+    }
+    if alone.is_none() {
+        println!(
+            "\n(`fn_bare_alone` not found: `cargo build --release --manifest-path benches/bare-alone/Cargo.toml` builds it.)"
         );
     }
     Ok(())
