@@ -10,7 +10,7 @@
 #
 # Everything printed (the tables, and the machine, date and commit they come from) also goes
 # to OUTPUT, with what the harnesses report on standard error (what each contestant exported);
-# the builds and criterion's own output go to OUTPUT.log. Takes about 15 minutes
+# the builds and criterion's own output go to OUTPUT.log. Takes about 10 minutes
 # on a 2-vCPU machine once built (a first build adds about 10). The counts the harnesses take
 # from the environment (PROCESS_COLD_STARTS, PROCESS_INVOCATIONS, FLUSH_INVOCATIONS,
 # FLUSH_CELL_SECONDS) pass through; CARGO_TARGET_DIR is honoured.
