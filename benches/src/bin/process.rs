@@ -17,7 +17,9 @@
 //!   `PROCESS_INVOCATIONS` (default 100,000) of a one-message SQS event through the loop, and
 //!   the peak (`VmHWM`), read from `/proc/<pid>/status`; with the median response latency
 //!   (hand-out → response) and the mean cycle (total time / invocations) over the run;
-//! - binary size: each contestant's stripped release binary.
+//! - binary size: each contestant's stripped release binary, and the bare function built in a
+//!   workspace of its own (`benches/bare-alone`, when built), to which no feature of
+//!   otel-faas's dependency graph reaches.
 //!
 //! The otel-faas binary runs twice: exporting (spans and FaaS metrics, the defaults) and with
 //! `OTEL_SDK_DISABLED=true`.
@@ -106,16 +108,17 @@ async fn run() -> Result<(), Error> {
         cold.push((contestant.name, median(to_next), median(to_response)));
     }
     let otel_faas = cold[1];
+    println!("### Cold start (medians of {cold_starts} processes each)\n");
     println!(
-        "| contestant | exec → first `/next` (median) | ratio | exec → first response (median) | ratio |"
+        "| contestant | exec → first `/next` | ratio to otel-faas | exec → first response | ratio to otel-faas |"
     );
     println!("|---|---:|---:|---:|---:|");
     for (name, next, response) in &cold {
         println!(
             "| {name} | {} | {:.2} | {} | {:.2} |",
-            ms(*next),
+            bold(name, ms(*next)),
             next.as_secs_f64() / otel_faas.1.as_secs_f64(),
-            ms(*response),
+            bold(name, ms(*response)),
             response.as_secs_f64() / otel_faas.2.as_secs_f64(),
         );
     }
@@ -128,42 +131,79 @@ async fn run() -> Result<(), Error> {
         memory.push((contestant.name, row));
     }
     let otel_faas = memory[1].1;
+    let checkpoint = 10_000.min(invocations);
     println!(
-        "| contestant | VmRSS after 10,000 | VmRSS after {invocations} | peak (VmHWM) | ratio | median response | ratio | mean cycle | ratio |"
+        "\n### Memory over {} invocations, and latency through the loop\n",
+        thousands(invocations)
+    );
+    println!(
+        "| contestant | VmRSS after {} | VmRSS after {} | peak (VmHWM) | peak ratio | median response | ratio | mean cycle | ratio |",
+        thousands(checkpoint),
+        thousands(invocations),
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (name, (rss_10k, rss_end, hwm, latency, cycle)) in &memory {
         println!(
             "| {name} | {} | {} | {} | {:.2} | {} | {:.2} | {} | {:.2} |",
-            mib(*rss_10k),
-            mib(*rss_end),
-            mib(*hwm),
+            bold(name, mib(*rss_10k)),
+            bold(name, mib(*rss_end)),
+            bold(name, mib(*hwm)),
             *hwm as f64 / otel_faas.2 as f64,
-            ms(*latency),
+            bold(name, ms(*latency)),
             latency.as_secs_f64() / otel_faas.3.as_secs_f64(),
-            ms(*cycle),
+            bold(name, ms(*cycle)),
             cycle.as_secs_f64() / otel_faas.4.as_secs_f64(),
         );
     }
 
     println!();
     let ours = std::fs::metadata(binary(&dir, &contestants[1])?)?.len();
-    println!("| contestant | stripped release binary | ratio | difference to otel-faas |");
-    println!("|---|---:|---:|---:|");
-    let mut seen = Vec::new();
+    let bare = std::fs::metadata(binary(&dir, &contestants[0])?)?.len();
+    // The bare function built in a workspace of its own (benches/bare-alone): no feature of
+    // otel-faas's dependency graph reaches it, as none reaches a function without otel-faas.
+    let alone = std::fs::metadata(dir.join("fn_bare_alone"))
+        .ok()
+        .map(|m| m.len());
+    let mut rows: Vec<(&str, &str, u64)> = Vec::new();
+    if let Some(alone) = alone {
+        rows.push((
+            "bare, built alone (`lambda_runtime` only)",
+            "fn_bare_alone",
+            alone,
+        ));
+    }
     for contestant in &contestants {
-        if seen.contains(&contestant.binary) {
-            continue;
+        if rows
+            .iter()
+            .all(|(_, binary, _)| *binary != contestant.binary)
+        {
+            let size = std::fs::metadata(binary(&dir, contestant)?)?.len();
+            rows.push((contestant.name, contestant.binary, size));
         }
-        seen.push(contestant.binary);
-        let size = std::fs::metadata(binary(&dir, contestant)?)?.len();
+    }
+    let difference = |size: u64, to: u64| match size == to {
+        true => "0".to_owned(),
+        false => {
+            format!("{:+.2} MiB", (size as f64 - to as f64) / (1024.0 * 1024.0)).replace('-', "−")
+        }
+    };
+    println!("### Binary size (stripped release)\n");
+    println!(
+        "| contestant | binary | size | ratio to otel-faas | difference to bare | difference to bare built alone |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for (name, binary, size) in rows {
         println!(
-            "| {} (`{}`) | {} | {:.2} | {:+.2} MiB |",
-            contestant.name,
-            contestant.binary,
-            mib(size),
+            "| {name} | `{binary}` | {} | {:.2} | {} | {} |",
+            bold(name, format!("{} ({size} bytes)", mib(size))),
             size as f64 / ours as f64,
-            (size as f64 - ours as f64) / (1024.0 * 1024.0),
+            difference(size, bare),
+            alone.map_or("—".to_owned(), |alone| difference(size, alone)),
+        );
+    }
+    if alone.is_none() {
+        println!(
+            "\n(`fn_bare_alone` not found: `cargo build --release --manifest-path benches/bare-alone/Cargo.toml` builds it.)"
         );
     }
     Ok(())
@@ -319,6 +359,27 @@ fn median(mut values: Vec<Duration>) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `value` in bold on otel-faas's own row (the one whose name is bold), as BENCHMARKS.md has it.
+fn bold(name: &str, value: String) -> String {
+    match name.starts_with("**") {
+        true => format!("**{value}**"),
+        false => value,
+    }
+}
+
+/// `100000` → `100,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn mib(bytes: u64) -> String {
