@@ -286,7 +286,9 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
         let mut plan = InvocationSpan {
             name: None,
             parent: None,
-            attributes: Vec::with_capacity(16),
+            // Room for what the runtime adds once the handler returned (the HTTP status,
+            // an error, the keep rule) without moving the attributes.
+            attributes: Vec::with_capacity(24),
             batch_size: 0,
         };
         coldstart = match context {

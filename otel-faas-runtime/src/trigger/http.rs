@@ -20,6 +20,7 @@
 
 use std::marker::PhantomData;
 
+use http::HeaderName;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use opentelemetry::KeyValue;
@@ -94,6 +95,11 @@ const KNOWN_METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
 
+// Header names as values: looking one up by `&str` parses the name first, on every request.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
 /// Pushes the request attributes; returns the route template and the method for the span name.
 fn request_attributes(
     request: &lambda_http::Request,
@@ -113,7 +119,7 @@ fn request_attributes(
         }
     }
     let headers = request.headers();
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -124,7 +130,7 @@ fn request_attributes(
         URL_PATH,
         bounded(request.uri().path(), limit),
     ));
-    let scheme = header("x-forwarded-proto")
+    let scheme = header(&X_FORWARDED_PROTO)
         .or(request.uri().scheme_str())
         .unwrap_or("https");
     out.push(KeyValue::new(URL_SCHEME, bounded(scheme, 16)));
@@ -140,24 +146,26 @@ fn request_attributes(
     if let Some(route) = &route {
         out.push(KeyValue::new(HTTP_ROUTE, route.clone()));
     }
-    if let Some(agent) = header("user-agent") {
+    if let Some(agent) = header(&http::header::USER_AGENT) {
         out.push(KeyValue::new(USER_AGENT_ORIGINAL, bounded(agent, limit)));
     }
-    let forwarded_for = header("x-forwarded-for")
-        .and_then(|v| v.split(',').next())
-        .map(str::trim);
+    let forwarded_for = || {
+        header(&X_FORWARDED_FOR)
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
     if let Some(client) = context
         .and_then(source_ip)
-        .or(forwarded_for)
+        .or_else(forwarded_for)
         .filter(|c| !c.is_empty())
     {
         out.push(KeyValue::new(CLIENT_ADDRESS, bounded(client, 64)));
     }
-    let host = header("host").or(request.uri().host());
+    let host = header(&http::header::HOST).or(request.uri().host());
     if let Some(host) = host {
         let (name, port) = split_host_port(host);
         out.push(KeyValue::new(SERVER_ADDRESS, bounded(name, limit)));
-        if let Some(port) = port.or_else(|| header("x-forwarded-port").and_then(|p| p.parse().ok()))
+        if let Some(port) = port.or_else(|| header(&X_FORWARDED_PORT).and_then(|p| p.parse().ok()))
         {
             out.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
