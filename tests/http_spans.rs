@@ -208,6 +208,31 @@ async fn authorization_cookies_and_secret_query_values_never_leave_the_function(
 }
 
 #[traced_function(trigger = "http")]
+async fn created(_request: Request) -> Result<Response<String>, Error> {
+    Ok(Response::builder()
+        .status(201)
+        .header("content-type", "application/json")
+        .body(r#"{"id":7}"#.to_owned())?)
+}
+
+#[tokio::test]
+async fn a_response_of_another_body_type_is_converted_recorded_and_answered() {
+    let kit = TestKit::new();
+    let response = kit
+        .invoke(created, event("apigw_rest_get.json"))
+        .await
+        .unwrap();
+    let span = kit.spans().named("GET /pets/{petId}").clone();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.body(), &Body::Text(r#"{"id":7}"#.to_owned()));
+    assert!(response.headers().contains_key("traceresponse"));
+    assert_eq!(
+        span.attr("http.response.status_code").as_deref(),
+        Some("201")
+    );
+}
+
+#[traced_function(trigger = "http")]
 async fn failing(_request: Request) -> Result<Response<Body>, Error> {
     Err("inventory service unavailable".into())
 }

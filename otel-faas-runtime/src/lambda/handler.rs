@@ -317,6 +317,23 @@ fn on_timeout(
     }
 }
 
+/// The handler's response as `Response<Body>`. One that is already (the usual return type)
+/// is taken as it is: `IntoResponse` would copy its headers and collect and re-decode its
+/// body, about a tenth of the glue's cost on a small response, more on a large one.
+async fn into_body_response<R: IntoResponse + 'static>(
+    response: R,
+) -> lambda_http::Response<lambda_http::Body> {
+    let mut slot = Some(response);
+    let any: &mut dyn std::any::Any = &mut slot;
+    match any.downcast_mut::<Option<lambda_http::Response<lambda_http::Body>>>() {
+        Some(ready) => ready.take().expect("the slot was just filled"),
+        None => match slot {
+            Some(response) => response.into_response().await,
+            None => unreachable!("the slot is emptied only when it held a Response<Body>"),
+        },
+    }
+}
+
 /// [`managed`] for HTTP: the response is built first, so the invocation span records its
 /// status code, and the response carries a W3C `traceresponse` header with the trace id.
 async fn managed_http<F, Fut, R, Err>(
@@ -326,12 +343,12 @@ async fn managed_http<F, Fut, R, Err>(
 where
     F: Fn(lambda_http::Request) -> Fut,
     Fut: Future<Output = Result<R, Err>>,
-    R: IntoResponse,
+    R: IntoResponse + 'static,
 {
     let deadline = request.lambda_context_ref().and_then(deadline_of);
     let call = async {
         match handler(request).await {
-            Ok(response) => Ok(response.into_response().await),
+            Ok(response) => Ok(into_body_response(response).await),
             Err(error) => Err(error),
         }
     };
