@@ -41,7 +41,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::{OutgoingSpan, TraceContext};
+use super::OutgoingSpan;
+#[cfg(any(feature = "aws-sdk-sqs", feature = "aws-sdk-sns"))]
+use super::TraceContext;
 use crate::propagation::XRAY_HEADER;
 
 /// Traces the sends and invokes of an AWS SDK client; add it with the client config
@@ -238,20 +240,22 @@ fn error_code(error: &OperationError) -> Option<String> {
     codes.iter().find_map(|code| code(error))
 }
 
-/// Fits the trace into a message's string attributes: `taken` are the names already there,
-/// `add` adds one. Returns the keys there was no room for.
+/// Fits the trace into a message's attributes, next to the caller's own: `string` makes the
+/// SDK's string attribute value. Returns the keys there was no room for.
 #[cfg(any(feature = "aws-sdk-sqs", feature = "aws-sdk-sns"))]
-fn fit_attributes<'a>(
+fn carry_attributes<V>(
     trace: &TraceContext,
-    taken: impl IntoIterator<Item = &'a String>,
-    mut add: impl FnMut(String, String),
+    attributes: &mut Option<std::collections::HashMap<String, V>>,
+    string: impl Fn(String) -> Option<V>,
 ) -> Vec<String> {
-    let fitted = trace.message_attributes(
-        taken.into_iter().map(String::as_str),
-        super::MAX_MESSAGE_ATTRIBUTES,
-    );
+    let taken = attributes.iter().flat_map(|a| a.keys()).map(String::as_str);
+    let fitted = trace.message_attributes(taken, super::MAX_MESSAGE_ATTRIBUTES);
     for (key, value) in fitted.fields {
-        add(key, value);
+        if let Some(value) = string(value) {
+            attributes
+                .get_or_insert_with(Default::default)
+                .insert(key, value);
+        }
     }
     fitted.left_out
 }
@@ -279,7 +283,7 @@ mod sqs {
     };
     use aws_smithy_runtime_api::client::interceptors::context::{Input, Output};
 
-    use super::{OutgoingSpan, TraceContext, fit_attributes, gather};
+    use super::{OutgoingSpan, TraceContext, carry_attributes, gather};
 
     pub(super) fn start(input: &mut Input) -> Option<OutgoingSpan> {
         if let Some(send) = input.downcast_mut::<SendMessageInput>() {
@@ -335,20 +339,13 @@ mod sqs {
                     .insert(MessageSystemAttributeNameForSends::AwsTraceHeader, value);
             }
         }
-        let taken: Vec<String> = attributes.iter().flat_map(|a| a.keys()).cloned().collect();
-        let mut added = vec![];
-        let left_out = fit_attributes(trace, &taken, |key, value| added.push((key, value)));
-        for (key, value) in added {
-            let attributes = attributes.get_or_insert_with(HashMap::new);
-            let value = MessageAttributeValue::builder()
+        carry_attributes(trace, attributes, |value| {
+            MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
-                .build();
-            if let Ok(value) = value {
-                attributes.insert(key, value);
-            }
-        }
-        left_out
+                .build()
+                .ok()
+        })
     }
 
     pub(super) fn finish(span: &OutgoingSpan, output: &Output) {
@@ -377,7 +374,7 @@ mod sns {
     use aws_sdk_sns::types::MessageAttributeValue;
     use aws_smithy_runtime_api::client::interceptors::context::{Input, Output};
 
-    use super::{OutgoingSpan, TraceContext, fit_attributes, gather};
+    use super::{OutgoingSpan, TraceContext, carry_attributes, gather};
 
     pub(super) fn start(input: &mut Input) -> Option<OutgoingSpan> {
         if let Some(publish) = input.downcast_mut::<PublishInput>() {
@@ -416,20 +413,13 @@ mod sns {
         if !trace.is_valid() {
             return vec![];
         }
-        let taken: Vec<String> = attributes.iter().flat_map(|a| a.keys()).cloned().collect();
-        let mut added = vec![];
-        let left_out = fit_attributes(trace, &taken, |key, value| added.push((key, value)));
-        for (key, value) in added {
-            let attributes = attributes.get_or_insert_with(HashMap::new);
-            let value = MessageAttributeValue::builder()
+        carry_attributes(trace, attributes, |value| {
+            MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
-                .build();
-            if let Ok(value) = value {
-                attributes.insert(key, value);
-            }
-        }
-        left_out
+                .build()
+                .ok()
+        })
     }
 
     pub(super) fn finish(span: &OutgoingSpan, output: &Output) {
