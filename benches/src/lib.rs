@@ -286,3 +286,28 @@ impl Extractor for Headers<'_> {
         self.0.keys().map(|k| k.as_str()).collect()
     }
 }
+
+/// Reads and counts everything `child` writes to its standard output (for contestants that
+/// export to it), so that the pipe never fills.
+pub fn count_stdout(child: &mut tokio::process::Child) -> tokio::task::JoinHandle<u64> {
+    let stdout = child.stdout.take();
+    tokio::spawn(async move {
+        let Some(mut stdout) = stdout else { return 0 };
+        tokio::io::copy(&mut stdout, &mut tokio::io::sink())
+            .await
+            .unwrap_or(0)
+    })
+}
+
+/// `100000` → `100,000`, for the tables.
+pub fn thousands(n: impl std::fmt::Display) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

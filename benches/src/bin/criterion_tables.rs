@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use otel_faas_benches::thousands;
 use otel_faas_runtime::Error;
 use serde_json::Value;
 
@@ -145,17 +146,4 @@ fn time(ns: f64) -> String {
         n if n < 1e6 => format!("{:.2} µs", ns / 1e3),
         _ => format!("{:.2} ms", ns / 1e6),
     }
-}
-
-/// `10000` → `10,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -37,6 +37,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use otel_faas_benches::count_stdout;
 use otel_faas_runtime::Error;
 use otel_faas_runtime::local::collector::Collector;
 use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
@@ -374,17 +375,6 @@ fn spawn(
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-}
-
-/// Reads and counts everything `child` writes to its standard output.
-fn count_stdout(child: &mut Child) -> tokio::task::JoinHandle<u64> {
-    let stdout = child.stdout.take();
-    tokio::spawn(async move {
-        let Some(mut stdout) = stdout else { return 0 };
-        tokio::io::copy(&mut stdout, &mut tokio::io::sink())
-            .await
-            .unwrap_or(0)
-    })
 }
 
 /// The `q` quantile of `values` (nearest rank).

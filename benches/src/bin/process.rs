@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use otel_faas_benches::{count_stdout, thousands};
 use otel_faas_runtime::Error;
 use otel_faas_runtime::local::collector::Collector;
 use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
@@ -239,17 +240,6 @@ fn spawn(
         .spawn()
 }
 
-/// Reads and counts everything `child` writes to its standard output.
-fn count_stdout(child: &mut Child) -> tokio::task::JoinHandle<u64> {
-    let stdout = child.stdout.take();
-    tokio::spawn(async move {
-        let Some(mut stdout) = stdout else { return 0 };
-        tokio::io::copy(&mut stdout, &mut tokio::io::sink())
-            .await
-            .unwrap_or(0)
-    })
-}
-
 /// One cold start: exec → first `/invocation/next`, exec → first response.
 async fn cold_start(
     program: &PathBuf,
@@ -367,19 +357,6 @@ fn bold(name: &str, value: String) -> String {
         true => format!("**{value}**"),
         false => value,
     }
-}
-
-/// `100000` → `100,000`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn mib(bytes: u64) -> String {
