@@ -311,3 +311,24 @@ pub fn thousands(n: impl std::fmt::Display) -> String {
     }
     out
 }
+
+/// The directory of the contestants' function binaries (`fn_*`): the running harness's own.
+pub fn binaries_dir() -> Result<std::path::PathBuf, Error> {
+    Ok(std::env::current_exe()?
+        .parent()
+        .ok_or("no directory")?
+        .to_path_buf())
+}
+
+/// The contestant's function binary `name` in `dir`, or an error saying how to build it.
+pub fn contestant_binary(dir: &std::path::Path, name: &str) -> Result<std::path::PathBuf, Error> {
+    let path = dir.join(name);
+    if !path.exists() {
+        return Err(format!(
+            "{} not found: build the contestants first (cargo build --release -p otel-faas-benches --bins)",
+            path.display()
+        )
+        .into());
+    }
+    Ok(path)
+}

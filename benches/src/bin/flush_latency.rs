@@ -32,12 +32,12 @@
 //! standard output (its default exporter, for the serverless-otlp-forwarder), which the
 //! harness reads and counts: no collector is involved in its rows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use otel_faas_benches::count_stdout;
+use otel_faas_benches::{contestant_binary, count_stdout};
 use otel_faas_runtime::Error;
 use otel_faas_runtime::local::collector::Collector;
 use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
@@ -194,10 +194,7 @@ fn setting<T: std::str::FromStr>(var: &str, default: T) -> T {
 async fn run() -> Result<(), Error> {
     let invocations: usize = setting("FLUSH_INVOCATIONS", 30);
     let budget = Duration::from_secs(setting("FLUSH_CELL_SECONDS", 12));
-    let dir = std::env::current_exe()?
-        .parent()
-        .ok_or("no directory")?
-        .to_path_buf();
+    let dir = otel_faas_benches::binaries_dir()?;
     let event = otel_faas_benches::sqs_batch(1);
     let payload = Bytes::from(serde_json::to_vec(&event)?);
 
@@ -214,7 +211,7 @@ async fn run() -> Result<(), Error> {
     for scenario in [Scenario::Slow, Scenario::Down, Scenario::BlackHole] {
         let mut bare: Option<(Duration, Duration)> = None;
         for contestant in &CONTESTANTS {
-            let program = binary(&dir, contestant)?;
+            let program = contestant_binary(&dir, contestant.binary)?;
             let cell = measure(
                 &program,
                 contestant,
@@ -253,18 +250,6 @@ async fn run() -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-fn binary(dir: &Path, contestant: &Contestant) -> Result<PathBuf, Error> {
-    let path = dir.join(contestant.binary);
-    if !path.exists() {
-        return Err(format!(
-            "{} not found: build the contestants first (cargo build --release -p otel-faas-benches --bins)",
-            path.display()
-        )
-        .into());
-    }
-    Ok(path)
 }
 
 /// Runs one contestant against one collector in a fresh process.

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use otel_faas_benches::{count_stdout, thousands};
+use otel_faas_benches::{contestant_binary, count_stdout, thousands};
 use otel_faas_runtime::Error;
 use otel_faas_runtime::local::collector::Collector;
 use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
@@ -90,15 +90,12 @@ async fn run() -> Result<(), Error> {
         },
     ];
     let event: Value = serde_json::to_value(otel_faas_benches::sqs_batch(1))?;
-    let dir = std::env::current_exe()?
-        .parent()
-        .ok_or("no directory")?
-        .to_path_buf();
+    let dir = otel_faas_benches::binaries_dir()?;
 
     println!("{cold_starts} cold starts and {invocations} invocations per contestant\n");
     let mut cold = Vec::new();
     for contestant in &contestants {
-        let program = binary(&dir, contestant)?;
+        let program = contestant_binary(&dir, contestant.binary)?;
         let mut to_next = Vec::new();
         let mut to_response = Vec::new();
         for _ in 0..cold_starts {
@@ -127,7 +124,7 @@ async fn run() -> Result<(), Error> {
     println!();
     let mut memory = Vec::new();
     for contestant in &contestants {
-        let program = binary(&dir, contestant)?;
+        let program = contestant_binary(&dir, contestant.binary)?;
         let row = steady(&program, contestant, &event, invocations, &collector).await?;
         memory.push((contestant.name, row));
     }
@@ -158,8 +155,8 @@ async fn run() -> Result<(), Error> {
     }
 
     println!();
-    let ours = std::fs::metadata(binary(&dir, &contestants[1])?)?.len();
-    let bare = std::fs::metadata(binary(&dir, &contestants[0])?)?.len();
+    let ours = std::fs::metadata(contestant_binary(&dir, contestants[1].binary)?)?.len();
+    let bare = std::fs::metadata(contestant_binary(&dir, contestants[0].binary)?)?.len();
     // The bare function built in a workspace of its own (benches/bare-alone): no feature of
     // otel-faas's dependency graph reaches it, as none reaches a function without otel-faas.
     let alone = std::fs::metadata(dir.join("fn_bare_alone"))
@@ -178,7 +175,7 @@ async fn run() -> Result<(), Error> {
             .iter()
             .all(|(_, binary, _)| *binary != contestant.binary)
         {
-            let size = std::fs::metadata(binary(&dir, contestant)?)?.len();
+            let size = std::fs::metadata(contestant_binary(&dir, contestant.binary)?)?.len();
             rows.push((contestant.name, contestant.binary, size));
         }
     }
@@ -208,18 +205,6 @@ async fn run() -> Result<(), Error> {
         );
     }
     Ok(())
-}
-
-fn binary(dir: &std::path::Path, contestant: &Contestant) -> Result<PathBuf, Error> {
-    let path = dir.join(contestant.binary);
-    if !path.exists() {
-        return Err(format!(
-            "{} not found: build the contestants first (cargo build --release -p otel-faas-benches --bins)",
-            path.display()
-        )
-        .into());
-    }
-    Ok(path)
 }
 
 /// Starts the function as Lambda does. Its standard error is discarded; its standard output
