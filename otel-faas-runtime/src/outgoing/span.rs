@@ -68,16 +68,17 @@ impl OutgoingSpan {
 
     /// SQS `SendMessageBatch` of `count` messages.
     pub fn sqs_send_batch(queue_url: &str, count: usize) -> OutgoingSpan {
+        let Some(telemetry) = super::pipeline() else {
+            return OutgoingSpan::none();
+        };
+        let limit = telemetry.value_limit();
         let queue = queue_url.trim_end_matches('/').rsplit('/').next();
-        let mut extra = vec![];
-        if let Some(telemetry) = super::pipeline() {
-            let limit = telemetry.value_limit();
-            extra.push(KeyValue::new(AWS_SQS_QUEUE_URL, bounded(queue_url, limit)));
-            if let Some(host) = host_of(queue_url) {
-                extra.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
-            }
+        let mut extra = vec![KeyValue::new(AWS_SQS_QUEUE_URL, bounded(queue_url, limit))];
+        if let Some(host) = host_of(queue_url) {
+            extra.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
         }
         OutgoingSpan::messaging(
+            &telemetry,
             Messaging {
                 system: "aws_sqs",
                 operation: "send",
@@ -95,15 +96,16 @@ impl OutgoingSpan {
 
     /// SNS `PublishBatch` of `count` messages.
     pub fn sns_publish_batch(topic_arn: &str, count: usize) -> OutgoingSpan {
+        let Some(telemetry) = super::pipeline() else {
+            return OutgoingSpan::none();
+        };
         let topic = topic_arn.rsplit(':').next().filter(|t| !t.is_empty());
-        let mut extra = vec![];
-        if let Some(telemetry) = super::pipeline() {
-            extra.push(KeyValue::new(
-                AWS_SNS_TOPIC_ARN,
-                bounded(topic_arn, telemetry.value_limit()),
-            ));
-        }
+        let extra = vec![KeyValue::new(
+            AWS_SNS_TOPIC_ARN,
+            bounded(topic_arn, telemetry.value_limit()),
+        )];
         OutgoingSpan::messaging(
+            &telemetry,
             Messaging {
                 system: "aws.sns",
                 operation: "publish",
@@ -117,11 +119,15 @@ impl OutgoingSpan {
     /// EventBridge `PutEvents` of `count` events to `bus` (a name or an ARN; `None` is the
     /// `default` bus): PRODUCER `publish {bus}`.
     pub fn eventbridge_put_events(bus: Option<&str>, count: usize) -> OutgoingSpan {
+        let Some(telemetry) = super::pipeline() else {
+            return OutgoingSpan::none();
+        };
         let bus = bus
             .map(|bus| bus.rsplit('/').next().unwrap_or(bus))
             .filter(|bus| !bus.is_empty())
             .unwrap_or("default");
         OutgoingSpan::messaging(
+            &telemetry,
             Messaging {
                 system: "aws.eventbridge",
                 operation: "publish",
@@ -191,10 +197,7 @@ impl OutgoingSpan {
         OutgoingSpan::start(&telemetry, name.to_owned(), SpanKind::Client, attributes)
     }
 
-    fn messaging(what: Messaging<'_>, extra: Vec<KeyValue>) -> OutgoingSpan {
-        let Some(telemetry) = super::pipeline() else {
-            return OutgoingSpan::none();
-        };
+    fn messaging(telemetry: &Telemetry, what: Messaging<'_>, extra: Vec<KeyValue>) -> OutgoingSpan {
         let limit = telemetry.value_limit();
         let mut attributes = Vec::with_capacity(6 + extra.len());
         attributes.push(KeyValue::new(MESSAGING_SYSTEM, what.system));
@@ -215,7 +218,7 @@ impl OutgoingSpan {
             Some(destination) => format!("{} {}", what.operation, truncate(destination, limit)),
             None => what.operation.to_owned(),
         };
-        OutgoingSpan::start(&telemetry, name, SpanKind::Producer, attributes)
+        OutgoingSpan::start(telemetry, name, SpanKind::Producer, attributes)
     }
 
     fn start(
