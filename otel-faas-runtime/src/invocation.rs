@@ -1,19 +1,28 @@
-//! The life of one invocation: its spans, the handler's outcome, and the hand-over from the
-//! glue in the handler to the runtime that ends the invocation and flushes.
+//! The life of one invocation, as a value: [`Invocation`] begins when the platform hands
+//! over an event, runs the handler through the glue, and [`Invocation::finish`]es with its
+//! outcome — the one place an invocation ends, for Lambda, Azure, the test kit, an event the
+//! handler never saw and an invocation that ran out of time.
 //!
 //! The glue (what `#[traced_function]` expands to) calls [`instrument`]: it opens the
 //! invocation span and the trigger's span, runs the handler body with them as the current
 //! context (so the handler's own `tracing` spans nest under them), and records how the body
-//! ended — value, error or panic. Inside a managed invocation (run by [`crate::lambda::run`]
-//! or the test kit) it then hands the still-open invocation span to the runtime, which
-//! records what only it sees (the HTTP response), ends it and exports the invocation's spans
-//! before the response is posted. Called directly, as in a plain unit test, the glue ends
-//! its spans itself.
+//! ended — value, error or panic. Inside an invocation (run by a platform loop or the test
+//! kit) it then hands the still-open invocation span to the invocation, whose `finish`
+//! records what only the platform loop sees (the HTTP response), ends it, counts the
+//! invocation in the FaaS metrics and exports the invocation's spans before the response is
+//! posted (or hands that export over, after the response). Called directly, as in a plain
+//! unit test, the glue ends its spans itself.
+//!
+//! Every invocation owns its spans: the [`SpanOwner`] rides in the OpenTelemetry context
+//! of every span opened under the invocation, so concurrent invocations in one process never
+//! share a buffer, a keep-rule decision, a deadline entry or a flush (see
+//! [`crate::processor`]).
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, resume_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt as _;
 use opentelemetry::context::FutureExt as _;
@@ -26,77 +35,147 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use crate::metrics::InvocationFacts;
 use crate::outcome::{Failure, ReadOutcome};
+use crate::processor::{FlushOutcome, SpanOwner};
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
 use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
+use crate::watchdog::{Guard, Watchdog};
 
 tokio::task_local! {
-    static SCOPE: Arc<InvocationScope>;
+    static CURRENT: Arc<Invocation>;
 }
 
-/// What the runtime and the glue share during one managed invocation.
+/// One invocation in progress; see the module documentation.
 #[derive(Debug)]
-pub(crate) struct InvocationScope {
+pub(crate) struct Invocation {
     telemetry: Telemetry,
-    /// Set once the handler was called (a malformed event never reaches it).
-    handler_called: AtomicBool,
-    /// The invocation span, handed over by the glue for the runtime to end.
-    span: Mutex<Option<Context>>,
-    /// The invocation's spans the glue opened and has not ended yet (the trigger's span,
-    /// then the invocation span), for the runtime to end if the deadline comes first.
-    open: Mutex<Vec<Context>>,
-    /// What the glue learnt about the invocation, for the metrics.
-    facts: Mutex<Option<InvocationFacts>>,
-    /// Whether the flush is left to the extension, after the response.
-    flush_deferred: AtomicBool,
-    /// The invocation's request id, for log lines.
-    request_id: Mutex<Option<String>>,
+    /// Where the invocation's finished spans wait for its flush.
+    spans: SpanOwner,
+    /// The platform's id of the invocation (Lambda's request id, the host's invocation id).
+    request_id: String,
+    /// When the platform stops the invocation, if it says.
+    deadline: Option<SystemTime>,
+    /// What the platform loop provides: its deadline watchdog, and whether the export
+    /// happens after the response.
+    supervision: Supervision,
+    /// What the glue and the platform loop hand each other.
+    handed: Mutex<Handed>,
     /// [`RUNNING`], then [`FINISHED`] or [`TIMED_OUT`], whichever comes first.
     end: AtomicU8,
+}
+
+/// What a platform loop gives each of its invocations.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Supervision {
+    /// The loop's deadline watchdog; none where the platform states no deadline.
+    pub(crate) watchdog: Option<Arc<Watchdog>>,
+    /// The export is left to whoever runs after the response (the extension, or the layer
+    /// once the response is posted) through [`Invocation::flush`].
+    pub(crate) after_response: bool,
+}
+
+/// What the glue and the platform loop hand each other during one invocation.
+#[derive(Debug, Default)]
+struct Handed {
+    /// When the handler was called (a malformed event never reaches it).
+    started: Option<Instant>,
+    /// The invocation's spans the glue opened and has not ended yet (the trigger's span,
+    /// then the invocation span), for the watchdog to end if the deadline comes first.
+    open: Vec<Context>,
+    /// The invocation span, handed over by the glue for `finish` to end.
+    span: Option<Context>,
+    /// What the glue learnt about the invocation, for the metrics.
+    facts: Option<InvocationFacts>,
 }
 
 const RUNNING: u8 = 0;
 const FINISHED: u8 = 1;
 const TIMED_OUT: u8 = 2;
 
-impl InvocationScope {
-    pub(crate) fn new(telemetry: Telemetry) -> Arc<Self> {
-        Arc::new(InvocationScope {
+/// An invocation span for an event the handler never saw (it did not deserialize, or the
+/// platform's request was unreadable).
+pub(crate) struct Unread {
+    /// What the event looked like.
+    pub(crate) trigger: FaasTrigger,
+    /// The span's name.
+    pub(crate) name: String,
+    /// The trace it continues, if any.
+    pub(crate) parent: Context,
+    /// The platform's invocation attributes.
+    pub(crate) attributes: Vec<KeyValue>,
+    /// Whether it is the process's cold start.
+    pub(crate) coldstart: bool,
+    /// Why it failed.
+    pub(crate) failure: Failure,
+}
+
+impl Invocation {
+    /// An invocation the platform just handed over.
+    pub(crate) fn begin(
+        telemetry: Telemetry,
+        request_id: String,
+        deadline: Option<SystemTime>,
+        supervision: Supervision,
+    ) -> Arc<Self> {
+        Arc::new(Invocation {
             telemetry,
-            handler_called: AtomicBool::new(false),
-            span: Mutex::new(None),
-            open: Mutex::new(Vec::new()),
-            facts: Mutex::new(None),
-            flush_deferred: AtomicBool::new(false),
-            request_id: Mutex::new(None),
+            spans: SpanOwner::default(),
+            request_id,
+            deadline,
+            supervision,
+            handed: Mutex::new(Handed::default()),
             end: AtomicU8::new(RUNNING),
         })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Handed> {
+        self.handed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
 
-    pub(crate) fn set_request_id(&self, request_id: &str) {
-        *self.request_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(request_id.to_owned());
+    /// The platform's id of the invocation, for log lines.
+    pub(crate) fn request_id(&self) -> &str {
+        &self.request_id
     }
 
-    /// The invocation's request id, once known.
-    pub(crate) fn request_id(&self) -> Option<String> {
-        self.request_id
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// Runs `future` as this invocation: [`current`] is this one, and every span opened
+    /// with the current context belongs to it.
+    pub(crate) async fn run<F: Future>(self: Arc<Self>, future: F) -> F::Output {
+        let cx = Context::current().with_value(self.spans.clone());
+        CURRENT.scope(self, future.with_context(cx)).await
     }
 
-    /// Marks the handler finished; `false` when the timeout was recorded first.
-    pub(crate) fn claim_finish(&self) -> bool {
-        self.claim(FINISHED)
+    /// `context` with this invocation as the owner of the spans opened under it.
+    fn owning(&self, context: Context) -> Context {
+        context.with_value(self.spans.clone())
     }
 
-    /// Marks the invocation timed out; `false` when the handler finished first.
-    pub(crate) fn claim_timeout(&self) -> bool {
-        self.claim(TIMED_OUT)
+    /// The handler is being called: starts the clock for `faas.invoke_duration` and arms
+    /// the deadline watchdog, which fires [`Invocation::time_out`] a margin before the
+    /// deadline unless the returned guard is dropped first.
+    pub(crate) fn start_handler(self: &Arc<Self>) -> Option<Guard> {
+        self.lock().started = Some(Instant::now());
+        let watchdog = self.supervision.watchdog.as_ref()?;
+        let left = self.time_before_margin()?;
+        let invocation = self.clone();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        Some(watchdog.arm(left, Box::new(move || invocation.time_out(runtime))))
+    }
+
+    /// Whether the handler was called.
+    pub(crate) fn handler_called(&self) -> bool {
+        self.lock().started.is_some()
+    }
+
+    /// Time until the deadline less the configured margin; `None` without a deadline or
+    /// when that moment has passed.
+    fn time_before_margin(&self) -> Option<Duration> {
+        let left = self.deadline?.duration_since(SystemTime::now()).ok()?;
+        let left = left.checked_sub(self.telemetry.config().deadline_margin)?;
+        (!left.is_zero()).then_some(left)
     }
 
     fn claim(&self, end: u8) -> bool {
@@ -105,73 +184,152 @@ impl InvocationScope {
             .is_ok()
     }
 
-    pub(crate) fn defer_flush(&self) {
-        self.flush_deferred.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the invocation's flush happens after its response, elsewhere.
-    pub(crate) fn flush_deferred(&self) -> bool {
-        self.flush_deferred.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn mark_handler_called(&self) {
-        self.handler_called.store(true, Ordering::Relaxed);
-    }
-
-    pub(crate) fn handler_called(&self) -> bool {
-        self.handler_called.load(Ordering::Relaxed)
-    }
-
-    fn hand_over(&self, span: Context) {
-        *self.span.lock().unwrap_or_else(|p| p.into_inner()) = Some(span);
-    }
-
-    /// The invocation span the glue handed over, if the handler was annotated.
-    pub(crate) fn take_span(&self) -> Option<Context> {
-        self.span.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    fn set_facts(&self, facts: InvocationFacts) {
-        *self.facts.lock().unwrap_or_else(|p| p.into_inner()) = Some(facts);
-    }
-
-    fn mark_failed(&self) {
-        if let Some(facts) = &mut *self.facts.lock().unwrap_or_else(|p| p.into_inner()) {
-            facts.failed = true;
+    /// Ends the invocation whose handler returned (`failed` when it returned an error or
+    /// panicked): lets `complete` record on the invocation span what only the platform loop
+    /// sees (the HTTP response), ends that span, counts the invocation in the FaaS metrics,
+    /// and exports its spans unless that is left to after the response. After a timeout,
+    /// only what the handler's late end adds is recorded.
+    pub(crate) async fn finish(&self, failed: bool, complete: impl FnOnce(&Context)) {
+        let timed_out = !self.claim(FINISHED);
+        let (span, facts, started) = {
+            let mut handed = self.lock();
+            handed.open.clear();
+            (handed.span.take(), handed.facts.take(), handed.started)
+        };
+        if let Some(mut facts) = facts.filter(|_| !timed_out) {
+            facts.duration = started.map(|started| started.elapsed());
+            facts.failed |= failed;
+            self.telemetry.record_invocation(&facts);
+        }
+        match span {
+            Some(cx) => {
+                complete(&cx);
+                cx.span().end();
+            }
+            None => warn_unannotated(),
+        }
+        if !self.supervision.after_response {
+            self.flush().await;
         }
     }
 
-    /// What the glue learnt about the invocation, if the handler was annotated.
-    pub(crate) fn take_facts(&self) -> Option<InvocationFacts> {
-        self.facts.lock().unwrap_or_else(|p| p.into_inner()).take()
+    /// Ends an invocation whose event the handler never saw: its invocation span, with
+    /// status Error and the reason, counted as an unreadable invocation.
+    pub(crate) async fn finish_unread(&self, unread: Unread) {
+        let telemetry = &self.telemetry;
+        let tracer = telemetry.tracer();
+        let parent = self.owning(unread.parent);
+        let span = tracer
+            .span_builder(unread.name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(unread.attributes)
+            .start_with_context(tracer, &parent);
+        let cx = parent.with_span(span);
+        if unread.coldstart {
+            record_init(telemetry, unread.trigger, &cx);
+        }
+        telemetry.record_invocation(&InvocationFacts::unreadable(
+            unread.trigger,
+            unread.coldstart,
+        ));
+        unread
+            .failure
+            .record(&cx.span(), true, telemetry.value_limit());
+        cx.span().end();
+        self.claim(FINISHED);
+        if !self.supervision.after_response {
+            self.flush().await;
+        }
     }
 
-    fn set_open(&self, spans: Vec<Context>) {
-        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = spans;
-    }
-
-    /// Ends the invocation's spans that are still open, innermost first, recording
-    /// `failure` on them: what the runtime does when the deadline comes before the handler
-    /// ends. The glue's later attempts to end them are no-ops.
-    pub(crate) fn end_open_spans(&self, failure: &Failure) {
-        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|p| p.into_inner()));
+    /// The handler is still running a margin before its deadline, and the platform will
+    /// stop it at the deadline: ends the invocation's open spans with `error.type=timeout`,
+    /// counts it, and exports what is finished while there is time, on the invocation's
+    /// runtime. The handler keeps running; if it ends in time after all, its response is
+    /// still posted. Runs on the watchdog's thread.
+    fn time_out(self: Arc<Self>, runtime: Option<tokio::runtime::Handle>) {
+        if !self.claim(TIMED_OUT) {
+            return;
+        }
+        let margin = self.telemetry.config().deadline_margin;
+        let failure = Failure {
+            error_type: "timeout".into(),
+            message: format!(
+                "the invocation was still running {} ms before its deadline",
+                margin.as_millis()
+            ),
+            stacktrace: None,
+        };
+        let (open, facts, started) = {
+            let mut handed = self.lock();
+            (
+                std::mem::take(&mut handed.open),
+                handed.facts.take(),
+                handed.started,
+            )
+        };
         let limit = self.telemetry.value_limit();
         for (i, cx) in open.iter().enumerate() {
             let span = cx.span();
             failure.record(&span, i == 0, limit);
             span.end();
         }
+        if let Some(mut facts) = facts {
+            facts.timed_out = true;
+            facts.duration = started.map(|started| started.elapsed());
+            self.telemetry.record_invocation(&facts);
+        }
+        tracing::warn!(
+            target: "otel_faas",
+            request_id = %self.request_id,
+            "{}: exporting its spans before the platform stops it",
+            failure.message
+        );
+        if let (Some(deadline), Some(runtime)) = (self.deadline, runtime) {
+            runtime.spawn(async move { self.telemetry.flush_until(&self.spans.0, deadline).await });
+        }
     }
 
-    /// Runs `future` as this invocation.
-    pub(crate) async fn run<F: Future>(self: Arc<Self>, future: F) -> F::Output {
-        SCOPE.scope(self, future).await
+    /// Exports the invocation's spans (and those of no invocation), bounded by the flush
+    /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
+    /// flush of another invocation, or the last one.
+    pub(crate) async fn flush(&self) -> FlushOutcome {
+        self.telemetry
+            .flush_invocation(&self.spans.0, self.deadline)
+            .await
+    }
+
+    /// The glue opened these spans (innermost first).
+    fn opened(&self, open: Vec<Context>, facts: InvocationFacts) {
+        let mut handed = self.lock();
+        handed.open = open;
+        handed.facts = Some(facts);
+    }
+
+    /// The glue's body ended: the invocation span is the platform loop's to end.
+    fn body_ended(&self, failed: bool, span: Context) {
+        let mut handed = self.lock();
+        handed.open.clear();
+        if failed && let Some(facts) = &mut handed.facts {
+            facts.failed = true;
+        }
+        handed.span = Some(span);
     }
 }
 
-/// The managed invocation in progress on this task, if any.
-pub(crate) fn current_scope() -> Option<Arc<InvocationScope>> {
-    SCOPE.try_with(Arc::clone).ok()
+/// The invocation in progress on this task, if any.
+pub(crate) fn current() -> Option<Arc<Invocation>> {
+    CURRENT.try_with(Arc::clone).ok()
+}
+
+fn warn_unannotated() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            target: "otel_faas",
+            "the handler is not annotated with #[traced_function]: its invocations get no invocation span"
+        );
+    });
 }
 
 /// The spans opened for one handler call.
@@ -223,19 +381,21 @@ where
     // would otherwise copy all of it each time it moves. Boxing costs one allocation and
     // saved most of the glue's cost in the benchmarks (BENCHMARKS.md). It is boxed on the
     // untraced path too, where keeping it inline would make this future as big again.
-    let scope = current_scope();
-    let telemetry = match &scope {
-        Some(scope) => scope.telemetry.clone(),
+    let invocation = current();
+    let telemetry = match &invocation {
+        Some(invocation) => invocation.telemetry.clone(),
         None => match Telemetry::global() {
             Some(telemetry) => telemetry.clone(),
             None => return Box::pin(body(input)).await,
         },
     };
-    let spans = open::<T>(spec, &input, &telemetry);
-    if let (Some(scope), Some(invocation)) = (&scope, &spans.invocation) {
-        let open = spans.trigger.iter().chain([invocation]).cloned().collect();
-        scope.set_open(open);
-        scope.set_facts(InvocationFacts::started(T::FAAS_TRIGGER, spans.coldstart));
+    let spans = open::<T>(spec, &input, &telemetry, invocation.as_deref());
+    if let (Some(current), Some(span)) = (&invocation, &spans.invocation) {
+        let open = spans.trigger.iter().chain([span]).cloned().collect();
+        current.opened(
+            open,
+            InvocationFacts::started(T::FAAS_TRIGGER, spans.coldstart),
+        );
     }
     let result = AssertUnwindSafe(Box::pin(body(input)))
         .catch_unwind()
@@ -260,16 +420,10 @@ where
     if let Some(trigger) = &spans.trigger {
         trigger.span().end();
     }
-    if let Some(invocation) = spans.invocation {
-        match &scope {
-            Some(scope) => {
-                scope.set_open(Vec::new());
-                if failed {
-                    scope.mark_failed();
-                }
-                scope.hand_over(invocation);
-            }
-            None => invocation.span().end(),
+    if let Some(span) = spans.invocation {
+        match &invocation {
+            Some(invocation) => invocation.body_ended(failed, span),
+            None => span.span().end(),
         }
     }
     match result {
@@ -278,7 +432,12 @@ where
     }
 }
 
-fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> OpenSpans {
+fn open<T: Trigger>(
+    spec: &Spec,
+    input: &T::Input,
+    telemetry: &Telemetry,
+    owner: Option<&Invocation>,
+) -> OpenSpans {
     let tracer = telemetry.tracer();
     let mut batch_size = 0;
     let mut coldstart = false;
@@ -320,6 +479,10 @@ fn open<T: Trigger>(spec: &Spec, input: &T::Input, telemetry: &Telemetry) -> Ope
             #[cfg(feature = "azure")]
             InvocationContext::Azure(_) => Context::new(),
         });
+        let parent = match owner {
+            Some(owner) => owner.owning(parent),
+            None => parent,
+        };
         let span = tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)

@@ -131,7 +131,7 @@ impl Ids {
         Ids {
             trace_id,
             span_id,
-            request_id: crate::invocation::current_scope().and_then(|s| s.request_id()),
+            request_id: crate::invocation::current().map(|i| i.request_id().to_owned()),
         }
     }
 

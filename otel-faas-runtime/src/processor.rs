@@ -1,19 +1,36 @@
-//! The invocation-scoped span processor: finished spans wait in a bounded buffer and leave in
-//! one asynchronous export when the invocation ends.
+//! The invocation-scoped span processor: each invocation's finished spans wait in a bounded
+//! buffer of their own and leave in one asynchronous export when that invocation ends.
 //!
 //! Why not the SDK's processors: `SimpleSpanProcessor` exports synchronously inside
 //! `Span::end`, blocking the executor on the network, and `BatchSpanProcessor` needs a
 //! round trip to its background thread for every `force_flush` (≈ 60 µs measured) and may
 //! be frozen by the platform with spans still queued. Here `on_end` is a push under an
 //! uncontended mutex, and the export is awaited by the invocation itself, under a timeout
-//! that the flush budget and the invocation's deadline both bound. When the buffer is full,
+//! that the flush budget and the invocation's deadline both bound. When a buffer is full,
 //! further spans are dropped and counted: memory never grows without bound.
 //!
+//! # Whose span is it
+//!
+//! Several invocations may run at once in one process (Lambda Managed Instances, Azure's
+//! concurrent host requests), and one invocation's flush must not take, sample or lose
+//! another's spans. Each invocation therefore has its own [`InvocationSpans`], and its spans
+//! carry it in their OpenTelemetry context ([`SpanOwner`], put there when the invocation
+//! span is opened and inherited by every span opened under it — the handler's `tracing`
+//! spans included, wherever they run). `on_start` reads it from the parent context and notes
+//! the span's owner under the span id (a sharded map: a lock and an insert, then a lock and
+//! a remove at `on_end`); `on_end` routes the finished span to its owner. A span with no
+//! owner (opened outside any invocation), or ending after its invocation was flushed,
+//! waits in the process's own buffer and leaves with the next flush of any invocation.
+//! Routing by trace id would be wrong: a caller fanning out (a Step Functions `Map` state,
+//! an HTTP client calling the same function twice) gives concurrent invocations one trace.
+//!
 //! Spans the head sampler dropped but recorded for the keep rules ([`crate::sampling`]) wait
-//! apart, in the same bound, and are decided trace by trace at the flush.
+//! apart, in the same bound, and are decided per invocation at its flush.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -21,6 +38,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use opentelemetry::Context;
+use opentelemetry::trace::{Span as _, SpanContext, SpanId};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
@@ -84,9 +102,11 @@ pub enum FlushOutcome {
 }
 
 /// Buffered spans and their exporter, shared by the processor the SDK calls and the
-/// invocation that flushes.
+/// invocations that flush.
 pub(crate) struct SpanBuffer {
-    spans: Mutex<Buffered>,
+    /// Spans of no invocation: opened outside one, or ended after its flush.
+    unowned: InvocationSpans,
+    owners: Owners,
     capacity: usize,
     exporter: Option<Box<dyn DynExporter>>,
     keep: KeepRules,
@@ -95,13 +115,120 @@ pub(crate) struct SpanBuffer {
     sampled_out: AtomicU64,
 }
 
+/// One invocation's finished spans, waiting for its flush; see the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct InvocationSpans {
+    spans: Mutex<Buffered>,
+}
+
+/// The invocation a span belongs to, carried as a value in the OpenTelemetry context of the
+/// invocation's spans.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SpanOwner(pub(crate) Arc<InvocationSpans>);
+
 /// The spans waiting for the flush.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Buffered {
     /// Sampled: exported.
     sampled: Vec<SpanData>,
     /// Recorded but not sampled: exported if a keep rule keeps their trace.
     pending: Vec<SpanData>,
+    /// Set by the flush that ends the invocation: spans ending later go elsewhere.
+    closed: bool,
+}
+
+impl Buffered {
+    fn len(&self) -> usize {
+        self.sampled.len() + self.pending.len()
+    }
+}
+
+impl InvocationSpans {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buffered> {
+        self.spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Buffers `span`; `Err` gives it back when this invocation was flushed already, `Ok(false)`
+    /// when the buffer is full.
+    fn push(&self, span: SpanData, capacity: usize) -> Result<bool, SpanData> {
+        let mut spans = self.lock();
+        if spans.closed {
+            return Err(span);
+        }
+        if spans.len() >= capacity {
+            return Ok(false);
+        }
+        match span.span_context.is_sampled() {
+            true => spans.sampled.push(span),
+            false => spans.pending.push(span),
+        }
+        Ok(true)
+    }
+
+    /// Takes what waits, and with `close` marks the invocation over.
+    fn take(&self, close: bool) -> Buffered {
+        let mut spans = self.lock();
+        spans.closed |= close;
+        let reserve = if close { 0 } else { spans.sampled.len() };
+        Buffered {
+            sampled: std::mem::replace(&mut spans.sampled, Vec::with_capacity(reserve)),
+            pending: std::mem::take(&mut spans.pending),
+            closed: false,
+        }
+    }
+}
+
+/// Span id → owning invocation, for the spans in flight; sharded so concurrent invocations
+/// seldom wait on each other's lock.
+#[derive(Default)]
+struct Owners {
+    shards: [Mutex<HashMap<u64, Arc<InvocationSpans>, BuildHasherDefault<IdHasher>>>; SHARDS],
+}
+
+const SHARDS: usize = 8;
+
+impl Owners {
+    fn shard(
+        &self,
+        id: u64,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<InvocationSpans>, BuildHasherDefault<IdHasher>>>
+    {
+        self.shards[id as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert(&self, span: SpanId, owner: Arc<InvocationSpans>) {
+        let id = u64::from_ne_bytes(span.to_bytes());
+        self.shard(id).insert(id, owner);
+    }
+
+    fn remove(&self, span: SpanId) -> Option<Arc<InvocationSpans>> {
+        let id = u64::from_ne_bytes(span.to_bytes());
+        self.shard(id).remove(&id)
+    }
+}
+
+/// Span ids are random already: their bits are the hash.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl fmt::Debug for SpanBuffer {
@@ -121,7 +248,8 @@ impl SpanBuffer {
         keep: KeepRules,
     ) -> Self {
         SpanBuffer {
-            spans: Mutex::new(Buffered::default()),
+            unowned: InvocationSpans::default(),
+            owners: Owners::default(),
             capacity,
             exporter,
             keep,
@@ -131,44 +259,55 @@ impl SpanBuffer {
         }
     }
 
+    /// Whether a span with this context would be exported or decided at all.
+    fn wanted(&self, span: &SpanContext) -> bool {
+        self.exporter.is_some() && (span.is_sampled() || self.keep.any())
+    }
+
+    fn start(&self, span: &Span, parent: &Context) {
+        let sc = span.span_context();
+        if !self.wanted(sc) {
+            return;
+        }
+        if let Some(owner) = parent.get::<SpanOwner>() {
+            self.owners.insert(sc.span_id(), owner.0.clone());
+        }
+    }
+
     fn push(&self, span: SpanData) {
-        if self.exporter.is_none() {
+        if !self.wanted(&span.span_context) {
             return;
         }
-        let sampled = span.span_context.is_sampled();
-        if !sampled && !self.keep.any() {
-            return;
-        }
-        let mut spans = self
-            .spans
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if spans.sampled.len() + spans.pending.len() < self.capacity {
-            match sampled {
-                true => spans.sampled.push(span),
-                false => spans.pending.push(span),
-            }
-        } else {
-            drop(spans);
+        let pushed = match self.owners.remove(span.span_context.span_id()) {
+            Some(owner) => match owner.push(span, self.capacity) {
+                Ok(pushed) => pushed,
+                Err(late) => self.unowned.push(late, self.capacity).unwrap_or(false),
+            },
+            None => self.unowned.push(span, self.capacity).unwrap_or(false),
+        };
+        if !pushed {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The batch to export: the sampled spans and the kept traces of the pending ones.
-    fn take(&self) -> Vec<SpanData> {
-        let mut spans = self
-            .spans
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let reserve = spans.sampled.len().min(self.capacity);
-        let mut batch = std::mem::replace(&mut spans.sampled, Vec::with_capacity(reserve));
-        let pending = std::mem::take(&mut spans.pending);
-        drop(spans);
-        let (kept, discarded) = decide(&self.keep, pending);
+    /// The batch to export: the sampled spans of `owner` (when given, which closes it) and of
+    /// no invocation, and the traces a keep rule keeps among their pending ones.
+    fn take(&self, owner: Option<&InvocationSpans>) -> Vec<SpanData> {
+        let mut batch = self.unowned.take(false);
+        if let Some(owner) = owner {
+            let own = owner.take(true);
+            match batch.sampled.is_empty() {
+                true => batch.sampled = own.sampled,
+                false => batch.sampled.extend(own.sampled),
+            }
+            batch.pending.extend(own.pending);
+        }
+        let (kept, discarded) = decide(&self.keep, batch.pending);
         self.sampled_out
             .fetch_add(discarded as u64, Ordering::Relaxed);
-        batch.extend(kept);
-        batch
+        let mut spans = batch.sampled;
+        spans.extend(kept);
+        spans
     }
 
     /// Spans recorded for the keep rules and discarded because no rule kept them.
@@ -186,12 +325,18 @@ impl SpanBuffer {
         self.exported.load(Ordering::Relaxed)
     }
 
-    /// Exports every buffered span in one batch, giving up after `budget`.
-    pub(crate) async fn flush(&self, budget: Duration) -> FlushOutcome {
+    /// Exports, in one batch, the spans of `owner` — the invocation that ends, whose buffer
+    /// this closes — and those of no invocation, giving up after `budget`. Without an
+    /// owner, only the latter.
+    pub(crate) async fn flush(
+        &self,
+        owner: Option<&InvocationSpans>,
+        budget: Duration,
+    ) -> FlushOutcome {
         let Some(exporter) = &self.exporter else {
             return FlushOutcome::Disabled;
         };
-        let batch = self.take();
+        let batch = self.take(owner);
         let spans = batch.len();
         if spans == 0 {
             return FlushOutcome::Empty;
@@ -243,7 +388,9 @@ pub(crate) async fn within<F: Future>(budget: Duration, future: F) -> Option<F::
 pub(crate) struct InvocationProcessor(pub(crate) Arc<SpanBuffer>);
 
 impl SpanProcessor for InvocationProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.start(span, cx);
+    }
 
     fn on_end(&self, span: SpanData) {
         self.0.push(span);
@@ -267,7 +414,7 @@ impl SpanProcessor for InvocationProcessor {
 mod tests {
     use super::*;
     use crate::export::MemoryExporter;
-    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
     fn pipeline(capacity: usize, exporter: MemoryExporter) -> (SdkTracerProvider, Arc<SpanBuffer>) {
@@ -291,12 +438,12 @@ mod tests {
         tracer.start("b").end();
         assert!(exporter.spans().is_empty());
         assert_eq!(
-            buffer.flush(Duration::from_secs(1)).await,
+            buffer.flush(None, Duration::from_secs(1)).await,
             FlushOutcome::Exported(2)
         );
         assert_eq!(exporter.spans().len(), 2);
         assert_eq!(
-            buffer.flush(Duration::from_secs(1)).await,
+            buffer.flush(None, Duration::from_secs(1)).await,
             FlushOutcome::Empty
         );
     }
@@ -311,7 +458,7 @@ mod tests {
         }
         assert_eq!(buffer.dropped(), 7);
         assert_eq!(
-            buffer.flush(Duration::from_secs(1)).await,
+            buffer.flush(None, Duration::from_secs(1)).await,
             FlushOutcome::Exported(3)
         );
     }
@@ -322,7 +469,7 @@ mod tests {
         let (provider, buffer) = pipeline(8, exporter.clone());
         provider.tracer("t").start("s").end();
         assert_eq!(
-            buffer.flush(Duration::ZERO).await,
+            buffer.flush(None, Duration::ZERO).await,
             FlushOutcome::NoTimeLeft { spans: 1 }
         );
         assert_eq!(buffer.dropped(), 1);
@@ -351,7 +498,7 @@ mod tests {
         provider.tracer("t").start("s").end();
         let budget = Duration::from_millis(250);
         assert_eq!(
-            buffer.flush(budget).await,
+            buffer.flush(None, budget).await,
             FlushOutcome::TimedOut { spans: 1, budget }
         );
     }

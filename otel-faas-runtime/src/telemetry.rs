@@ -22,10 +22,11 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
 use crate::metrics::{DynMetricExporter, FaasMetrics};
-use crate::processor::{DynExporter, FlushOutcome, InvocationProcessor, SpanBuffer};
+use crate::processor::{
+    DynExporter, FlushOutcome, InvocationProcessor, InvocationSpans, SpanBuffer,
+};
 use crate::propagation::Propagation;
 use crate::sampling::KeepingSampler;
-use crate::watchdog::Watchdog;
 
 /// Time kept free after the last flush of an invocation that is about to be stopped.
 const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
@@ -63,7 +64,6 @@ struct Inner {
     process_start: SystemTime,
     /// When the process was ready for its first event ([`Telemetry::mark_ready`]).
     ready: OnceLock<SystemTime>,
-    watchdog: Watchdog,
     arns: ArnCache,
     warnings: Vec<String>,
     last_flush_warning: AtomicU64,
@@ -181,14 +181,22 @@ impl Telemetry {
         self.inner.metrics.is_some()
     }
 
-    /// Exports every finished span now, waiting at most the configured flush timeout.
+    /// Exports the finished spans that belong to no invocation in progress — those opened
+    /// outside an invocation, or ended after theirs was flushed — waiting at most the
+    /// configured flush timeout. Each invocation exports its own spans when it ends.
     pub async fn flush(&self) -> FlushOutcome {
-        self.flush_before(None).await
+        self.flush_within(None, self.inner.config.flush_timeout)
+            .await
     }
 
-    /// Exports every finished span, bounded by the flush timeout and by `deadline` less the
+    /// Exports the spans of the invocation that owns `spans` (closing its buffer) with
+    /// those of no invocation, bounded by the flush timeout and by `deadline` less the
     /// configured margin, so the invocation's response is still posted in time.
-    pub(crate) async fn flush_before(&self, deadline: Option<SystemTime>) -> FlushOutcome {
+    pub(crate) async fn flush_invocation(
+        &self,
+        spans: &InvocationSpans,
+        deadline: Option<SystemTime>,
+    ) -> FlushOutcome {
         let config = &self.inner.config;
         let mut budget = config.flush_timeout;
         if let Some(deadline) = deadline.filter(|d| *d > UNIX_EPOCH) {
@@ -197,18 +205,22 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
-        self.flush_within(budget).await
+        self.flush_within(Some(spans), budget).await
     }
 
     /// Exports spans and metrics together (one round trip's wait), within `budget`.
-    async fn flush_within(&self, budget: Duration) -> FlushOutcome {
+    async fn flush_within(
+        &self,
+        spans: Option<&InvocationSpans>,
+        budget: Duration,
+    ) -> FlushOutcome {
         let metrics = async {
             match &self.inner.metrics {
                 Some(metrics) => metrics.flush(budget).await,
                 None => Ok(0),
             }
         };
-        let (outcome, metrics) = tokio::join!(self.inner.buffer.flush(budget), metrics);
+        let (outcome, metrics) = tokio::join!(self.inner.buffer.flush(spans, budget), metrics);
         self.report(&outcome);
         if let Err(problem) = metrics {
             self.warn_rarely(&format!("export of FaaS metrics failed: {problem}"));
@@ -216,14 +228,18 @@ impl Telemetry {
         outcome
     }
 
-    /// Exports every finished span, bounded by the flush timeout and by `until` (less a few
-    /// milliseconds to spare): the last flush of an invocation about to be stopped at `until`.
-    pub(crate) async fn flush_until(&self, until: SystemTime) -> FlushOutcome {
+    /// [`Telemetry::flush_invocation`] bounded by `until` (less a few milliseconds to spare)
+    /// instead of the margin: the last flush of an invocation about to be stopped at `until`.
+    pub(crate) async fn flush_until(
+        &self,
+        spans: &InvocationSpans,
+        until: SystemTime,
+    ) -> FlushOutcome {
         let left = until
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .saturating_sub(LAST_FLUSH_SPARE);
-        self.flush_within(self.inner.config.flush_timeout.min(left))
+        self.flush_within(Some(spans), self.inner.config.flush_timeout.min(left))
             .await
     }
 
@@ -305,11 +321,6 @@ impl Telemetry {
     pub(crate) fn init_window(&self) -> Option<(SystemTime, SystemTime)> {
         let ready = *self.inner.ready.get()?;
         Some((self.inner.process_start.min(ready), ready))
-    }
-
-    /// The deadline watchdog of this pipeline's invocations.
-    pub(crate) fn watchdog(&self) -> &Watchdog {
-        &self.inner.watchdog
     }
 
     /// Counts one invocation in the FaaS metrics, when they are on.
@@ -455,7 +466,6 @@ impl TelemetryBuilder {
                 metrics,
                 process_start: crate::init::process_start().unwrap_or_else(SystemTime::now),
                 ready: OnceLock::new(),
-                watchdog: Watchdog::default(),
                 config,
                 resource,
                 arns: ArnCache::default(),

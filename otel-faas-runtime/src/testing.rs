@@ -2,10 +2,14 @@
 //! Lambda context, and assert on the spans it produced.
 //!
 //! Each [`TestKit`] has its own telemetry pipeline with an in-memory exporter, so tests
-//! running in parallel never see each other's spans. An invocation goes through the same
-//! code as on Lambda — the glue, the managed call that ends the invocation span and
-//! flushes, the handling of an event that does not deserialize — only the Runtime API is
-//! left out.
+//! running in parallel never see each other's spans. An invocation goes through the
+//! service stack [`crate::lambda::run`] builds — the layer that makes each event an
+//! invocation of its own (and records one that does not deserialize), the deadline
+//! watchdog, the handler's service, the glue, the export — with the Runtime API client left
+//! out. `lambda_runtime`'s own services that deserialize the event and catch a panic are
+//! private to it; the kit does what they do (`lambda_runtime`'s `layers/api_response.rs`
+//! and `layers/panic.rs`), with the same error type and message. Invocations may run
+//! concurrently, as on Lambda Managed Instances: each owns its spans.
 //!
 //! ```
 //! use aws_lambda_events::event::sqs::SqsEvent;
@@ -39,11 +43,14 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::tower::{Layer as _, Service};
+use lambda_runtime::{Diagnostic, LambdaEvent, LambdaInvocation};
 use opentelemetry::trace::SpanId;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::Resource;
@@ -57,12 +64,13 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::config::Config;
 use crate::export::MemoryExporter;
-use crate::invocation::InvocationScope;
+use crate::invocation::{Invocation as Running, Supervision};
 use crate::lambda::Handler;
-use crate::lambda::malformed::{DESERIALIZE_ERROR, deserialize_error, record_malformed};
+use crate::lambda::layer::{DESERIALIZE_ERROR, InvocationLayer, deadline_of, deserialize_error};
 use crate::metrics::{MemoryMetricExporter, MetricPoint};
 use crate::render::{SpanView, render_trees};
 use crate::telemetry::Telemetry;
+use crate::watchdog::Watchdog;
 
 /// Invokes handlers in process and captures their spans.
 pub struct TestKit {
@@ -70,6 +78,7 @@ pub struct TestKit {
     exporter: MemoryExporter,
     metrics: MemoryMetricExporter,
     dispatch: tracing::Dispatch,
+    watchdog: Arc<Watchdog>,
     function: Arc<lambda_runtime::Config>,
     region: String,
     account_id: String,
@@ -166,6 +175,7 @@ impl TestKit {
         );
         TestKit {
             dispatch: tracing::Dispatch::new(subscriber),
+            watchdog: Arc::default(),
             telemetry,
             exporter: memory,
             metrics,
@@ -201,6 +211,7 @@ impl TestKit {
     ) -> Result<H::Output, Diagnostic>
     where
         H: Handler<M>,
+        M: 'static,
     {
         self.invoke_with(handler, event, Invocation::default())
             .await
@@ -215,6 +226,7 @@ impl TestKit {
     ) -> Result<H::Output, Diagnostic>
     where
         H: Handler<M>,
+        M: 'static,
     {
         let payload = serde_json::to_vec(&event).map_err(|error| Diagnostic {
             error_type: "serde_json::Error".to_owned(),
@@ -233,28 +245,43 @@ impl TestKit {
     ) -> Result<H::Output, Diagnostic>
     where
         H: Handler<M>,
+        M: 'static,
     {
         let context = self.context(invocation);
-        let telemetry = self.telemetry.clone();
-        self.scoped(async move {
-            match serde_json::from_slice::<H::Payload>(payload) {
-                Ok(event) => handler.call(LambdaEvent::new(event, context)).await,
-                Err(_) => {
-                    let message = deserialize_error::<H::Payload>(payload);
-                    record_malformed(&telemetry, H::TRIGGER, &context, payload, &message, true)
-                        .await;
-                    Err(Diagnostic {
-                        error_type: DESERIALIZE_ERROR.to_owned(),
-                        error_message: message,
-                    })
-                }
-            }
-        })
-        .await
+        let answer = Arc::new(Mutex::new(None));
+        let handler = HandlerService {
+            handler: Arc::new(handler),
+            answer: answer.clone(),
+            marker: std::marker::PhantomData,
+        };
+        let mut service =
+            InvocationLayer::new::<H::Payload>(Some(self.telemetry.clone()), H::TRIGGER)
+                .with_watchdog(self.watchdog.clone())
+                .layer(handler);
+        let request = LambdaInvocation {
+            parts: http::Response::new(()).into_parts().0,
+            body: bytes::Bytes::copy_from_slice(payload),
+            context,
+        };
+        let served = service
+            .call(request)
+            .with_subscriber(self.dispatch.clone())
+            .await;
+        let answer = answer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match (served, answer) {
+            (_, Some(answer)) => answer,
+            (Err(error), None) => Err(Diagnostic {
+                error_type: "otel_faas_runtime::testing::ServiceError".to_owned(),
+                error_message: error.to_string(),
+            }),
+            (Ok(()), None) => unreachable!("the handler's service always answers"),
+        }
     }
 
     /// Invokes `handler` with an event already deserialized, as `lambda_runtime` hands it
-    /// over: no JSON on the way in or out (what the benchmarks measure).
+    /// over: no JSON on the way in or out. The invocation is begun as the layer begins it
+    /// (its own spans, the deadline watchdog), but the layer's check for an event the
+    /// handler never saw is left out.
     pub async fn invoke_event<H, M>(
         &self,
         handler: H,
@@ -262,16 +289,19 @@ impl TestKit {
     ) -> Result<H::Output, Diagnostic>
     where
         H: Handler<M>,
+        M: 'static,
     {
-        self.scoped(handler.call(event)).await
-    }
-
-    /// Runs `invocation` as a managed invocation of this kit: its pipeline, its `tracing`
-    /// subscriber.
-    async fn scoped<F: std::future::Future>(&self, invocation: F) -> F::Output {
-        let scope = InvocationScope::new(self.telemetry.clone());
-        scope
-            .run(invocation)
+        let invocation = Running::begin(
+            self.telemetry.clone(),
+            event.context.request_id.clone(),
+            deadline_of(&event.context),
+            Supervision {
+                watchdog: Some(self.watchdog.clone()),
+                after_response: false,
+            },
+        );
+        invocation
+            .run(handler.call(event))
             .with_subscriber(self.dispatch.clone())
             .await
     }
@@ -414,5 +444,49 @@ impl SpanDataExt for SpanData {
 
     fn events_named(&self, name: &str) -> Vec<&opentelemetry::trace::Event> {
         self.events.iter().filter(|e| e.name == name).collect()
+    }
+}
+
+/// The handler's service under the kit's [`InvocationLayer`]: what `lambda_runtime`'s
+/// private services do with an invocation, the Runtime API client aside — deserialize the
+/// event (an error reported as `lambda_runtime` reports it), call the handler, catch its
+/// panic — keeping the answer for the kit instead of posting it.
+struct HandlerService<H: Handler<M>, M> {
+    handler: Arc<H>,
+    answer: Arc<Mutex<Option<Result<H::Output, Diagnostic>>>>,
+    marker: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<H, M> Service<LambdaInvocation> for HandlerService<H, M>
+where
+    H: Handler<M>,
+    H::Output: Send + 'static,
+    M: 'static,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: LambdaInvocation) -> Self::Future {
+        let handler = self.handler.clone();
+        let answer = self.answer.clone();
+        Box::pin(async move {
+            let result = match serde_json::from_slice::<H::Payload>(&request.body) {
+                Ok(event) => handler.call(LambdaEvent::new(event, request.context)).await,
+                Err(_) => Err(Diagnostic {
+                    error_type: DESERIALIZE_ERROR.to_owned(),
+                    error_message: deserialize_error::<H::Payload>(&request.body),
+                }),
+            };
+            *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            Ok(())
+        })
     }
 }

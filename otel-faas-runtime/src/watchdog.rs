@@ -1,44 +1,48 @@
-//! The deadline watchdog: one thread per pipeline that notices an invocation still running a
-//! margin before its deadline, whatever the handler's task is doing.
+//! The deadline watchdog: one thread per platform loop that notices an invocation still
+//! running a margin before its deadline, whatever the handler's task is doing.
 //!
 //! A timer polled in the handler's own task cannot fire while the handler blocks its thread,
 //! and a task spawned per invocation costs a spawn and an abort on every invocation. Here an
 //! invocation only stores its deadline under a mutex (arming and disarming are a lock each),
 //! and wakes the thread only when the thread would otherwise sleep past that deadline — in
 //! steady state, deadlines only move later, so no invocation pays for a wake-up. The thread
-//! wakes at the deadline it slept for, finds the next one, and sleeps again. When an armed
-//! deadline passes, it ends the invocation's open spans as a timeout, records the metrics,
-//! and hands the export to the invocation's runtime.
+//! wakes at the earliest armed deadline, fires every entry that is due, and sleeps until the
+//! next one.
+//!
+//! Concurrent invocations (Lambda Managed Instances, Azure's concurrent host requests) each
+//! have an entry of their own: one invocation timing out fires its entry only. The watchdog
+//! knows nothing of invocations or telemetry; what fires is the closure an entry was armed
+//! with.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use tokio::runtime::Handle;
+/// What fires when an armed deadline passes.
+pub(crate) type OnTimeout = Box<dyn FnOnce() + Send>;
 
-use crate::invocation::InvocationScope;
-
-/// What fires when an armed deadline passes: the invocation, its deadline, when its handler
-/// started, and the runtime it runs on.
-pub(crate) type OnTimeout = fn(Arc<InvocationScope>, Option<SystemTime>, Instant, Option<Handle>);
-
-/// One armed invocation.
+/// One armed entry.
 struct Armed {
     /// When to fire: the deadline less the margin.
     at: Instant,
-    scope: Arc<InvocationScope>,
-    deadline: Option<SystemTime>,
-    started: Instant,
-    runtime: Option<Handle>,
     generation: u64,
+    on_timeout: OnTimeout,
 }
 
 #[derive(Default)]
 struct State {
-    armed: Option<Armed>,
+    /// The armed entries, in no particular order: a handful at most, one per invocation
+    /// in flight.
+    armed: Vec<Armed>,
     generation: u64,
     closed: bool,
     /// When the thread will wake up by itself; `None` while it waits to be woken.
     wakes_at: Option<Instant>,
+}
+
+impl State {
+    fn earliest(&self) -> Option<Instant> {
+        self.armed.iter().map(|a| a.at).min()
+    }
 }
 
 #[derive(Default)]
@@ -53,8 +57,8 @@ impl Shared {
     }
 }
 
-/// The watchdog of one pipeline; its thread starts with the first armed invocation and
-/// ends when the pipeline is dropped.
+/// The watchdog of one platform loop; its thread starts with the first armed entry and
+/// ends when the watchdog is dropped.
 #[derive(Default)]
 pub(crate) struct Watchdog {
     shared: Arc<Shared>,
@@ -71,41 +75,37 @@ impl std::fmt::Debug for Watchdog {
 /// deadline margin (`OTEL_FAAS_DEADLINE_MARGIN`, 100 ms by default).
 const SLACK: Duration = Duration::from_millis(1);
 
-/// Disarms its invocation when dropped (the handler ended, or panicked).
-pub(crate) struct Guard<'a> {
-    watchdog: &'a Watchdog,
+/// Disarms its entry when dropped (the handler ended, or panicked).
+pub(crate) struct Guard {
+    shared: Arc<Shared>,
     generation: u64,
 }
 
-impl Drop for Guard<'_> {
+impl Drop for Guard {
     fn drop(&mut self) {
-        let mut state = self.watchdog.shared.lock();
-        if state
+        let mut state = self.shared.lock();
+        if let Some(i) = state
             .armed
-            .as_ref()
-            .is_some_and(|a| a.generation == self.generation)
+            .iter()
+            .position(|a| a.generation == self.generation)
         {
-            state.armed = None;
+            // Dropped outside the lock: the closure owns the invocation it would end.
+            let entry = state.armed.swap_remove(i);
+            drop(state);
+            drop(entry);
         }
     }
 }
 
 impl Watchdog {
-    /// Watches `scope` until the returned guard is dropped; `on_timeout` runs on the
-    /// watchdog's thread if `after` passes first.
-    pub(crate) fn arm(
-        &self,
-        after: Duration,
-        scope: Arc<InvocationScope>,
-        deadline: Option<SystemTime>,
-        started: Instant,
-        on_timeout: OnTimeout,
-    ) -> Guard<'_> {
+    /// Runs `on_timeout` on the watchdog's thread once `after` has passed, unless the
+    /// returned guard is dropped first.
+    pub(crate) fn arm(&self, after: Duration, on_timeout: OnTimeout) -> Guard {
         self.thread.get_or_init(|| {
             let shared = self.shared.clone();
             let spawned = std::thread::Builder::new()
                 .name("otel-faas-watchdog".to_owned())
-                .spawn(move || watch(&shared, on_timeout));
+                .spawn(move || watch(&shared));
             if let Err(error) = spawned {
                 tracing::warn!(target: "otel_faas", "no deadline watchdog: {error}");
             }
@@ -119,20 +119,17 @@ impl Watchdog {
         // thread costs a context switch — on every invocation, when each one's deadline
         // is the same (as in benchmarks) or comes within the slack of the last one's.
         let wake = state.wakes_at.is_none_or(|wakes_at| wakes_at > at + SLACK);
-        state.armed = Some(Armed {
+        state.armed.push(Armed {
             at,
-            scope,
-            deadline,
-            started,
-            runtime: Handle::try_current().ok(),
             generation,
+            on_timeout,
         });
         drop(state);
         if wake {
             self.shared.wake.notify_one();
         }
         Guard {
-            watchdog: self,
+            shared: self.shared.clone(),
             generation,
         }
     }
@@ -145,32 +142,43 @@ impl Drop for Watchdog {
     }
 }
 
-/// The thread: sleeps until the armed deadline, fires, and waits for the next.
-fn watch(shared: &Shared, on_timeout: OnTimeout) {
+/// The thread: sleeps until the earliest armed deadline, fires what is due, and waits for
+/// the next.
+fn watch(shared: &Shared) {
     let mut state = shared.lock();
     loop {
         if state.closed {
             return;
         }
-        let due = state
-            .armed
-            .as_ref()
-            .map(|armed| armed.at.saturating_duration_since(Instant::now()));
-        state = match due {
+        let now = Instant::now();
+        let due: Vec<Armed> = {
+            let mut due = Vec::new();
+            let mut i = 0;
+            while i < state.armed.len() {
+                if state.armed[i].at <= now {
+                    due.push(state.armed.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            due
+        };
+        if !due.is_empty() {
+            drop(state);
+            for armed in due {
+                (armed.on_timeout)();
+            }
+            state = shared.lock();
+            continue;
+        }
+        state = match state.earliest() {
             None => {
                 state.wakes_at = None;
                 shared.wake.wait(state).unwrap_or_else(|p| p.into_inner())
             }
-            Some(left) if left.is_zero() => {
-                let armed = state.armed.take();
-                drop(state);
-                if let Some(armed) = armed {
-                    on_timeout(armed.scope, armed.deadline, armed.started, armed.runtime);
-                }
-                shared.lock()
-            }
-            Some(left) => {
-                state.wakes_at = Some(Instant::now() + left);
+            Some(at) => {
+                let left = at.saturating_duration_since(now);
+                state.wakes_at = Some(now + left);
                 shared
                     .wake
                     .wait_timeout(state, left)
@@ -186,38 +194,57 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::export::MemoryExporter;
-    use crate::telemetry::Telemetry;
 
-    static FIRED: AtomicUsize = AtomicUsize::new(0);
+    fn counter(count: &Arc<AtomicUsize>) -> OnTimeout {
+        let count = count.clone();
+        Box::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+    }
 
-    fn count(_: Arc<InvocationScope>, _: Option<SystemTime>, _: Instant, _: Option<Handle>) {
-        FIRED.fetch_add(1, Ordering::SeqCst);
+    fn wait_for(count: &AtomicUsize, n: usize) {
+        let waited = Instant::now();
+        while count.load(Ordering::SeqCst) < n && waited.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
-    fn it_fires_for_an_invocation_still_armed_and_never_for_a_disarmed_one() {
-        let telemetry = Telemetry::builder()
-            .config(crate::config::Config::from_lookup(|_| None))
-            .with_exporter(MemoryExporter::default())
-            .build();
-        let scope = || InvocationScope::new(telemetry.clone());
+    fn it_fires_for_an_entry_still_armed_and_never_for_a_disarmed_one() {
+        let fired = Arc::new(AtomicUsize::new(0));
         let watchdog = Watchdog::default();
-        let now = Instant::now();
 
-        let disarmed = watchdog.arm(Duration::from_millis(30), scope(), None, now, count);
+        let disarmed = watchdog.arm(Duration::from_millis(30), counter(&fired));
         drop(disarmed);
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(FIRED.load(Ordering::SeqCst), 0);
+        assert_eq!(fired.load(Ordering::SeqCst), 0);
 
         // A later deadline needs no wake-up; an earlier one does. Both are kept to.
-        let late = watchdog.arm(Duration::from_secs(60), scope(), None, now, count);
+        let late = watchdog.arm(Duration::from_secs(60), counter(&fired));
         drop(late);
-        let _armed = watchdog.arm(Duration::from_millis(20), scope(), None, now, count);
+        let _armed = watchdog.arm(Duration::from_millis(20), counter(&fired));
+        wait_for(&fired, 1);
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn concurrent_entries_fire_alone_and_in_deadline_order() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let watchdog = Watchdog::default();
+        let entry = |name: &'static str| -> OnTimeout {
+            let order = order.clone();
+            Box::new(move || order.lock().unwrap().push(name))
+        };
+        // Armed latest first: the thread must wake for each earlier one.
+        let _slow = watchdog.arm(Duration::from_millis(90), entry("slow"));
+        let healthy = watchdog.arm(Duration::from_millis(40), entry("healthy"));
+        let _fast = watchdog.arm(Duration::from_millis(20), entry("fast"));
+        drop(healthy);
         let waited = Instant::now();
-        while FIRED.load(Ordering::SeqCst) == 0 && waited.elapsed() < Duration::from_secs(5) {
+        while order.lock().unwrap().len() < 2 && waited.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(FIRED.load(Ordering::SeqCst), 1);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(*order.lock().unwrap(), ["fast", "slow"]);
     }
 }

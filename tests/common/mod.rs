@@ -46,7 +46,7 @@ pub fn error_of(span: &SpanData) -> Option<String> {
 /// deserialize, and checks what a malformed event must give: a readable error naming
 /// `field`, and the invocation span still exported, Error, with the trigger's
 /// `faas.trigger` told from the payload's shape.
-pub async fn assert_malformed_is_exported<H, M>(
+pub async fn assert_malformed_is_exported<H, M: 'static>(
     kit: &otel_faas_runtime::testing::TestKit,
     handler: H,
     event: &Value,

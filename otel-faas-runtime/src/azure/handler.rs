@@ -8,12 +8,12 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::{HeaderValue, StatusCode};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry::{Context as OtelContext, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use super::context::{AzureEvent, Context, FunctionIdentity};
 use super::function_json::FunctionBindings;
 use super::payload::{FromInvocation, InvokeResponse, PayloadError, RawInvocation};
-use crate::invocation::current_scope;
+use crate::invocation::Unread;
 use crate::outcome::Failure;
 use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
@@ -203,10 +203,11 @@ where
             let context = Context::of(invocation_id, self.identity.clone(), metadata);
             let event = AzureEvent::new(payload, context);
             // A closure may panic before its future exists: catch that too.
-            let started = std::time::Instant::now();
+            let invocation = crate::invocation::current();
+            let guard = invocation.as_ref().and_then(|i| i.start_handler());
             let call = async { self.handler.call(event).await };
             let result = AssertUnwindSafe(call).catch_unwind().await;
-            let scope = current_scope();
+            drop(guard);
             let result = match result {
                 Ok(result) => result,
                 Err(panic) => Err(format!(
@@ -214,21 +215,14 @@ where
                     Failure::from_panic(panic.as_ref()).message
                 )),
             };
-            if let Some(scope) = scope {
-                let span = scope.take_span();
-                if let (Some(cx), Ok(Reply::Http(response))) = (&span, &result) {
-                    record_status(cx, response.status());
-                }
-                match span {
-                    Some(cx) => cx.span().end(),
-                    None => warn_unannotated(),
-                }
-                if let Some(mut facts) = scope.take_facts() {
-                    facts.duration = Some(started.elapsed());
-                    facts.failed |= result.is_err();
-                    scope.telemetry().record_invocation(&facts);
-                }
-                scope.telemetry().flush().await;
+            if let Some(invocation) = invocation {
+                invocation
+                    .finish(result.is_err(), |cx| {
+                        if let Ok(Reply::Http(response)) = &result {
+                            record_status(cx, response.status());
+                        }
+                    })
+                    .await;
             }
             self.respond(result, forwarded)
         })
@@ -242,9 +236,15 @@ where
     ) -> BoxFuture<'_, HostResponse> {
         Box::pin(async move {
             let message = format!("function `{}`: {error}", self.identity.name);
-            if let Some(scope) = current_scope() {
+            if let Some(invocation) = crate::invocation::current() {
                 let context = Context::of(invocation_id, self.identity.clone(), Map::new());
-                record_invalid(scope.telemetry(), H::Payload::TRIGGER, &context, &message).await;
+                let unread = unread(
+                    invocation.telemetry(),
+                    H::Payload::TRIGGER,
+                    &context,
+                    &message,
+                );
+                invocation.finish_unread(unread).await;
             }
             tracing::warn!(target: "otel_faas", "{message}");
             json_response(status, &InvokeResponse::default().log(message))
@@ -332,43 +332,25 @@ fn record_status(cx: &OtelContext, status: StatusCode) {
     }
 }
 
-/// Records and exports the invocation span of a request the handler never saw.
-pub(crate) async fn record_invalid(
+/// The invocation span of a request the handler never saw.
+pub(crate) fn unread(
     telemetry: &Telemetry,
     trigger: FaasTrigger,
     context: &Context,
     message: &str,
-) {
-    let tracer = telemetry.tracer();
+) -> Unread {
     let mut attributes = Vec::with_capacity(8);
     let coldstart = context.invocation_attributes(telemetry, trigger, &mut attributes);
-    telemetry.record_invocation(&crate::metrics::InvocationFacts::unreadable(
-        trigger, coldstart,
-    ));
-    let parent = OtelContext::new();
-    let span = tracer
-        .span_builder(context.function_name().to_owned())
-        .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .start_with_context(tracer, &parent);
-    let cx = parent.with_span(span);
-    let failure = Failure {
-        error_type: INVALID_PAYLOAD.into(),
-        message: message.to_owned(),
-        stacktrace: None,
-    };
-    failure.record(&cx.span(), true, telemetry.value_limit());
-    cx.span().end();
-    telemetry.flush().await;
-}
-
-fn warn_unannotated() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        tracing::warn!(
-            target: "otel_faas",
-            "a handler given to otel_faas_runtime::azure::FunctionApp is not annotated with #[traced_function]: \
-             its invocations get no invocation span"
-        );
-    });
+    Unread {
+        trigger,
+        name: context.function_name().to_owned(),
+        parent: OtelContext::new(),
+        attributes,
+        coldstart,
+        failure: Failure {
+            error_type: INVALID_PAYLOAD.into(),
+            message: message.to_owned(),
+            stacktrace: None,
+        },
+    }
 }

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 
 use super::handler::{Function, HostResponse};
 use super::payload::{HostRequest, PayloadError, RawInvocation};
-use crate::invocation::InvocationScope;
+use crate::invocation::{Invocation, Supervision};
 use crate::telemetry::Telemetry;
 
 /// Largest request body read.
@@ -150,10 +150,16 @@ async fn handle(
         ));
     }
     let invocation_id = invocation_id(&request);
+    // The host sends requests concurrently: each is an invocation of its own, with its own
+    // spans and flush. The host enforces `functionTimeout` itself and tells the handler no
+    // deadline, so there is no watchdog entry.
     let scope = routes.telemetry.as_ref().map(|telemetry| {
-        let scope = InvocationScope::new(telemetry.clone());
-        scope.set_request_id(&invocation_id);
-        scope
+        Invocation::begin(
+            telemetry.clone(),
+            invocation_id.clone(),
+            None,
+            Supervision::default(),
+        )
     });
     let (parts, body) = request.into_parts();
     let call = async move {

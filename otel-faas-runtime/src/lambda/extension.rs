@@ -16,6 +16,7 @@
 //! If the extension cannot register (no Runtime API, an old platform), the function falls
 //! back to flushing before the response and says so in its logs.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{Method, StatusCode};
@@ -26,7 +27,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::telemetry::Telemetry;
+use crate::invocation::Invocation;
 
 /// The extension's name.
 const NAME: &str = "otel-faas";
@@ -37,14 +38,15 @@ const IDENTIFIER: &str = "Lambda-Extension-Identifier";
 /// deadline before moving on (the platform has stopped that invocation by then).
 const STRAGGLE: Duration = Duration::from_millis(500);
 
-/// The runtime's side: tells the extension an invocation is over.
+/// The runtime's side: hands the extension each invocation that is over.
 #[derive(Clone, Debug)]
-pub struct InvocationDone(mpsc::UnboundedSender<String>);
+pub(crate) struct InvocationDone(mpsc::UnboundedSender<Arc<Invocation>>);
 
 impl InvocationDone {
-    /// Invocation `request_id` has ended: its response (or error) is posted.
-    pub(crate) fn send(&self, request_id: &str) {
-        let _ = self.0.send(request_id.to_owned());
+    /// `invocation` has ended: its response (or error) is posted, its spans are the
+    /// extension's to export.
+    pub(crate) fn send(&self, invocation: Arc<Invocation>) {
+        let _ = self.0.send(invocation);
     }
 }
 
@@ -61,7 +63,7 @@ struct Event {
 
 /// Registers the extension and starts its loop; `None` (with the reason logged) when it
 /// cannot register, so the caller flushes before the response instead.
-pub(crate) async fn start(telemetry: Telemetry) -> Option<InvocationDone> {
+pub(crate) async fn start() -> Option<InvocationDone> {
     let client = match std::env::var("AWS_LAMBDA_RUNTIME_API") {
         Ok(api) => match format!("http://{api}").parse() {
             Ok(uri) => PooledClient::builder().with_endpoint(uri).build(),
@@ -78,7 +80,7 @@ pub(crate) async fn start(telemetry: Telemetry) -> Option<InvocationDone> {
         Err(error) => return fallback(&format!("the extension could not register: {error}")),
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(serve(client, identifier, telemetry, rx));
+    tokio::spawn(serve(client, identifier, rx));
     Some(InvocationDone(tx))
 }
 
@@ -131,8 +133,7 @@ async fn next_event(client: &PooledClient, identifier: &str) -> Result<Event, Er
 async fn serve(
     client: PooledClient,
     identifier: String,
-    telemetry: Telemetry,
-    mut done: mpsc::UnboundedReceiver<String>,
+    mut done: mpsc::UnboundedReceiver<Arc<Invocation>>,
 ) {
     loop {
         let event = match next_event(&client, &identifier).await {
@@ -151,8 +152,12 @@ async fn serve(
             .and_then(|d| d.duration_since(SystemTime::now()).ok())
             .map_or(Duration::from_secs(900), |left| left + STRAGGLE);
         let finished = tokio::time::timeout(wait, async {
-            while let Some(request_id) = done.recv().await {
-                if request_id == event.request_id {
+            while let Some(invocation) = done.recv().await {
+                let ours = invocation.request_id() == event.request_id;
+                // An invocation the extension was not told about (it registered late) is
+                // still exported.
+                invocation.flush().await;
+                if ours {
                     return true;
                 }
             }
@@ -162,6 +167,5 @@ async fn serve(
         if !matches!(finished, Ok(true)) && done.is_closed() {
             return;
         }
-        telemetry.flush_before(deadline).await;
     }
 }

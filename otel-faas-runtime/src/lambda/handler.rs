@@ -5,8 +5,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, resume_unwind};
-use std::sync::{Arc, Once};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
@@ -17,10 +16,9 @@ use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_ST
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::malformed::InvocationLayer;
+use super::layer::InvocationLayer;
 use crate::Error;
-use crate::invocation::{InvocationScope, current_scope};
-use crate::outcome::{Failure, Outcome};
+use crate::outcome::Outcome;
 use crate::trigger::records::records_verdict;
 use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
 
@@ -42,11 +40,11 @@ use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
     note = "a handler is an async fn or closure taking `LambdaEvent<T>`, `lambda_http::Request`, or one record \
             (`per_message`/`per_record`), and returning `Result<_, E>` where `E: Into<lambda_runtime::Diagnostic>`"
 )]
-pub trait Handler<Marker>: Sized + 'static {
+pub trait Handler<Marker>: Sized + Send + Sync + 'static {
     /// The payload deserialized from the event.
-    type Payload: DeserializeOwned + 'static;
+    type Payload: DeserializeOwned + Send + 'static;
     /// What one call yields.
-    type Output;
+    type Output: Send + 'static;
 
     /// The trigger, when the argument type alone tells it.
     #[doc(hidden)]
@@ -58,9 +56,11 @@ pub trait Handler<Marker>: Sized + 'static {
     fn call(
         &self,
         event: LambdaEvent<Self::Payload>,
-    ) -> impl Future<Output = Result<Self::Output, Diagnostic>>;
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
 
-    /// Serves invocations from the Lambda Runtime API until it fails.
+    /// Serves invocations from the Lambda Runtime API until it fails: several at once
+    /// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), through
+    /// `lambda_runtime`'s own concurrent loop, else one at a time.
     #[doc(hidden)]
     fn serve(self, layer: InvocationLayer) -> impl Future<Output = Result<(), Error>>;
 }
@@ -79,19 +79,18 @@ pub struct MessageHandler<M, Fut>(PhantomData<fn(M) -> Fut>);
 
 impl<F, E, Fut, R, Err> Handler<EventHandler<E, Fut>> for F
 where
-    F: Fn(LambdaEvent<E>) -> Fut + 'static,
-    Fut: Future<Output = Result<R, Err>>,
-    E: DeserializeOwned + 'static,
-    R: Serialize + 'static,
-    Err: Into<Diagnostic> + std::fmt::Debug + 'static,
+    F: Fn(LambdaEvent<E>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, Err>> + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    Err: Into<Diagnostic> + std::fmt::Debug + Send + 'static,
 {
     type Payload = E;
     type Output = R;
     const TRIGGER: Option<FaasTrigger> = None;
 
-    fn call(&self, event: LambdaEvent<E>) -> impl Future<Output = Result<R, Diagnostic>> {
-        let deadline = deadline_of(&event.context);
-        let managed = Box::pin(managed(deadline, Box::pin(self(event)), |_, _| {}));
+    fn call(&self, event: LambdaEvent<E>) -> impl Future<Output = Result<R, Diagnostic>> + Send {
+        let managed = Box::pin(managed(Box::pin(self(event)), |_, _| {}));
         async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
     }
 
@@ -99,12 +98,9 @@ where
         let handler = Arc::new(self);
         let service = service_fn(move |event: LambdaEvent<E>| {
             let handler = handler.clone();
-            async move {
-                let deadline = deadline_of(&event.context);
-                managed(deadline, Box::pin(handler(event)), |_, _| {}).await
-            }
+            async move { managed(Box::pin(handler(event)), |_, _| {}).await }
         });
-        Runtime::new(service).layer(layer).run().await
+        Runtime::new(service).layer(layer).run_concurrent().await
     }
 }
 
@@ -122,7 +118,7 @@ where
     fn call(
         &self,
         event: LambdaEvent<Self::Payload>,
-    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> {
+    ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send {
         let LambdaEvent { payload, context } = event;
         let request = lambda_http::Request::from(payload).with_lambda_context(context);
         let managed = Box::pin(managed_http(self, request));
@@ -135,15 +131,20 @@ where
             let handler = handler.clone();
             async move { managed_http(&*handler, request).await }
         });
-        lambda_http::runtime(service).layer(layer).run().await
+        lambda_http::runtime_concurrent(service)
+            .layer(layer)
+            .run_concurrent()
+            .await
     }
 }
 
 impl<F, M, Fut, T, Err> Handler<MessageHandler<M, Fut>> for F
 where
-    F: Fn(M) -> Fut + 'static,
-    M: BatchedRecord,
-    Fut: Future<Output = Result<T, Err>>,
+    F: Fn(M) -> Fut + Send + Sync + 'static,
+    M: BatchedRecord + Send,
+    M::Batch: Send,
+    M::Response: Send,
+    Fut: Future<Output = Result<T, Err>> + Send,
     Result<T, Err>: Outcome,
 {
     type Payload = M::Batch;
@@ -153,13 +154,8 @@ where
     fn call(
         &self,
         event: LambdaEvent<M::Batch>,
-    ) -> impl Future<Output = Result<M::Response, Diagnostic>> {
-        let deadline = deadline_of(&event.context);
-        let managed = Box::pin(managed(
-            deadline,
-            Box::pin(each_record(self, event)),
-            |_, _| {},
-        ));
+    ) -> impl Future<Output = Result<M::Response, Diagnostic>> + Send {
+        let managed = Box::pin(managed(Box::pin(each_record(self, event)), |_, _| {}));
         async move {
             let result = catching(managed).await;
             result.and_then(|output| output.map_err(Diagnostic::from))
@@ -170,12 +166,9 @@ where
         let handler = Arc::new(self);
         let service = service_fn(move |event: LambdaEvent<M::Batch>| {
             let handler = handler.clone();
-            async move {
-                let deadline = deadline_of(&event.context);
-                managed(deadline, Box::pin(each_record(&*handler, event)), |_, _| {}).await
-            }
+            async move { managed(Box::pin(each_record(&*handler, event)), |_, _| {}).await }
         });
-        Runtime::new(service).layer(layer).run().await
+        Runtime::new(service).layer(layer).run_concurrent().await
     }
 }
 
@@ -221,99 +214,34 @@ where
     crate::invocation::instrument::<M::BatchTrigger, _, _>(&SPEC, event, body, read).await
 }
 
-fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
-    (context.deadline > 0).then(|| context.deadline())
-}
-
-/// Runs one handler call as the managed invocation in scope (callers box `handler`: moved
+/// Runs one handler call as the invocation in progress (callers box `handler`: moved
 /// through the layers of the runtime, an inline handler future — often kilobytes — would be
-/// copied at each): lets `complete` record on the
-/// invocation span what only the runtime sees (the HTTP response), ends that span — handed
-/// over by the glue — and exports the invocation's spans, also when the handler panicked
-/// (the panic then continues, for `lambda_runtime` to report).
+/// copied at each), then [finishes](crate::invocation::Invocation::finish) it, letting
+/// `complete` record on the invocation span what only the runtime sees (the HTTP response),
+/// also when the handler panicked (the panic then continues, for `lambda_runtime` to report).
 async fn managed<Fut: Future>(
-    deadline: Option<SystemTime>,
     handler: Fut,
     complete: impl FnOnce(&Context, &mut Fut::Output),
 ) -> Fut::Output {
-    let Some(scope) = current_scope() else {
+    let Some(invocation) = crate::invocation::current() else {
         return handler.await;
     };
-    scope.mark_handler_called();
-    let started = std::time::Instant::now();
-    let handler = AssertUnwindSafe(handler).catch_unwind();
     // The watchdog runs on a thread of its own, so a handler that blocks its thread is
     // still caught.
-    let telemetry = scope.telemetry().clone();
-    let guard = deadline
-        .and_then(|d| time_before_margin(d, &telemetry))
-        .map(|left| {
-            let watchdog = telemetry.watchdog();
-            watchdog.arm(left, scope.clone(), deadline, started, on_timeout)
-        });
-    let mut result = handler.await;
+    let guard = invocation.start_handler();
+    let mut result = AssertUnwindSafe(handler).catch_unwind().await;
     drop(guard);
-    let timed_out = !scope.claim_finish();
-    if let Some(mut facts) = scope.take_facts().filter(|_| !timed_out) {
-        facts.duration = Some(started.elapsed());
-        facts.failed |= result.is_err();
-        scope.telemetry().record_invocation(&facts);
-    }
-    let span = scope.take_span();
-    if let (Some(cx), Ok(output)) = (&span, &mut result) {
-        complete(cx, output);
-    }
-    match span {
-        Some(cx) => cx.span().end(),
-        None => warn_unannotated(),
-    }
-    if !scope.flush_deferred() {
-        scope.telemetry().flush_before(deadline).await;
-    }
+    let failed = result.is_err();
+    invocation
+        .finish(failed, |cx| {
+            if let Ok(output) = &mut result {
+                complete(cx, output);
+            }
+        })
+        .await;
     match result {
         Ok(output) => output,
         Err(panic) => resume_unwind(panic),
-    }
-}
-
-/// Time until `deadline` less the configured margin; `None` when that moment has passed.
-fn time_before_margin(deadline: SystemTime, telemetry: &crate::Telemetry) -> Option<Duration> {
-    let left = deadline.duration_since(SystemTime::now()).ok()?;
-    let left = left.checked_sub(telemetry.config().deadline_margin)?;
-    (!left.is_zero()).then_some(left)
-}
-
-/// The handler is still running a margin before its deadline, and Lambda will kill the
-/// process at the deadline: end the invocation's open spans with `error.type=timeout` and
-/// export what is finished while there is time, on the invocation's runtime. The handler
-/// keeps running; if it ends in time after all, its response is still posted.
-fn on_timeout(
-    scope: Arc<InvocationScope>,
-    deadline: Option<SystemTime>,
-    started: std::time::Instant,
-    runtime: Option<tokio::runtime::Handle>,
-) {
-    if !scope.claim_timeout() {
-        return;
-    }
-    let margin = scope.telemetry().config().deadline_margin;
-    let failure = Failure {
-        error_type: "timeout".into(),
-        message: format!(
-            "the invocation was still running {} ms before its deadline",
-            margin.as_millis()
-        ),
-        stacktrace: None,
-    };
-    scope.end_open_spans(&failure);
-    if let Some(mut facts) = scope.take_facts() {
-        facts.timed_out = true;
-        facts.duration = Some(started.elapsed());
-        scope.telemetry().record_invocation(&facts);
-    }
-    tracing::warn!(target: "otel_faas", "{}: exporting its spans before Lambda stops it", failure.message);
-    if let (Some(deadline), Some(runtime)) = (deadline, runtime) {
-        runtime.spawn(async move { scope.telemetry().flush_until(deadline).await });
     }
 }
 
@@ -345,14 +273,13 @@ where
     Fut: Future<Output = Result<R, Err>>,
     R: IntoResponse + 'static,
 {
-    let deadline = request.lambda_context_ref().and_then(deadline_of);
     let call = async {
         match handler(request).await {
             Ok(response) => Ok(into_body_response(response).await),
             Err(error) => Err(error),
         }
     };
-    managed(deadline, Box::pin(call), |cx, result| {
+    managed(Box::pin(call), |cx, result| {
         if let Ok(response) = result {
             record_response(cx, response);
         }
@@ -407,17 +334,6 @@ fn traceresponse(trace_id: &[u8; 16], span_id: &[u8; 8], flags: u8) -> [u8; 55] 
 
 /// W3C Trace Context Level 2 response header.
 const TRACERESPONSE: &str = "traceresponse";
-
-fn warn_unannotated() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        tracing::warn!(
-            target: "otel_faas",
-            "the handler given to otel_faas_runtime::lambda::run is not annotated with #[traced_function]: \
-             its invocations get no invocation span"
-        );
-    });
-}
 
 /// Awaits `future`, turning a panic into the diagnostic `lambda_runtime` would report.
 async fn catching<T>(future: impl Future<Output = T>) -> Result<T, Diagnostic> {

@@ -21,21 +21,36 @@
 //! [`run`] starts telemetry from the environment before the first invocation, serves
 //! invocations with the `lambda_runtime` loop (through `lambda_http` for HTTP handlers), and
 //! on SIGTERM or SIGINT exports what is left and shuts telemetry down.
+//!
+//! # Concurrent invocations
+//!
+//! On Lambda Managed Instances the platform sets `AWS_LAMBDA_MAX_CONCURRENCY` and hands one
+//! process that many invocations at once. [`run`] then serves them concurrently through
+//! `lambda_runtime`'s own concurrent loop (`Runtime::run_concurrent`: one `/next` poll per
+//! slot, each invocation on a task of its own), and one at a time otherwise. Handlers and
+//! their futures are therefore `Send`, as `lambda_http` already requires. Each invocation
+//! owns its spans, its keep-rule decision, its deadline watchdog entry and its flush, so
+//! concurrent invocations never see, sample or export each other's spans. On Managed
+//! Instances the platform does not stop an invocation at its timeout (it marks it failed
+//! and lets the code run on); the watchdog still records and exports the timeout there,
+//! and a handler that ends later only adds what it ends later.
 
 pub mod extension;
 mod handler;
-pub(crate) mod malformed;
+pub(crate) mod layer;
 
 use std::time::Duration;
 
 pub use handler::{EventHandler, Handler, HttpHandler, MessageHandler};
 pub use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-pub use malformed::{InvocationLayer, InvocationService};
+#[doc(hidden)]
+pub use layer::{InvocationLayer, InvocationService};
 
 use crate::Error;
 use crate::config::{Config, FlushMode};
 use crate::sampling::KeepRules;
 use crate::telemetry::Telemetry;
+use layer::AfterResponse;
 
 /// How long the final flush on SIGTERM may take: Lambda allows the runtime about 500 ms
 /// between SIGTERM and SIGKILL.
@@ -107,8 +122,13 @@ where
     let mut layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
     if let Some(telemetry) = &telemetry {
         if telemetry.config().flush_mode == FlushMode::AfterResponse {
-            let done = extension::start(telemetry.clone()).await;
-            layer = layer.flush_after_response(done);
+            // Managed Instances never freeze the environment between invocations, and
+            // give extensions no INVOKE events: the layer exports after the response.
+            let after = match max_concurrency() > 1 {
+                true => Some(AfterResponse::Layer),
+                false => extension::start().await.map(AfterResponse::Extension),
+            };
+            layer = layer.flush_after_response(after);
         }
         telemetry.mark_ready();
     }
@@ -153,6 +173,16 @@ fn init_with(options: &Options) -> Option<Telemetry> {
 async fn shutdown(telemetry: &Telemetry) {
     let _ = tokio::time::timeout(SHUTDOWN_FLUSH, telemetry.flush()).await;
     telemetry.shutdown();
+}
+
+/// How many invocations the platform hands this process at once: `AWS_LAMBDA_MAX_CONCURRENCY`,
+/// read as `lambda_runtime` reads it (a positive whole number, else 1).
+fn max_concurrency() -> u32 {
+    std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&c| c > 0)
+        .unwrap_or(1)
 }
 
 /// Resolves on SIGTERM (what Lambda sends before it stops the environment) or SIGINT.

@@ -64,7 +64,7 @@ use crate::telemetry::Telemetry;
 
 /// The pipeline of the running invocation (the test kit's in a test), else the process's.
 pub(crate) fn pipeline() -> Option<Telemetry> {
-    crate::invocation::current_scope()
-        .map(|scope| scope.telemetry().clone())
+    crate::invocation::current()
+        .map(|invocation| invocation.telemetry().clone())
         .or_else(|| Telemetry::global().cloned())
 }

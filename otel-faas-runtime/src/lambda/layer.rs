@@ -1,5 +1,6 @@
-//! The outermost layer of the Lambda runtime: it runs each invocation in an invocation scope
-//! and gives an event that never reached the handler its span.
+//! The outermost layer of the Lambda runtime: each invocation `lambda_runtime` hands over
+//! becomes an [`Invocation`] of its own, and an event that never reached the handler still
+//! gets its span.
 //!
 //! `lambda_runtime` deserializes the event before the handler runs; when that fails it
 //! reports the error to the Runtime API itself and the handler (and so the glue) never sees
@@ -10,37 +11,54 @@
 //! else what the payload looks like (`Records[].eventSource`, `requestContext`), else
 //! `other`. That span is exported after the error is posted and before the runtime asks for
 //! the next event, while the platform still lets the process run.
+//!
+//! With `OTEL_FAAS_FLUSH=after_response`, the layer exports once `lambda_runtime` has
+//! posted the response: on Lambda (one invocation at a time) it hands the invocation to the
+//! internal extension ([`super::extension`]), which holds the environment open until the
+//! export is done; on Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` > 1) the
+//! environment is never frozen between invocations and extensions get no INVOKE events, so
+//! the layer exports itself, right after the response, before its worker asks for the next
+//! event.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::SystemTime;
 
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaInvocation};
-use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
 use serde::de::DeserializeOwned;
 
 use super::extension::InvocationDone;
-use crate::invocation::{InvocationScope, invocation_attributes, record_init};
-use crate::metrics::InvocationFacts;
+use crate::invocation::{Invocation, Supervision, Unread, invocation_attributes};
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
+use crate::watchdog::Watchdog;
 
 /// The `errorType` `lambda_runtime` reports for an event it cannot deserialize.
 pub(crate) const DESERIALIZE_ERROR: &str = "lambda_runtime::deserializer::DeserializeError";
 
+/// Who exports an invocation's spans after its response.
+#[derive(Clone, Debug)]
+pub(crate) enum AfterResponse {
+    /// The internal extension, told when the invocation is over.
+    Extension(InvocationDone),
+    /// This layer, once the response is posted (the environment is not frozen).
+    Layer,
+}
+
 /// The layer; see the module documentation.
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct InvocationLayer {
     telemetry: Option<Telemetry>,
     trigger: Option<FaasTrigger>,
     explain: fn(&[u8]) -> String,
-    /// With `OTEL_FAAS_FLUSH=after_response`: the extension that flushes once the
-    /// invocation is over.
-    after_response: Option<InvocationDone>,
+    watchdog: Arc<Watchdog>,
+    after_response: Option<AfterResponse>,
 }
 
 impl std::fmt::Debug for InvocationLayer {
@@ -61,13 +79,20 @@ impl InvocationLayer {
             telemetry,
             trigger,
             explain: deserialize_error::<P>,
+            watchdog: Arc::default(),
             after_response: None,
         }
     }
 
-    /// Leaves each invocation's flush to the extension behind `done`, after the response.
-    pub(crate) fn flush_after_response(mut self, done: Option<InvocationDone>) -> Self {
-        self.after_response = done;
+    /// Uses `watchdog` (the test kit's, kept across its invocations) instead of its own.
+    pub(crate) fn with_watchdog(mut self, watchdog: Arc<Watchdog>) -> Self {
+        self.watchdog = watchdog;
+        self
+    }
+
+    /// Leaves each invocation's flush to after the response.
+    pub(crate) fn flush_after_response(mut self, after: Option<AfterResponse>) -> Self {
+        self.after_response = after;
         self
     }
 }
@@ -84,6 +109,8 @@ impl<S> Layer<S> for InvocationLayer {
 }
 
 /// The service [`InvocationLayer`] wraps around the runtime's.
+#[doc(hidden)]
+#[derive(Clone)]
 pub struct InvocationService<S> {
     inner: S,
     layer: InvocationLayer,
@@ -92,43 +119,61 @@ pub struct InvocationService<S> {
 impl<S> Service<LambdaInvocation> for InvocationService<S>
 where
     S: Service<LambdaInvocation, Response = (), Error = Error>,
-    S::Future: 'static,
+    S::Future: Send + 'static,
 {
     type Response = ();
     type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+    fn call(&mut self, request: LambdaInvocation) -> Self::Future {
         let Some(telemetry) = self.layer.telemetry.clone() else {
-            return Box::pin(self.inner.call(invocation));
+            return Box::pin(self.inner.call(request));
         };
-        let body = invocation.body.clone();
-        let context = invocation.context.clone();
+        let body = request.body.clone();
+        let context = request.context.clone();
         let (trigger, explain) = (self.layer.trigger, self.layer.explain);
         let after_response = self.layer.after_response.clone();
-        let scope = InvocationScope::new(telemetry.clone());
-        scope.set_request_id(&context.request_id);
-        if after_response.is_some() {
-            scope.defer_flush();
-        }
-        let call = self.inner.call(invocation);
+        let invocation = Invocation::begin(
+            telemetry.clone(),
+            context.request_id.clone(),
+            deadline_of(&context),
+            Supervision {
+                watchdog: Some(self.layer.watchdog.clone()),
+                after_response: after_response.is_some(),
+            },
+        );
+        let call = self.inner.call(request);
         Box::pin(async move {
-            let result = scope.clone().run(call).await;
-            if !scope.handler_called() {
+            let result = invocation.clone().run(call).await;
+            if !invocation.handler_called() {
                 let message = explain(&body);
-                let flush = after_response.is_none();
-                record_malformed(&telemetry, trigger, &context, &body, &message, flush).await;
+                let unread = unread(&telemetry, trigger, &context, &body, message);
+                invocation
+                    .clone()
+                    .run(invocation.finish_unread(unread))
+                    .await;
             }
-            if let Some(done) = &after_response {
-                done.send(&context.request_id);
+            match after_response {
+                Some(AfterResponse::Extension(done)) => done.send(invocation),
+                Some(AfterResponse::Layer) => {
+                    invocation.flush().await;
+                }
+                None => {}
             }
             result
         })
     }
+}
+
+/// The invocation's deadline, when the Runtime API gave a sane one.
+pub(crate) fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
+    (context.deadline > 0)
+        .then(|| context.deadline())
+        .filter(|d| *d > SystemTime::UNIX_EPOCH)
 }
 
 /// The message `lambda_runtime` reports for a payload that does not deserialize into `P`.
@@ -150,21 +195,18 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     }
 }
 
-/// Records and exports the invocation span of an event the handler never saw. Its
-/// `faas.trigger` is `known` (what the handler's argument type tells), else what `body`
-/// looks like, else `other`.
-pub(crate) async fn record_malformed(
+/// The invocation span of an event the handler never saw. Its `faas.trigger` is `known`
+/// (what the handler's argument type tells), else what `body` looks like, else `other`.
+pub(crate) fn unread(
     telemetry: &Telemetry,
     known: Option<FaasTrigger>,
     lambda: &lambda_runtime::Context,
     body: &[u8],
-    message: &str,
-    flush: bool,
-) {
+    message: String,
+) -> Unread {
     let trigger = known
         .or_else(|| looks_like(body))
         .unwrap_or(FaasTrigger::Other);
-    let tracer = telemetry.tracer();
     let parent = telemetry
         .propagation()
         .extract(&NO_CARRIER, lambda.xray_trace_id.as_deref());
@@ -174,30 +216,18 @@ pub(crate) async fn record_malformed(
         "" => "invocation".to_owned(),
         name => name.to_owned(),
     };
-    let span = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Server)
-        .with_attributes(attributes)
-        .start_with_context(tracer, &parent);
-    let cx = parent.with_span(span);
-    if coldstart {
-        record_init(telemetry, trigger, &cx);
+    Unread {
+        trigger,
+        name,
+        parent,
+        attributes,
+        coldstart,
+        failure: Failure {
+            error_type: DESERIALIZE_ERROR.into(),
+            message,
+            stacktrace: None,
+        },
     }
-    telemetry.record_invocation(&InvocationFacts::unreadable(trigger, coldstart));
-    let failure = Failure {
-        error_type: DESERIALIZE_ERROR.into(),
-        message: message.to_owned(),
-        stacktrace: None,
-    };
-    failure.record(&cx.span(), true, telemetry.value_limit());
-    cx.span().end();
-    if !flush {
-        return;
-    }
-    let deadline = (lambda.deadline > 0)
-        .then(|| lambda.deadline())
-        .filter(|d| *d > SystemTime::UNIX_EPOCH);
-    telemetry.flush_before(deadline).await;
 }
 
 /// The trigger a payload's shape suggests.
