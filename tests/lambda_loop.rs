@@ -6,118 +6,13 @@
 use std::time::Duration;
 
 use otel_faas_runtime::local::collector::{AttributeValue, Collector, MetricValue, ReceivedSpan};
-use otel_faas_runtime::local::emulator::{
-    FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
-};
-use otel_faas_runtime::local::process::{FunctionProcess, Output};
+use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, InvocationResult};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-const FUNCTION: &str = "e2e-function";
-/// Upper bound for spans to arrive after a response; they are exported before it.
-const ARRIVAL: Duration = Duration::from_secs(5);
+mod platform;
 
-fn sample(name: &str) -> Value {
-    let path = format!("{}/examples/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("valid JSON")
-}
-
-/// A function process of `fixture`, the emulator it talks to and, unless `endpoint` names
-/// another, the collector it exports to.
-struct Platform {
-    api: RuntimeApi,
-    collector: Collector,
-    function: FunctionProcess,
-}
-
-impl Platform {
-    async fn start(fixture: &str, env: &[(&str, &str)]) -> Platform {
-        Platform::start_with(fixture, env, FunctionConfig::new(FUNCTION), None).await
-    }
-
-    async fn start_with(
-        fixture: &str,
-        env: &[(&str, &str)],
-        config: FunctionConfig,
-        endpoint: Option<String>,
-    ) -> Platform {
-        let api = RuntimeApi::start(config).await.expect("emulator");
-        let collector = Collector::start().await.expect("collector");
-        let mut vars = vec![
-            ("OTEL_FAAS_FIXTURE".to_owned(), fixture.to_owned()),
-            (
-                "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-                endpoint.unwrap_or_else(|| collector.endpoint()),
-            ),
-            ("RUST_LOG".to_owned(), "info".to_owned()),
-        ];
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let program = std::path::Path::new(env!("CARGO_BIN_EXE_otel-faas-fixture"));
-        let function = FunctionProcess::spawn(program, [], &api, &vars, Output::Captured)
-            .expect("function process");
-        Platform {
-            api,
-            collector,
-            function,
-        }
-    }
-
-    async fn invoke(&self, payload: Value) -> InvocationOutcome {
-        self.invoke_with(Invocation::json(&payload)).await
-    }
-
-    async fn invoke_with(&self, invocation: Invocation) -> InvocationOutcome {
-        let outcome = tokio::time::timeout(Duration::from_secs(30), self.api.invoke(invocation))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the function never answered; its output: {:#?}",
-                    self.function.output()
-                )
-            });
-        assert!(
-            !matches!(outcome.result, InvocationResult::TimedOut),
-            "timed out; output: {:#?}",
-            self.function.output()
-        );
-        outcome
-    }
-
-    /// The spans of the trace(s) that the invocation `request_id` took part in.
-    async fn trace_of(&self, request_id: &str) -> Vec<ReceivedSpan> {
-        let spans = self.collector.invocation_traces(request_id, ARRIVAL).await;
-        spans.unwrap_or_else(|| {
-            panic!(
-                "no span for {request_id}; output: {:#?}",
-                self.function.output()
-            )
-        })
-    }
-
-    /// Waits until the function has written a line containing `needle`, or [`ARRIVAL`] passed.
-    async fn wait_until_logged(&self, needle: &str) {
-        let deadline = tokio::time::Instant::now() + ARRIVAL;
-        while !logged(self, needle) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
-    spans
-        .iter()
-        .find(|s| s.view.name == name)
-        .unwrap_or_else(|| {
-            panic!(
-                "no span {name:?} in {:?}",
-                spans.iter().map(|s| &s.view.name).collect::<Vec<_>>()
-            )
-        })
-}
-
-fn string(value: &str) -> Option<AttributeValue> {
-    Some(AttributeValue::String(value.to_owned()))
-}
+use platform::{ARRIVAL, FUNCTION, Platform, logged, named, sample, string};
 
 #[tokio::test]
 async fn an_sqs_batch_through_the_real_loop_is_exported_over_otlp() {
@@ -647,14 +542,6 @@ async fn silent_endpoint() -> String {
         }
     });
     format!("http://{address}")
-}
-
-fn logged(platform: &Platform, needle: &str) -> bool {
-    platform
-        .function
-        .output()
-        .iter()
-        .any(|line| line.contains(needle))
 }
 
 #[tokio::test]

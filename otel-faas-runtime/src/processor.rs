@@ -150,21 +150,22 @@ impl InvocationSpans {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Buffers `span`; `Err` gives it back when this invocation was flushed already, `Ok(false)`
-    /// when the buffer is full.
-    fn push(&self, span: SpanData, capacity: usize) -> Result<bool, SpanData> {
+    /// Buffers `span`, or, once this invocation was flushed, hands it to `late` (which is
+    /// never closed); `false` when the buffer it went to is full.
+    fn push(&self, span: SpanData, capacity: usize, late: &InvocationSpans) -> bool {
         let mut spans = self.lock();
         if spans.closed {
-            return Err(span);
+            drop(spans);
+            return late.push(span, capacity, late);
         }
         if spans.len() >= capacity {
-            return Ok(false);
+            return false;
         }
         match span.span_context.is_sampled() {
             true => spans.sampled.push(span),
             false => spans.pending.push(span),
         }
-        Ok(true)
+        true
     }
 
     /// Takes what waits, and with `close` marks the invocation over.
@@ -184,8 +185,11 @@ impl InvocationSpans {
 /// seldom wait on each other's lock.
 #[derive(Default)]
 struct Owners {
-    shards: [Mutex<HashMap<u64, Arc<InvocationSpans>, BuildHasherDefault<IdHasher>>>; SHARDS],
+    shards: [Shard; SHARDS],
 }
+
+/// Span ids (as `u64`) of one shard and their owners.
+type Shard = Mutex<HashMap<u64, Arc<InvocationSpans>, BuildHasherDefault<IdHasher>>>;
 
 const SHARDS: usize = 8;
 
@@ -279,11 +283,8 @@ impl SpanBuffer {
             return;
         }
         let pushed = match self.owners.remove(span.span_context.span_id()) {
-            Some(owner) => match owner.push(span, self.capacity) {
-                Ok(pushed) => pushed,
-                Err(late) => self.unowned.push(late, self.capacity).unwrap_or(false),
-            },
-            None => self.unowned.push(span, self.capacity).unwrap_or(false),
+            Some(owner) => owner.push(span, self.capacity, &self.unowned),
+            None => self.unowned.push(span, self.capacity, &self.unowned),
         };
         if !pushed {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -447,13 +447,16 @@ impl SpanDataExt for SpanData {
     }
 }
 
+/// Where the kit's handler service leaves what the handler answered.
+type Answer<T> = Arc<Mutex<Option<Result<T, Diagnostic>>>>;
+
 /// The handler's service under the kit's [`InvocationLayer`]: what `lambda_runtime`'s
 /// private services do with an invocation, the Runtime API client aside — deserialize the
 /// event (an error reported as `lambda_runtime` reports it), call the handler, catch its
 /// panic — keeping the answer for the kit instead of posting it.
 struct HandlerService<H: Handler<M>, M> {
     handler: Arc<H>,
-    answer: Arc<Mutex<Option<Result<H::Output, Diagnostic>>>>,
+    answer: Answer<H::Output>,
     marker: std::marker::PhantomData<fn() -> M>,
 }
 

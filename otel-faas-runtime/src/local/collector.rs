@@ -342,6 +342,8 @@ pub struct ReceivedSpan {
     pub kind: i32,
     /// The span's attributes with their OTLP types, in received order.
     pub attributes: Vec<(String, AttributeValue)>,
+    /// Which span export request brought it: 1 for the first this collector received.
+    pub export: u64,
 }
 
 impl ReceivedSpan {
@@ -540,7 +542,7 @@ fn scope_name(
 }
 
 /// The spans of one export request, each with its resource and scope.
-fn received_spans(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
+fn received_spans(request: &ExportTraceServiceRequest, export: u64) -> Vec<ReceivedSpan> {
     let mut received = Vec::new();
     for resource_spans in &request.resource_spans {
         let resource = rendered_resource(resource_spans.resource.as_ref());
@@ -552,6 +554,7 @@ fn received_spans(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
                 scope: scope.clone(),
                 kind: span.kind,
                 attributes: typed_attributes(&span.attributes),
+                export,
             }));
         }
     }
@@ -811,12 +814,12 @@ impl Shared {
     /// Counts one decoded span export and stores its spans and headers, then wakes the
     /// waiters.
     fn record(&self, request: &ExportTraceServiceRequest, headers: HeaderMap) {
-        let spans = received_spans(request);
+        let export = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let spans = received_spans(request, export);
         *self
             .last_headers
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = headers;
-        self.requests.fetch_add(1, Ordering::SeqCst);
         self.lock_spans().extend(spans);
         self.arrivals.send_modify(|arrivals| *arrivals += 1);
     }

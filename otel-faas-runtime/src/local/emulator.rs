@@ -242,6 +242,11 @@ pub struct FunctionConfig {
     pub initialization_type: String,
     /// The function's timeout: the deadline of every invocation that does not set its own.
     pub timeout: Duration,
+    /// How many invocations the platform hands the process at once: above 1 on Lambda
+    /// Managed Instances, which then set `AWS_LAMBDA_MAX_CONCURRENCY` (the
+    /// `PerExecutionEnvironmentMaxConcurrency` setting) in the function's environment.
+    /// The emulator serves any number of concurrent `/invocation/next` long-polls either way.
+    pub max_concurrency: u32,
 }
 
 impl FunctionConfig {
@@ -256,7 +261,14 @@ impl FunctionConfig {
             account_id: "123456789012".to_owned(),
             initialization_type: "on-demand".to_owned(),
             timeout: Duration::from_secs(3),
+            max_concurrency: 1,
         }
+    }
+
+    /// The same function on Lambda Managed Instances, handed `n` invocations at once.
+    pub fn with_max_concurrency(mut self, n: u32) -> Self {
+        self.max_concurrency = n;
+        self
     }
 
     /// The function's unqualified ARN: `arn:aws:lambda:{region}:{account}:function:{name}`.
@@ -602,6 +614,15 @@ impl RuntimeApi {
             ("TZ", ":UTC".to_owned()),
         ]
         .into_iter()
+        .chain(
+            // Set only on Managed Instances, as the platform does; `lambda_runtime` reads it.
+            (function.max_concurrency > 1).then(|| {
+                (
+                    "AWS_LAMBDA_MAX_CONCURRENCY",
+                    function.max_concurrency.to_string(),
+                )
+            }),
+        )
         .map(|(key, value)| (key.to_owned(), value))
         .collect()
     }
