@@ -415,7 +415,7 @@ impl SpanProcessor for InvocationProcessor {
 mod tests {
     use super::*;
     use crate::export::MemoryExporter;
-    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
     fn pipeline(capacity: usize, exporter: MemoryExporter) -> (SdkTracerProvider, Arc<SpanBuffer>) {
@@ -475,6 +475,71 @@ mod tests {
         );
         assert_eq!(buffer.dropped(), 1);
         assert!(exporter.spans().is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_invocation_flushes_its_own_spans_and_late_ones_go_with_the_next_flush() {
+        let exporter = MemoryExporter::default();
+        let (provider, buffer) = pipeline(16, exporter.clone());
+        let tracer = provider.tracer("t");
+        let (a, b) = (SpanOwner::default(), SpanOwner::default());
+        let in_a = Context::new().with_value(a.clone());
+        let in_b = Context::new().with_value(b.clone());
+        // Interleaved, one trace: routing goes by owner, not by trace.
+        let root_a = tracer.start_with_context("a", &in_a);
+        let cx_a = in_a.with_span(root_a);
+        let root_b = tracer.start_with_context(
+            "b",
+            &in_b.with_remote_span_context(cx_a.span().span_context().clone()),
+        );
+        let cx_b = in_b.with_span(root_b);
+        tracer.start_with_context("a child", &cx_a).end();
+        tracer.start_with_context("b child", &cx_b).end();
+        cx_a.span().end();
+        tracer.start("nobody's").end();
+
+        let outcome = buffer.flush(Some(&a.0), Duration::from_secs(1)).await;
+        assert_eq!(outcome, FlushOutcome::Exported(3));
+        let mut names: Vec<String> = exporter
+            .spans()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "a child", "nobody's"]);
+
+        // A span of `a` ending after its flush is nobody's now; `b`'s flush takes it.
+        exporter.clear();
+        let late = tracer.start_with_context("a late", &cx_a);
+        cx_b.span().end();
+        drop(late);
+        let outcome = buffer.flush(Some(&b.0), Duration::from_secs(1)).await;
+        assert_eq!(outcome, FlushOutcome::Exported(3));
+        let mut names: Vec<String> = exporter
+            .spans()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a late", "b", "b child"]);
+        assert_eq!(buffer.dropped(), 0);
+    }
+
+    #[tokio::test]
+    async fn each_invocation_has_its_own_bound() {
+        let exporter = MemoryExporter::default();
+        let (provider, buffer) = pipeline(2, exporter.clone());
+        let tracer = provider.tracer("t");
+        let (a, b) = (SpanOwner::default(), SpanOwner::default());
+        for owner in [&a, &b] {
+            let cx = Context::new().with_value(owner.clone());
+            for _ in 0..3 {
+                tracer.start_with_context("s", &cx).end();
+            }
+        }
+        assert_eq!(buffer.dropped(), 2);
+        let outcome = buffer.flush(Some(&a.0), Duration::from_secs(1)).await;
+        assert_eq!(outcome, FlushOutcome::Exported(2));
     }
 
     #[derive(Debug)]

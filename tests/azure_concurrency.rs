@@ -1,0 +1,203 @@
+//! Concurrent host requests to one Azure Functions custom handler, as the Functions host
+//! sends them: the real server on 127.0.0.1, one connection per request from the host
+//! double, and an exporter that keeps each export as a batch of its own. Each invocation
+//! must own its spans: its own buffer, keep-rule decision and flush.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use http::StatusCode;
+use opentelemetry::trace::SpanKind;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use otel_faas_runtime::azure::local::{FunctionsHost, HostAnswer};
+use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, QueueMessage, RunningApp};
+use otel_faas_runtime::config::Config;
+use otel_faas_runtime::outgoing::OutgoingSpan;
+use otel_faas_runtime::testing::SpanDataExt;
+use otel_faas_runtime::{Error, Telemetry, traced_function};
+use serde_json::{Value, json};
+
+/// Keeps each export as one batch.
+#[derive(Clone, Debug, Default)]
+struct Batches(Arc<Mutex<Vec<Vec<SpanData>>>>);
+
+impl SpanExporter for Batches {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.lock().unwrap().push(batch);
+        Ok(())
+    }
+}
+
+impl Batches {
+    fn all(&self) -> Vec<Vec<SpanData>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// `{"steps": n, "step_ms": m, "fail": "…", "panic": true}`: n outgoing calls of m ms
+/// each, yielding between them so concurrent invocations interleave, then the outcome.
+#[traced_function(trigger = "queue")]
+async fn work(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
+    let order: Value = serde_json::from_str(event.payload.body.as_str().unwrap_or("{}"))?;
+    let step = Duration::from_millis(order["step_ms"].as_u64().unwrap_or(5));
+    for i in 0..order["steps"].as_u64().unwrap_or(0) {
+        let call = OutgoingSpan::http(
+            &http::Method::GET,
+            &format!("http://inventory.internal/items/{i}"),
+        );
+        tokio::time::sleep(step).await;
+        call.end();
+    }
+    if order["panic"] == true {
+        panic!("the worker panicked on purpose");
+    }
+    match order["fail"].as_str() {
+        Some(reason) => Err(reason.to_owned().into()),
+        None => Ok(()),
+    }
+}
+
+fn message(order: &Value) -> Value {
+    json!({
+        "Data": { "work": order.to_string() },
+        "Metadata": { "DequeueCount": 1, "Id": "0c5fb2a6-3f7d-4c4e-9a55-1f2a3b4c5d6e" }
+    })
+}
+
+async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
+    let batches = Batches::default();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let config =
+        Config::from_lookup(|key| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
+    let identity = AppIdentity {
+        app_name: Some("orders-app".into()),
+        ..AppIdentity::default()
+    };
+    let telemetry = Telemetry::builder()
+        .with_resource(identity.resource(&config))
+        .config(config)
+        .with_exporter(batches.clone())
+        .build();
+    let running = FunctionApp::new()
+        .identity(identity)
+        .function("Work", work)
+        .telemetry(telemetry)
+        .start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("the custom handler starts");
+    let host = FunctionsHost::new(running.addr());
+    (running, host, batches)
+}
+
+/// Posts every order at once, invocation `inv-{i}` for the `i`th.
+async fn all_at_once(host: &FunctionsHost, orders: &[Value]) -> Vec<HostAnswer> {
+    let requests = orders.iter().enumerate().map(|(i, order)| async move {
+        host.invoke("Work", &format!("inv-{i}"), &message(order))
+            .await
+            .expect("the custom handler answers")
+    });
+    tokio::time::timeout(Duration::from_secs(30), join_all(requests))
+        .await
+        .expect("every request is answered")
+}
+
+/// The batch that carried invocation `id`'s invocation span.
+fn batch_of<'a>(batches: &'a [Vec<SpanData>], id: &str) -> &'a [SpanData] {
+    batches
+        .iter()
+        .find(|batch| {
+            batch
+                .iter()
+                .any(|s| s.attr("faas.invocation_id").as_deref() == Some(id))
+        })
+        .unwrap_or_else(|| panic!("no export carried {id}"))
+}
+
+/// Asserts `batch` is exactly invocation `id`'s trace: its invocation span, its queue span
+/// and `steps` outgoing calls, all in one trace.
+fn assert_alone_and_complete(batch: &[SpanData], id: &str, steps: usize) {
+    let kinds: Vec<SpanKind> = batch.iter().map(|s| s.span_kind.clone()).collect();
+    let count = |kind: SpanKind| kinds.iter().filter(|k| **k == kind).count();
+    assert_eq!(count(SpanKind::Server), 1, "{id}: {kinds:?}");
+    assert_eq!(count(SpanKind::Consumer), 1, "{id}: {kinds:?}");
+    assert_eq!(count(SpanKind::Client), steps, "{id}: {kinds:?}");
+    let traces: HashSet<_> = batch.iter().map(|s| s.span_context.trace_id()).collect();
+    assert_eq!(traces.len(), 1, "{id}'s export holds one trace");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_host_requests_each_export_their_own_complete_trace() {
+    let (running, host, batches) = start(&[]).await;
+    let orders: Vec<Value> = (0..16)
+        .map(|i| json!({ "steps": 4, "step_ms": 5 + (i % 4) * 5 }))
+        .collect();
+    let answers = all_at_once(&host, &orders).await;
+    assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+    let batches = batches.all();
+    assert_eq!(batches.len(), 16, "one export per invocation");
+    for i in 0..16 {
+        let id = format!("inv-{i}");
+        assert_alone_and_complete(batch_of(&batches, &id), &id, 4);
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_zero_head_ratio_only_the_failing_requests_whole_trace_is_kept() {
+    let (running, host, batches) = start(&[
+        ("OTEL_TRACES_SAMPLER", "traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+        ("OTEL_FAAS_KEEP", "errors"),
+    ])
+    .await;
+    let mut orders: Vec<Value> = (0..7)
+        .map(|i| json!({ "steps": 3, "step_ms": 5 + i * 5 }))
+        .collect();
+    orders.insert(3, json!({ "steps": 3, "step_ms": 60, "fail": "boom" }));
+    let answers = all_at_once(&host, &orders).await;
+    assert_eq!(answers[3].status, StatusCode::INTERNAL_SERVER_ERROR);
+    let exported: Vec<SpanData> = batches.all().into_iter().flatten().collect();
+    assert_alone_and_complete(&exported, "inv-3", 3);
+    let server = exported
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Server)
+        .unwrap();
+    assert_eq!(
+        server.attr("otel_faas.sampling.kept_by").as_deref(),
+        Some("error")
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_request_leaves_the_requests_beside_it_unaffected() {
+    let (running, host, batches) = start(&[]).await;
+    let mut orders: Vec<Value> = (0..5)
+        .map(|i| json!({ "steps": 3, "step_ms": 20 + i * 20 }))
+        .collect();
+    orders.insert(2, json!({ "steps": 2, "panic": true }));
+    let answers = all_at_once(&host, &orders).await;
+    let batches = batches.all();
+    for (i, answer) in answers.iter().enumerate() {
+        let id = format!("inv-{i}");
+        let batch = batch_of(&batches, &id);
+        if i == 2 {
+            assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_alone_and_complete(batch, &id, 2);
+            let server = batch.iter().find(|s| s.span_kind == SpanKind::Server);
+            assert_eq!(server.unwrap().attr("error.type").as_deref(), Some("panic"));
+        } else {
+            assert_eq!(answer.status, StatusCode::OK, "{id}: {}", answer.text());
+            assert_alone_and_complete(batch, &id, 3);
+            assert!(batch.iter().all(|s| s.attr("error.type").is_none()), "{id}");
+        }
+    }
+    running.shutdown().await;
+}
