@@ -138,3 +138,43 @@ async fn a_timed_out_invocation_is_kept_under_a_zero_ratio() {
     assert_eq!(invocation.attr("error.type").as_deref(), Some("timeout"));
     assert_eq!(invocation.attr(KEPT_BY).as_deref(), Some("error"));
 }
+
+#[traced_function(trigger = "other")]
+async fn staged(event: LambdaEvent<Value>) -> Result<(), Error> {
+    for _ in 0..3 {
+        let stage = tracing::info_span!("stage");
+        let pause = Duration::from_millis(event.payload["stage_ms"].as_u64().unwrap_or(5));
+        tracing::Instrument::instrument(tokio::time::sleep(pause), stage).await;
+    }
+    let tail = Duration::from_millis(event.payload["tail_ms"].as_u64().unwrap_or(0));
+    tokio::time::sleep(tail).await;
+    match event.payload["fail"].as_bool() {
+        Some(true) => Err("stage failed".into()),
+        _ => Ok(()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_decide_their_own_traces() {
+    let kit = kit(&[RATIO_ZERO[0], RATIO_ZERO[1], ("OTEL_FAAS_KEEP", "errors")]);
+    // The failing invocation's stages end first and it fails last: the others end and
+    // flush while its finished stages wait for its own end, which alone decides them.
+    let events = (0..8).map(|i| match i {
+        3 => json!({ "stage_ms": 1, "tail_ms": 150, "fail": true }),
+        i => json!({ "stage_ms": 10 + i }),
+    });
+    let results =
+        futures_util::future::join_all(events.map(|event| kit.invoke(staged, event))).await;
+    assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+    let spans = kit.spans();
+    assert_eq!(
+        spans.names().iter().filter(|n| *n == "stage").count(),
+        3,
+        "the failing trace whole, and nothing of the others: {:?}",
+        spans.names()
+    );
+    assert_eq!(
+        spans.named("checkout").attr(KEPT_BY).as_deref(),
+        Some("error")
+    );
+}
