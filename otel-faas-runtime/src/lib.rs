@@ -62,13 +62,14 @@
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds it further |
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
 //! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | | full metrics URL (else the endpoint above + `/v1/metrics`) |
-//! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]) |
+//! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
 //! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline; a handler still running then is recorded as a timeout |
 //! | `OTEL_FAAS_KEEP` | `errors,coldstarts,slow` | traces kept even when the head sampler dropped them ([`sampling`]); `none` |
 //! | `OTEL_FAAS_KEEP_SLOWER_THAN` | `1000` | what `slow` means (ms) |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per flush; more are dropped and counted |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per invocation; more are dropped and counted |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
+//! | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances | above 1: that many invocations at once ([`lambda`]) |
 //!
 //! # Passing the trace on
 //!
