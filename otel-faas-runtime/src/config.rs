@@ -101,8 +101,8 @@ pub struct Config {
     /// `OTEL_FAAS_DEADLINE_MARGIN` (milliseconds): time kept free before the invocation's
     /// deadline so the response is posted in time whatever the collector does; default 100 ms.
     pub deadline_margin: Duration,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans buffered between two flushes; more are dropped and
-    /// counted; default 2048.
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans buffered per invocation (and, apart, for spans of no
+    /// invocation); more are dropped and counted; default 2048.
     pub max_queued_spans: usize,
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: longest string attribute taken from an event or a
     /// header, in bytes; default 4096.
