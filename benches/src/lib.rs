@@ -93,6 +93,31 @@ pub async fn traced_sqs(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
     process_batch(&event.payload).await
 }
 
+/// How long the I/O handlers wait, as for a downstream call: `BENCH_HANDLER_IO_MS`.
+pub fn handler_io() -> std::time::Duration {
+    static IO: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *IO.get_or_init(|| {
+        let ms = std::env::var("BENCH_HANDLER_IO_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::time::Duration::from_millis(ms)
+    })
+}
+
+/// The SQS handler, bare, waiting [`handler_io`] first (a downstream call).
+pub async fn bare_sqs_io(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+    tokio::time::sleep(handler_io()).await;
+    process_batch(&event.payload).await
+}
+
+/// The SQS handler with otel-faas, waiting [`handler_io`] first (a downstream call).
+#[traced_function(trigger = "sqs")]
+pub async fn traced_sqs_io(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
+    tokio::time::sleep(handler_io()).await;
+    process_batch(&event.payload).await
+}
+
 /// The HTTP handler, bare.
 pub async fn bare_http(request: Request) -> Result<Response<Body>, Error> {
     respond(&request)
