@@ -220,6 +220,29 @@ pub(crate) const TRIGGERS: &[Row] = &[
         aliases: &["kinesis_stream", "stream"],
     },
     Row {
+        name: "kafka",
+        platforms: &[(
+            Provider::Aws,
+            Glue {
+                module: "kafka",
+                reader: None,
+                per_record: Some("kafka_record"),
+            },
+        )],
+        options: &["per_record"],
+        // Links always come from the records' `traceparent` headers, Kafka's own carrier.
+        links_from: &[],
+        default_links_from: NOWHERE,
+        elsewhere: Some("`event_hubs`"),
+        aliases: &[
+            "msk",
+            "amazon_msk",
+            "self_managed_kafka",
+            "selfmanagedkafka",
+            "apache_kafka",
+        ],
+    },
+    Row {
         name: "other",
         platforms: &[(Provider::Aws, Glue::plain("other"))],
         options: &[],

@@ -45,14 +45,7 @@ const OPTION_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Triggers of the roadmap that do not exist yet.
-const NOT_YET: &[&str] = &[
-    "cloudwatch_logs",
-    "firehose",
-    "msk",
-    "kafka",
-    "mq",
-    "cognito",
-];
+const NOT_YET: &[&str] = &["cloudwatch_logs", "firehose", "mq", "cognito"];
 
 /// Checks `args`; returns the configuration or every error found, combined.
 pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
@@ -409,6 +402,7 @@ mod tests {
         assert!(errors(r#"trigger = "Http""#)[0].contains("lower case"));
         assert!(errors(r#"trigger = "cloudwatch_logs""#)[0].contains("not available yet"));
         assert!(errors(r#"trigger = "cron""#)[0].contains("use `trigger = \"schedule\"`"));
+        assert!(errors(r#"trigger = "msk""#)[0].contains("use `trigger = \"kafka\"`"));
     }
 
     #[test]
