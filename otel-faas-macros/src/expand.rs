@@ -24,8 +24,8 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::provider::{self, Provider};
-use crate::valid::{Config, LinksFrom, Trigger};
+use crate::provider;
+use crate::valid::Config;
 
 /// The name the event argument takes in the signature.
 const EVENT: &str = "__otel_faas_event";
@@ -64,8 +64,13 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
         ReturnType::Default => item.sig.ident.span(),
     };
     let provider = provider::resolve(config.trigger, config.provider, &event_type)?;
-    let (module, reader) = entry(config.trigger, config.per_record, provider);
-    let reader = match reader {
+    let glue = config.trigger.glue(provider);
+    // `per_record` passed the checks only for a trigger that has the mode.
+    let module = match (config.per_record, glue.per_record) {
+        (true, Some(per_record)) => per_record,
+        _ => glue.module,
+    };
+    let reader = match glue.reader.filter(|_| !config.per_record) {
         Some(module) => {
             let module = Ident::new(module, Span::call_site());
             quote_spanned!(return_span=> ::otel_faas_runtime::__private::#module::read_outcome)
@@ -99,48 +104,13 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
     Ok(item.into_token_stream())
 }
 
-/// The `__private` module whose `instrument` traces the handler, and the module of its
-/// outcome reader when the trigger reads more than errors (partial batch failures).
-fn entry(
-    trigger: Trigger,
-    per_record: bool,
-    provider: Provider,
-) -> (&'static str, Option<&'static str>) {
-    match (trigger, per_record) {
-        (Trigger::Http, _) if provider == Provider::Azure => ("azure_http", None),
-        (Trigger::Http, _) => ("http", None),
-        (Trigger::AzureQueue, _) => ("azure_queue", None),
-        (Trigger::ServiceBus, _) => ("azure_service_bus", None),
-        (Trigger::EventHubs, _) => ("azure_event_hubs", None),
-        (Trigger::Timer, _) => ("azure_timer", None),
-        (Trigger::Sqs, false) => ("sqs", Some("sqs")),
-        (Trigger::Sqs, true) => ("sqs_message", None),
-        (Trigger::Sns, _) => ("sns", None),
-        (Trigger::EventBridge, _) => ("eventbridge", None),
-        (Trigger::Schedule, _) => ("schedule", None),
-        (Trigger::S3, false) => ("s3", None),
-        (Trigger::S3, true) => ("s3_record", None),
-        (Trigger::DynamoDb, false) => ("dynamodb", Some("dynamodb")),
-        (Trigger::DynamoDb, true) => ("dynamodb_record", None),
-        (Trigger::Kinesis, false) => ("kinesis", Some("kinesis")),
-        (Trigger::Kinesis, true) => ("kinesis_record", None),
-        (Trigger::Other, _) => ("other", None),
-    }
-}
-
+/// The `__private::Spec` constant of the options the attribute set.
 fn spec(config: &Config) -> TokenStream {
     let name = match &config.name {
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
-    let links_from = match config.links_from {
-        LinksFrom::AwsTraceHeader => quote!(AwsTraceHeader),
-        LinksFrom::MessageAttributes => quote!(MessageAttributes),
-        LinksFrom::Both => quote!(Both),
-        LinksFrom::Detail => quote!(Detail),
-        LinksFrom::Data => quote!(Data),
-        LinksFrom::Nowhere => quote!(Nowhere),
-    };
+    let links_from = Ident::new(config.links_from, Span::call_site());
     let parent_from = match config.parent_from_detail {
         true => quote!(Detail),
         false => quote!(Trigger),

@@ -34,6 +34,7 @@
 mod attr;
 mod expand;
 mod provider;
+mod triggers;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -9,30 +9,7 @@
 use syn::spanned::Spanned as _;
 use syn::{LitStr, Type};
 
-use crate::valid::Trigger;
-
-/// A platform.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Provider {
-    Aws,
-    Azure,
-}
-
-impl Provider {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Provider::Aws => "aws",
-            Provider::Azure => "azure",
-        }
-    }
-
-    fn platform(self) -> &'static str {
-        match self {
-            Provider::Aws => "AWS Lambda",
-            Provider::Azure => "Azure Functions",
-        }
-    }
-}
+use crate::triggers::{Provider, Trigger};
 
 /// The `provider` value.
 pub(crate) fn parse(lit: &LitStr) -> syn::Result<Provider> {
@@ -57,42 +34,14 @@ pub(crate) fn parse(lit: &LitStr) -> syn::Result<Provider> {
     }
 }
 
-/// The platforms a trigger exists on.
-pub(crate) fn of_trigger(trigger: Trigger) -> &'static [Provider] {
-    match trigger {
-        Trigger::Http => &[Provider::Aws, Provider::Azure],
-        Trigger::AzureQueue | Trigger::ServiceBus | Trigger::EventHubs | Trigger::Timer => {
-            &[Provider::Azure]
-        }
-        _ => &[Provider::Aws],
-    }
-}
-
-/// The trigger to use on `provider` for what `trigger` does elsewhere.
-fn counterpart(trigger: Trigger, provider: Provider) -> &'static str {
-    match (trigger, provider) {
-        (Trigger::Sqs, Provider::Azure) => "`queue` (Storage queues) or `service_bus`",
-        (Trigger::Sns, Provider::Azure) => "`service_bus`",
-        (Trigger::Kinesis, Provider::Azure) => "`event_hubs`",
-        (Trigger::Schedule, Provider::Azure) => "`timer`",
-        (_, Provider::Azure) => "one of `http`, `queue`, `service_bus`, `event_hubs`, `timer`",
-        (Trigger::AzureQueue, Provider::Aws) => "`sqs`",
-        (Trigger::ServiceBus, Provider::Aws) => "`sqs` or `sns`",
-        (Trigger::EventHubs, Provider::Aws) => "`kinesis`",
-        (Trigger::Timer, Provider::Aws) => "`schedule`",
-        (_, Provider::Aws) => {
-            "one of `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `other`"
-        }
-    }
-}
-
 /// Checks a trigger against an explicit provider; the error goes on the trigger's literal.
 pub(crate) fn check_trigger(trigger: Trigger, lit: &LitStr, provider: Provider) -> syn::Result<()> {
-    let platforms = of_trigger(trigger);
-    if platforms.contains(&provider) {
+    if trigger.is_on(provider) {
         return Ok(());
     }
-    let other = platforms[0];
+    let Some(other) = trigger.platforms().next() else {
+        return Ok(());
+    };
     Err(syn::Error::new(
         lit.span(),
         format!(
@@ -102,7 +51,7 @@ pub(crate) fn check_trigger(trigger: Trigger, lit: &LitStr, provider: Provider) 
             provider.platform(),
             provider.name(),
             provider.platform(),
-            counterpart(trigger, provider)
+            trigger.elsewhere(provider)
         ),
     ))
 }
@@ -131,14 +80,17 @@ pub(crate) fn resolve(
     event_type: &Type,
 ) -> syn::Result<Provider> {
     let azure_event = is_azure_event(event_type);
-    let provider = explicit.unwrap_or_else(|| match of_trigger(trigger) {
-        [only] => *only,
-        _ if azure_event => Provider::Azure,
-        _ => Provider::Aws,
+    let provider = explicit.unwrap_or_else(|| {
+        let mut platforms = trigger.platforms();
+        match (platforms.next(), platforms.next()) {
+            (Some(only), None) => only,
+            _ if azure_event => Provider::Azure,
+            _ => Provider::Aws,
+        }
     });
     if azure_event && provider == Provider::Aws {
         let message = match explicit {
-            Some(_) if of_trigger(trigger).contains(&Provider::Azure) => format!(
+            Some(_) if trigger.is_on(Provider::Azure) => format!(
                 "`AzureEvent` is an Azure Functions event, and `provider = \"aws\"` asks for AWS Lambda's \
                  `{}` trigger: remove `provider = \"aws\"`",
                 trigger.name()
@@ -147,7 +99,7 @@ pub(crate) fn resolve(
                 "`AzureEvent` is an Azure Functions event, and `{}` is an AWS Lambda trigger: on Azure \
                  Functions use {}",
                 trigger.name(),
-                counterpart(trigger, Provider::Azure)
+                trigger.elsewhere(Provider::Azure)
             ),
         };
         return Err(syn::Error::new(event_type.span(), message));
@@ -159,11 +111,8 @@ pub(crate) fn resolve(
 mod tests {
     use super::*;
 
-    fn resolved(
-        trigger: Trigger,
-        explicit: Option<Provider>,
-        ty: &str,
-    ) -> Result<Provider, String> {
+    fn resolved(trigger: &str, explicit: Option<Provider>, ty: &str) -> Result<Provider, String> {
+        let trigger = Trigger::named(trigger).expect("a trigger of the table");
         let ty: Type = syn::parse_str(ty).unwrap();
         resolve(trigger, explicit, &ty).map_err(|e| e.to_string())
     }
@@ -171,35 +120,35 @@ mod tests {
     #[test]
     fn http_takes_the_provider_of_its_event_type() {
         assert_eq!(
-            resolved(Trigger::Http, None, "lambda_http::Request"),
+            resolved("http", None, "lambda_http::Request"),
             Ok(Provider::Aws)
         );
         assert_eq!(
-            resolved(Trigger::Http, None, "AzureEvent<HttpRequest>"),
+            resolved("http", None, "AzureEvent<HttpRequest>"),
             Ok(Provider::Azure)
         );
         assert_eq!(
             resolved(
-                Trigger::Http,
+                "http",
                 None,
                 "otel_faas_runtime::azure::AzureEvent<HttpRequest>"
             ),
             Ok(Provider::Azure)
         );
         assert_eq!(
-            resolved(Trigger::Http, Some(Provider::Azure), "Req"),
+            resolved("http", Some(Provider::Azure), "Req"),
             Ok(Provider::Azure)
         );
     }
 
     #[test]
     fn one_platform_triggers_decide_alone() {
-        assert_eq!(resolved(Trigger::Timer, None, "X"), Ok(Provider::Azure));
+        assert_eq!(resolved("timer", None, "X"), Ok(Provider::Azure));
         assert_eq!(
-            resolved(Trigger::Sqs, None, "LambdaEvent<SqsEvent>"),
+            resolved("sqs", None, "LambdaEvent<SqsEvent>"),
             Ok(Provider::Aws)
         );
-        let error = resolved(Trigger::Kinesis, None, "AzureEvent<EventHubsBatch>").unwrap_err();
+        let error = resolved("kinesis", None, "AzureEvent<EventHubsBatch>").unwrap_err();
         assert!(error.contains("use `event_hubs`"), "{error}");
     }
 }

@@ -7,77 +7,8 @@ use proc_macro2::Span;
 use syn::{Ident, LitStr};
 
 use crate::attr::{Args, Entry};
-use crate::provider::{self, Provider};
-
-/// A trigger the attribute accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Trigger {
-    Http,
-    Sqs,
-    Sns,
-    EventBridge,
-    Schedule,
-    S3,
-    DynamoDb,
-    Kinesis,
-    Other,
-    /// Azure Storage queues.
-    AzureQueue,
-    ServiceBus,
-    EventHubs,
-    Timer,
-}
-
-impl Trigger {
-    const ALL: &'static [(&'static str, Trigger)] = &[
-        ("http", Trigger::Http),
-        ("sqs", Trigger::Sqs),
-        ("sns", Trigger::Sns),
-        ("eventbridge", Trigger::EventBridge),
-        ("schedule", Trigger::Schedule),
-        ("s3", Trigger::S3),
-        ("dynamodb", Trigger::DynamoDb),
-        ("kinesis", Trigger::Kinesis),
-        ("other", Trigger::Other),
-        ("queue", Trigger::AzureQueue),
-        ("service_bus", Trigger::ServiceBus),
-        ("event_hubs", Trigger::EventHubs),
-        ("timer", Trigger::Timer),
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        Trigger::ALL
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map(|(n, _)| *n)
-            .unwrap_or_default()
-    }
-}
-
-/// Where consumer spans take their links from (`links_from`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LinksFrom {
-    AwsTraceHeader,
-    MessageAttributes,
-    Both,
-    Detail,
-    Data,
-    Nowhere,
-}
-
-/// The `links_from` values of each trigger.
-const LINKS_FROM: &[(Trigger, &[(&str, LinksFrom)])] = &[
-    (
-        Trigger::Sqs,
-        &[
-            ("aws_trace_header", LinksFrom::AwsTraceHeader),
-            ("message_attributes", LinksFrom::MessageAttributes),
-            ("both", LinksFrom::Both),
-        ],
-    ),
-    (Trigger::Kinesis, &[("data", LinksFrom::Data)]),
-    (Trigger::EventBridge, &[("detail", LinksFrom::Detail)]),
-];
+use crate::provider;
+use crate::triggers::{OPTIONS, Provider, Trigger};
 
 /// The checked configuration.
 pub(crate) struct Config {
@@ -85,7 +16,8 @@ pub(crate) struct Config {
     pub(crate) name: Option<LitStr>,
     /// `per_message` (SQS) or `per_record` (streams, S3): the handler takes one record.
     pub(crate) per_record: bool,
-    pub(crate) links_from: LinksFrom,
+    /// The runtime's `LinksFrom` variant (`links_from`, or the trigger's default).
+    pub(crate) links_from: &'static str,
     /// `parent_from = "detail"`.
     pub(crate) parent_from_detail: bool,
     /// The cron expression, without `cron(...)`.
@@ -93,24 +25,6 @@ pub(crate) struct Config {
     /// `provider = "…"`, when written.
     pub(crate) provider: Option<Provider>,
 }
-
-/// Every option, and the triggers it applies to (`None`: all).
-const OPTIONS: &[(&str, Option<&[Trigger]>)] = &[
-    ("trigger", None),
-    ("name", None),
-    ("per_message", Some(&[Trigger::Sqs])),
-    (
-        "per_record",
-        Some(&[Trigger::Kinesis, Trigger::DynamoDb, Trigger::S3]),
-    ),
-    (
-        "links_from",
-        Some(&[Trigger::Sqs, Trigger::Kinesis, Trigger::EventBridge]),
-    ),
-    ("parent_from", Some(&[Trigger::EventBridge])),
-    ("cron", Some(&[Trigger::Schedule])),
-    ("provider", None),
-];
 
 /// Option names people reach for, and what they mean here.
 const OPTION_ALIASES: &[(&str, &str)] = &[
@@ -130,59 +44,8 @@ const OPTION_ALIASES: &[(&str, &str)] = &[
     ("expression", "cron"),
 ];
 
-/// Trigger names people reach for, and which trigger handles that event.
-const TRIGGER_ALIASES: &[(&str, &str)] = &[
-    ("api_gateway", "http"),
-    ("apigateway", "http"),
-    ("apigw", "http"),
-    ("api_gateway_v2", "http"),
-    ("rest", "http"),
-    ("alb", "http"),
-    ("function_url", "http"),
-    ("lambda_url", "http"),
-    ("url", "http"),
-    ("https", "http"),
-    ("storage_queue", "queue"),
-    ("azure_queue", "queue"),
-    ("servicebus", "service_bus"),
-    ("azure_service_bus", "service_bus"),
-    ("eventhubs", "event_hubs"),
-    ("event_hub", "event_hubs"),
-    ("eventhub", "event_hubs"),
-    ("timer_trigger", "timer"),
-    ("aws_sqs", "sqs"),
-    ("topic", "sns"),
-    ("aws_sns", "sns"),
-    ("event_bridge", "eventbridge"),
-    ("events", "eventbridge"),
-    ("cloudwatch_events", "eventbridge"),
-    ("cron", "schedule"),
-    ("scheduled", "schedule"),
-    ("scheduler", "schedule"),
-    ("rate", "schedule"),
-    ("s3_event", "s3"),
-    ("bucket", "s3"),
-    ("dynamo", "dynamodb"),
-    ("ddb", "dynamodb"),
-    ("dynamodb_stream", "dynamodb"),
-    ("dynamodb_streams", "dynamodb"),
-    ("kinesis_stream", "kinesis"),
-    ("stream", "kinesis"),
-    ("direct", "other"),
-    ("invoke", "other"),
-    ("custom", "other"),
-    ("raw", "other"),
-];
-
 /// Triggers of the roadmap that do not exist yet.
-const NOT_YET: &[&str] = &[
-    "cloudwatch_logs",
-    "firehose",
-    "msk",
-    "kafka",
-    "mq",
-    "cognito",
-];
+const NOT_YET: &[&str] = &["cloudwatch_logs", "firehose", "mq", "cognito"];
 
 /// Checks `args`; returns the configuration or every error found, combined.
 pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
@@ -191,7 +54,7 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
     let mut misspelled_trigger = false;
     for entry in &args.entries {
         let name = entry.name();
-        if !OPTIONS.iter().any(|(option, _)| *option == name) {
+        if !OPTIONS.contains(&name.as_str()) {
             let (error, meant) = unknown_option(&entry.key);
             misspelled_trigger |= meant == Some("trigger");
             errors.push(error);
@@ -225,9 +88,8 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
                 format!(
                     "missing `trigger`: say which event the handler receives, as in \
                      `#[traced_function(trigger = \"sqs\")]` (triggers: {})",
-                    Trigger::ALL
-                        .iter()
-                        .map(|(n, _)| format!("`{n}`"))
+                    Trigger::all()
+                        .map(|t| format!("`{}`", t.name()))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -273,20 +135,20 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
         .and_then(|entry| errors.take(entry.string("cron = \"0 9 * * ? *\"").and_then(cron)));
 
     if let Some(trigger) = trigger {
-        for (option, applies_to) in OPTIONS {
-            let (Some(entry), Some(applies_to)) = (seen.get(*option), applies_to) else {
+        for option in OPTIONS {
+            let Some(entry) = seen.get(*option) else {
                 continue;
             };
-            if !applies_to.contains(&trigger) {
-                let valid: Vec<String> = applies_to
-                    .iter()
+            if !trigger.accepts(option) {
+                let valid: Vec<String> = Trigger::all()
+                    .filter(|t| t.accepts(option))
                     .map(|t| format!("`trigger = \"{}\"`", t.name()))
                     .collect();
                 let instead = match *option {
-                    "per_message" if applies("per_record", trigger) => {
+                    "per_message" if trigger.accepts("per_record") => {
                         "; for its records use `per_record`"
                     }
-                    "per_record" if applies("per_message", trigger) => {
+                    "per_record" if trigger.accepts("per_message") => {
                         "; for SQS messages use `per_message`"
                     }
                     _ => "",
@@ -302,12 +164,12 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
             }
         }
     }
-    let trigger = trigger.unwrap_or(Trigger::Other);
+    let trigger = trigger.unwrap_or_else(|| Trigger::named("other").expect("in the table"));
     let links_from = match &links_from_lit {
-        Some(lit) if applies("links_from", trigger) => errors.take(links_from(trigger, lit)),
+        Some(lit) if trigger.accepts("links_from") => errors.take(links_from(trigger, lit)),
         _ => None,
     }
-    .unwrap_or_else(|| default_links_from(trigger));
+    .unwrap_or_else(|| trigger.default_links_from());
     errors.finish()?;
     Ok(Config {
         trigger,
@@ -320,31 +182,15 @@ pub(crate) fn check(args: &Args) -> Result<Config, syn::Error> {
     })
 }
 
-fn applies(option: &str, trigger: Trigger) -> bool {
-    OPTIONS
-        .iter()
-        .find(|(o, _)| *o == option)
-        .is_some_and(|(_, to)| to.is_none_or(|to| to.contains(&trigger)))
-}
-
-/// Where links come from without `links_from`: SQS reads the system attribute the
-/// conventions name; the others read nothing unless asked.
-fn default_links_from(trigger: Trigger) -> LinksFrom {
-    match trigger {
-        Trigger::Sqs => LinksFrom::AwsTraceHeader,
-        _ => LinksFrom::Nowhere,
-    }
-}
-
 /// The error for an unknown option, and the option it was probably meant to be.
 fn unknown_option(key: &Ident) -> (syn::Error, Option<&'static str>) {
     let name = key.to_string();
-    let options: Vec<String> = OPTIONS.iter().map(|(o, _)| format!("`{o}`")).collect();
+    let options: Vec<String> = OPTIONS.iter().map(|o| format!("`{o}`")).collect();
     let meant = OPTION_ALIASES
         .iter()
         .find(|(alias, _)| *alias == name.to_ascii_lowercase())
         .map(|(_, option)| *option)
-        .or_else(|| closest(&name, OPTIONS.iter().map(|(o, _)| *o)));
+        .or_else(|| closest(&name, OPTIONS.iter().copied()));
     let hint = match meant {
         Some(option) => format!(": did you mean `{option}`?"),
         None => ".".to_owned(),
@@ -358,24 +204,24 @@ fn unknown_option(key: &Ident) -> (syn::Error, Option<&'static str>) {
 
 fn trigger(lit: &LitStr) -> syn::Result<Trigger> {
     let value = lit.value();
-    if let Some((_, trigger)) = Trigger::ALL.iter().find(|(name, _)| *name == value) {
-        return Ok(*trigger);
+    if let Some(trigger) = Trigger::named(&value) {
+        return Ok(trigger);
     }
     let lower = value.to_ascii_lowercase();
-    let valid: Vec<String> = Trigger::ALL
-        .iter()
-        .map(|(n, _)| format!("`\"{n}\"`"))
+    let valid: Vec<String> = Trigger::all()
+        .map(|t| format!("`\"{}\"`", t.name()))
         .collect();
-    let hint = if Trigger::ALL.iter().any(|(name, _)| *name == lower) {
+    let hint = if Trigger::named(&lower).is_some() {
         format!("trigger names are lower case: use `trigger = \"{lower}\"`")
-    } else if let Some((_, target)) = TRIGGER_ALIASES.iter().find(|(alias, _)| *alias == lower) {
+    } else if let Some(target) = Trigger::aliased(&lower) {
+        let target = target.name();
         format!("that event arrives through the `{target}` trigger: use `trigger = \"{target}\"`")
     } else if NOT_YET.contains(&lower.as_str()) {
         format!(
             "the `{lower}` trigger is not available yet; receive its event with `trigger = \"other\"` \
              and `LambdaEvent<T>` meanwhile"
         )
-    } else if let Some(close) = closest(&lower, Trigger::ALL.iter().map(|(n, _)| *n)) {
+    } else if let Some(close) = closest(&lower, Trigger::all().map(Trigger::name)) {
         format!("did you mean `trigger = \"{close}\"`?")
     } else {
         "use `other` for an event of any other shape".to_owned()
@@ -399,14 +245,12 @@ fn span_name(lit: LitStr) -> syn::Result<LitStr> {
     Ok(lit)
 }
 
-fn links_from(trigger: Trigger, lit: &LitStr) -> syn::Result<LinksFrom> {
-    let values = LINKS_FROM
-        .iter()
-        .find(|(t, _)| *t == trigger)
-        .map_or(&[][..], |(_, values)| values);
+/// The runtime's `LinksFrom` variant a `links_from` value selects for `trigger`.
+fn links_from(trigger: Trigger, lit: &LitStr) -> syn::Result<&'static str> {
+    let values = trigger.links_from();
     let value = lit.value();
-    if let Some((_, links_from)) = values.iter().find(|(name, _)| *name == value) {
-        return Ok(*links_from);
+    if let Some((_, variant)) = values.iter().find(|(name, _)| *name == value) {
+        return Ok(variant);
     }
     let valid: Vec<String> = values.iter().map(|(n, _)| format!("`\"{n}\"`")).collect();
     Err(syn::Error::new(
@@ -532,9 +376,9 @@ mod tests {
             syn::parse_str(r#"trigger = "sqs", name = "orders", per_message, links_from = "both""#)
                 .unwrap();
         let config = check(&args).expect("valid");
-        assert_eq!(config.trigger, Trigger::Sqs);
+        assert_eq!(config.trigger.name(), "sqs");
         assert!(config.per_record);
-        assert_eq!(config.links_from, LinksFrom::Both);
+        assert_eq!(config.links_from, "Both");
         assert_eq!(config.name.map(|n| n.value()).as_deref(), Some("orders"));
     }
 
@@ -558,6 +402,7 @@ mod tests {
         assert!(errors(r#"trigger = "Http""#)[0].contains("lower case"));
         assert!(errors(r#"trigger = "cloudwatch_logs""#)[0].contains("not available yet"));
         assert!(errors(r#"trigger = "cron""#)[0].contains("use `trigger = \"schedule\"`"));
+        assert!(errors(r#"trigger = "msk""#)[0].contains("use `trigger = \"kafka\"`"));
     }
 
     #[test]
@@ -592,18 +437,15 @@ mod tests {
     fn links_from_values_depend_on_the_trigger() {
         let config = |tokens: &str| check(&syn::parse_str::<Args>(tokens).unwrap()).ok();
         let kinesis = config(r#"trigger = "kinesis", links_from = "data""#).expect("valid");
-        assert_eq!(kinesis.links_from, LinksFrom::Data);
-        assert_eq!(
-            config(r#"trigger = "sns""#).unwrap().links_from,
-            LinksFrom::Nowhere
-        );
+        assert_eq!(kinesis.links_from, "Data");
+        assert_eq!(config(r#"trigger = "sns""#).unwrap().links_from, "Nowhere");
         assert_eq!(
             config(r#"trigger = "eventbridge""#).unwrap().links_from,
-            LinksFrom::Nowhere
+            "Nowhere"
         );
         assert_eq!(
             config(r#"trigger = "sqs""#).unwrap().links_from,
-            LinksFrom::AwsTraceHeader
+            "AwsTraceHeader"
         );
         let wrong = errors(r#"trigger = "eventbridge", links_from = "both""#);
         assert!(wrong[0].contains("use `\"detail\"`"), "{wrong:?}");

@@ -41,7 +41,8 @@
 //! | `"s3"` | `LambdaEvent<S3Event>` | SERVER with `faas.document.*` |
 //! | `"dynamodb"` | `LambdaEvent<dynamodb::Event>` | SERVER with `faas.document.*` |
 //! | `"kinesis"` | `LambdaEvent<KinesisEvent>` | SERVER → CONSUMER `process {stream}` |
-//! | `"s3"`/`"dynamodb"`/`"kinesis"`, `per_record` | one record | … → a span per record; failures reported for you |
+//! | `"kafka"` | `LambdaEvent<KafkaEvent>` (MSK, self-managed Kafka) | SERVER → CONSUMER `process {topic}` linked to each record's `traceparent` header |
+//! | `"s3"`/`"dynamodb"`/`"kinesis"`/`"kafka"`, `per_record` | one record | … → a span per record; failures reported for you |
 //! | `"other"` | `LambdaEvent<T>`, any `T` | SERVER, parent from the client context |
 //!
 //! See [`trigger`] for the attributes of each.
@@ -136,6 +137,7 @@ pub mod __private;
 /// #[traced_function(trigger = "sqs", name = "orders", links_from = "both")]
 /// #[traced_function(trigger = "sqs", per_message)]
 /// #[traced_function(trigger = "kinesis", per_record, links_from = "data")]
+/// #[traced_function(trigger = "kafka", per_record)]
 /// #[traced_function(trigger = "eventbridge", parent_from = "detail")]
 /// #[traced_function(trigger = "schedule", cron = "0 9 * * ? *")]
 /// #[traced_function(trigger = "other")]
@@ -143,10 +145,10 @@ pub mod __private;
 ///
 /// | option | triggers | meaning |
 /// |---|---|---|
-/// | `trigger = "…"` | required | AWS: `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `other`; Azure: `http`, `queue`, `service_bus`, `event_hubs`, `timer` |
+/// | `trigger = "…"` | required | AWS: `http`, `sqs`, `sns`, `eventbridge`, `schedule`, `s3`, `dynamodb`, `kinesis`, `kafka`, `other`; Azure: `http`, `queue`, `service_bus`, `event_hubs`, `timer` |
 /// | `name = "…"` | all | span name instead of the trigger's (the invocation span; the record span with `per_message`/`per_record`) |
 /// | `per_message` | `sqs` | the handler takes one `SqsMessage`; failures are returned as `SqsBatchResponse` |
-/// | `per_record` | `kinesis`, `dynamodb`, `s3` | the handler takes one record; failures are returned as the platform's batch response (S3: the invocation fails) |
+/// | `per_record` | `kinesis`, `dynamodb`, `s3`, `kafka` | the handler takes one record; failures are returned as the platform's batch response (S3, Kafka: the invocation fails) |
 /// | `links_from = "…"` | `sqs`, `kinesis`, `eventbridge` | sqs: `aws_trace_header` (default), `message_attributes`, `both`; kinesis: `data`; eventbridge: `detail` |
 /// | `parent_from = "detail"` | `eventbridge` | continue the trace carried in the event's `detail` |
 /// | `cron = "…"` | `schedule` | the schedule's cron expression, recorded as `faas.cron` |

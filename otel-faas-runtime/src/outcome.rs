@@ -135,8 +135,9 @@ const MAX_FAILED_IDS: usize = 100;
 
 impl Verdict {
     /// Records the items a batch reported failed on the batch span: their count, the first
-    /// [`MAX_FAILED_IDS`] ids, and status Error (`n of m messages failed`, with `items` the
-    /// trigger's word for them).
+    /// [`MAX_FAILED_IDS`] ids (items without an id, such as Kafka records, are counted but
+    /// not listed), and status Error (`n of m messages failed`, with `items` the trigger's
+    /// word for them).
     pub(crate) fn record_failed_items(
         &self,
         span: &SpanRef<'_>,
@@ -149,6 +150,7 @@ impl Verdict {
         let ids: Vec<StringValue> = self
             .failed_items
             .iter()
+            .filter(|id| !id.is_empty())
             .take(MAX_FAILED_IDS)
             .map(|id| StringValue::from(id.clone()))
             .collect();
@@ -156,10 +158,12 @@ impl Verdict {
             "otel_faas.batch.failed_count",
             self.failed_items.len() as i64,
         ));
-        span.set_attribute(KeyValue::new(
-            "otel_faas.batch.failed_ids",
-            opentelemetry::Value::Array(ids.into()),
-        ));
+        if !ids.is_empty() {
+            span.set_attribute(KeyValue::new(
+                "otel_faas.batch.failed_ids",
+                opentelemetry::Value::Array(ids.into()),
+            ));
+        }
         span.set_status(Status::error(format!(
             "{} of {batch_size} {items} failed",
             self.failed_items.len()

@@ -323,6 +323,55 @@ pub mod kinesis_record {
     }
 }
 
+/// `trigger = "kafka"`.
+pub mod kafka {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::Spec;
+    use crate::trigger::kafka::{Kafka, KafkaEventInput};
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: KafkaEventInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<Kafka<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
+/// `trigger = "kafka", per_record`.
+pub mod kafka_record {
+    use std::future::Future;
+
+    use crate::outcome::ReadOutcome;
+    use crate::trigger::RecordTrigger;
+    use crate::trigger::Spec;
+    use crate::trigger::kafka::KafkaRecordInput;
+
+    /// Traces one call of the handler.
+    pub async fn instrument<I, F, Fut>(
+        spec: &'static Spec,
+        input: I,
+        body: F,
+        read: ReadOutcome<Fut::Output>,
+    ) -> Fut::Output
+    where
+        I: KafkaRecordInput,
+        F: FnOnce(I) -> Fut,
+        Fut: Future,
+    {
+        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
+    }
+}
+
 /// `trigger = "other"`.
 pub mod other {
     use std::future::Future;

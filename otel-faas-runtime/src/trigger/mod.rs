@@ -20,6 +20,8 @@
 //! | `kinesis` | `LambdaEvent<KinesisEvent>` | SERVER *function* → CONSUMER `process {stream}` | — | records' JSON data with `links_from = "data"` |
 //! | `s3`/`dynamodb`, `per_record` | one record | INTERNAL `{operation} {collection}` per record | the invocation span | — |
 //! | `kinesis`, `per_record` | `KinesisEventRecord` | CONSUMER `process {stream}` per record | the batch span | the record's data |
+//! | `kafka` | `LambdaEvent<KafkaEvent>` | SERVER *function* → CONSUMER `process {topic}` | — | one per record with a `traceparent` header |
+//! | `kafka`, `per_record` | `KafkaRecord` | CONSUMER `process {topic}` per record | the batch span | the record's `traceparent` header |
 //! | `other` | `LambdaEvent<T>` | SERVER *function* | client context `custom.traceparent` | — |
 //!
 //! Batches handled one record at a time share one mechanism, described in [`process_record`]
@@ -43,6 +45,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;
 mod json_context;
+pub mod kafka;
 pub mod kinesis;
 pub(crate) mod messaging;
 pub mod other;
@@ -149,7 +152,7 @@ impl Spec {
 }
 
 /// Records of a batch failed, and the platform has no partial batch response for this trigger
-/// (S3): the invocation fails, so Lambda retries the event.
+/// (S3; Kafka as this crate answers it): the invocation fails, so Lambda retries the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordsFailed {
     /// The ids of the failed records, in batch order.

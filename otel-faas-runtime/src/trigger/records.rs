@@ -1,5 +1,5 @@
 //! Batches handled one record at a time: SQS messages, Kinesis and DynamoDB stream records,
-//! S3 notifications.
+//! Kafka records, S3 notifications.
 //!
 //! The same three pieces serve every batch trigger:
 //! - a record traced on its own gets a span of its own ([`TracedRecord`]), opened by the
@@ -12,10 +12,11 @@
 //!   items: `otel_faas.batch.failed_count`, the first 100 `otel_faas.batch.failed_ids`, and
 //!   status Error (`n of m records failed`).
 //!
-//! Records of an ordered source — a FIFO queue, a Kinesis or DynamoDB stream shard — stop at
-//! the first failure: the records after it are not processed and are reported failed too, so
-//! the retry sees them in order. S3 has no partial batch response: a failed record fails
-//! the invocation with [`RecordsFailed`], and Lambda retries the whole event.
+//! Records of an ordered source — a FIFO queue, a Kinesis or DynamoDB stream shard, a Kafka
+//! partition — stop at the first failure: the records after it are not processed and are
+//! reported failed too, so the retry sees them in order. S3 has no partial batch response, and
+//! Kafka's is not answered (see the `kafka` trigger): a failed record fails the invocation
+//! with [`RecordsFailed`], and Lambda retries the whole event.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -84,7 +85,7 @@ pub(crate) mod sealed {
 use sealed::BatchResponse;
 
 /// A record that can be traced on its own: one SQS message, Kinesis record, DynamoDB stream
-/// record or S3 notification record. Implemented by this crate's event types only.
+/// record, Kafka record or S3 notification record. Implemented by this crate's event types only.
 pub trait TracedRecord: sealed::Record {}
 
 impl<R: sealed::Record> TracedRecord for R {}

@@ -2,6 +2,7 @@
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::event::sns::{SnsEvent, SnsEventObj};
@@ -75,6 +76,17 @@ async fn kinesis_record(_record: KinesisEventRecord) -> Result<(), std::io::Erro
     Ok(())
 }
 
+#[traced_function(trigger = "kafka")]
+async fn kafka(event: LambdaEvent<KafkaEvent>) -> Result<usize, Error> {
+    Ok(event.payload.records.len())
+}
+
+#[traced_function(trigger = "kafka", per_record)]
+async fn kafka_record(record: KafkaRecord) -> Result<(), std::io::Error> {
+    drop(record.offset);
+    Ok(())
+}
+
 fn main() {
     drop(otel_faas_runtime::lambda::run(sns));
     drop(otel_faas_runtime::lambda::run(sns_typed));
@@ -88,4 +100,6 @@ fn main() {
     drop(otel_faas_runtime::lambda::run(dynamodb_record));
     drop(otel_faas_runtime::lambda::run(kinesis));
     drop(otel_faas_runtime::lambda::run(kinesis_record));
+    drop(otel_faas_runtime::lambda::run(kafka));
+    drop(otel_faas_runtime::lambda::run(kafka_record));
 }
