@@ -197,7 +197,7 @@ impl FunctionApp {
         let addr = server::listen_addr()?;
         let running = self.start(addr).await?;
         tracing::info!(target: "otel_faas", "custom handler listening on http://{}", running.addr());
-        let signal = shutdown_signal().await;
+        let signal = crate::platform::shutdown_signal().await;
         tracing::info!(target: "otel_faas", "{signal} received: finishing invocations and flushing telemetry");
         running.shutdown().await;
         Ok(())
@@ -265,46 +265,5 @@ impl RunningApp {
 /// [`crate::lambda::init`] does on Lambda but with the Azure resource; `None` when
 /// `OTEL_SDK_DISABLED=true`.
 pub fn init(identity: &AppIdentity) -> Option<Telemetry> {
-    if let Some(telemetry) = Telemetry::global() {
-        return Some(telemetry.clone());
-    }
-    let config = Config::from_env();
-    let telemetry = (!config.sdk_disabled).then(|| {
-        let resource = identity.resource(&config);
-        Telemetry::builder()
-            .with_resource(resource)
-            .config(config)
-            .build()
-    });
-    if let Some(telemetry) = &telemetry {
-        telemetry.install_global();
-    }
-    crate::logging::install(telemetry.as_ref());
-    for warning in telemetry.iter().flat_map(|t| t.warnings()) {
-        tracing::warn!(target: "otel_faas", "{warning}");
-    }
-    telemetry
-}
-
-/// Resolves on SIGTERM (what the host sends before it stops the handler) or SIGINT.
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
+    crate::platform::start(Config::from_env(), |config| Some(identity.resource(config)))
 }

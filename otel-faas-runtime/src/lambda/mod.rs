@@ -134,7 +134,7 @@ where
     }
     let result = tokio::select! {
         result = handler.serve(layer) => result,
-        signal = shutdown_signal() => {
+        signal = crate::platform::shutdown_signal() => {
             tracing::info!(target: "otel_faas", "{signal} received: flushing telemetry");
             Ok(())
         }
@@ -154,20 +154,9 @@ pub fn init() -> Option<Telemetry> {
 }
 
 fn init_with(options: &Options) -> Option<Telemetry> {
-    if let Some(telemetry) = Telemetry::global() {
-        return Some(telemetry.clone());
-    }
     let mut config = Config::from_env();
     options.apply(&mut config);
-    let telemetry = (!config.sdk_disabled).then(|| Telemetry::builder().config(config).build());
-    if let Some(telemetry) = &telemetry {
-        telemetry.install_global();
-    }
-    crate::logging::install(telemetry.as_ref());
-    for warning in telemetry.iter().flat_map(|t| t.warnings()) {
-        tracing::warn!(target: "otel_faas", "{warning}");
-    }
-    telemetry
+    crate::platform::start(config, |_| None)
 }
 
 async fn shutdown(telemetry: &Telemetry) {
@@ -183,27 +172,4 @@ fn max_concurrency() -> u32 {
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|&c| c > 0)
         .unwrap_or(1)
-}
-
-/// Resolves on SIGTERM (what Lambda sends before it stops the environment) or SIGINT.
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
 }

@@ -1,0 +1,60 @@
+//! What every platform loop (Lambda's, the Azure custom handler's) shares: starting the
+//! process's telemetry once, and the signal that tells the process to stop.
+
+use opentelemetry_sdk::Resource;
+
+use crate::config::Config;
+use crate::telemetry::Telemetry;
+
+/// Starts telemetry for the process, once: builds and installs the pipeline `config` asks
+/// for (with `resource`, else the detected one) and the `tracing` subscriber, and logs
+/// configuration problems. A pipeline installed before is returned as it is; `None` when
+/// `OTEL_SDK_DISABLED=true`.
+pub(crate) fn start(
+    config: Config,
+    resource: impl FnOnce(&Config) -> Option<Resource>,
+) -> Option<Telemetry> {
+    if let Some(telemetry) = Telemetry::global() {
+        return Some(telemetry.clone());
+    }
+    let telemetry = (!config.sdk_disabled).then(|| {
+        let builder = Telemetry::builder();
+        let builder = match resource(&config) {
+            Some(resource) => builder.with_resource(resource),
+            None => builder,
+        };
+        builder.config(config).build()
+    });
+    if let Some(telemetry) = &telemetry {
+        telemetry.install_global();
+    }
+    crate::logging::install(telemetry.as_ref());
+    for warning in telemetry.iter().flat_map(|t| t.warnings()) {
+        tracing::warn!(target: "otel_faas", "{warning}");
+    }
+    telemetry
+}
+
+/// Resolves on SIGTERM (what Lambda and the Functions host send before they stop the
+/// process) or SIGINT.
+pub(crate) async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
