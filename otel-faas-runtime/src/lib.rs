@@ -109,6 +109,7 @@ mod logging;
 pub mod metrics;
 pub mod outcome;
 pub mod outgoing;
+mod platform;
 pub mod processor;
 mod propagation;
 pub mod redact;

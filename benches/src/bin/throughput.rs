@@ -28,6 +28,9 @@ use tokio::process::Command;
 
 const CONCURRENCY: [u32; 3] = [1, 4, 16];
 
+/// A contestant: its name, its binary, and its environment.
+type Contestant = (&'static str, &'static str, Vec<(&'static str, String)>);
+
 fn main() -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -48,7 +51,7 @@ async fn run() -> Result<(), Error> {
     let collector = Collector::start().await?;
     let dir = otel_faas_benches::binaries_dir()?;
     let payload = bytes::Bytes::from(serde_json::to_vec(&otel_faas_benches::sqs_batch(1))?);
-    let contestants: [(&str, &str, Vec<(&str, String)>); 2] = [
+    let contestants: [Contestant; 2] = [
         ("bare", "fn_bare", vec![]),
         (
             "otel-faas",

@@ -44,7 +44,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::OutgoingSpan;
 #[cfg(any(feature = "aws-sdk-sqs", feature = "aws-sdk-sns"))]
 use super::TraceContext;
-use crate::propagation::XRAY_HEADER;
+use crate::propagation::wire::XRAY_HEADER;
 
 /// Traces the sends and invokes of an AWS SDK client; add it with the client config
 /// builder's `.interceptor(TraceInterceptor::new())`. See the [module](self).

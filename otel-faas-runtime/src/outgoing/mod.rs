@@ -32,7 +32,6 @@
 //! trace gives way (what was left out is recorded on the span as [`LEFT_OUT`]). A trace that
 //! was not sampled is passed on as not sampled.
 
-mod context;
 mod span;
 
 #[cfg(any(
@@ -55,8 +54,9 @@ pub mod aws_sdk;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 
-pub use context::{
-    ClientContextError, Fitted, JSON_KEY, MAX_CLIENT_CONTEXT, MAX_MESSAGE_ATTRIBUTES, TraceContext,
+pub use crate::propagation::JSON_KEY;
+pub use crate::propagation::inject::{
+    ClientContextError, Fitted, MAX_CLIENT_CONTEXT, MAX_MESSAGE_ATTRIBUTES, TraceContext,
 };
 pub use span::{LEFT_OUT, OutgoingSpan};
 

@@ -1,4 +1,5 @@
-//! The trace context a handler passes on, written into each kind of carrier.
+//! Injection: the trace context a handler passes on, written into each kind of outgoing
+//! carrier (re-exported as [`crate::outgoing`]'s carrier API).
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_aws::trace::XrayPropagator;
 use serde_json::{Map, Value};
 
-use crate::propagation::XRAY_HEADER;
+use super::wire::{AWS_TRACE_HEADER, BAGGAGE, JSON_KEY, TRACEPARENT, TRACESTATE, XRAY_HEADER};
 use crate::telemetry::Telemetry;
 
 /// Message attributes an SQS message (and an SNS message delivered to SQS) may carry.
@@ -19,19 +20,12 @@ pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// Longest client context Lambda's `Invoke` accepts, in bytes of base64.
 pub const MAX_CLIENT_CONTEXT: usize = 3583;
 
-/// The key under which a JSON payload carries the context (read back by the triggers, see
-/// [`crate::trigger::eventbridge`]).
-pub const JSON_KEY: &str = "traceContext";
-
-/// The JSON key of the X-Ray header, as the SQS system attribute names it.
-const JSON_XRAY_KEY: &str = "AWSTraceHeader";
-
 /// Carrier keys in the order they are kept when a carrier has room for only some of them:
 /// the two that carry the trace itself first, then the trace state, then baggage.
-const PRIORITY: [&str; 4] = ["traceparent", XRAY_HEADER, "tracestate", "baggage"];
+const PRIORITY: [&str; 4] = [TRACEPARENT, XRAY_HEADER, TRACESTATE, BAGGAGE];
 
 /// The trace context to pass on to a downstream call: the current span's (see
-/// [`TraceContext::current`]) or an [`OutgoingSpan`](super::OutgoingSpan)'s.
+/// [`TraceContext::current`]) or an [`OutgoingSpan`](crate::outgoing::OutgoingSpan)'s.
 ///
 /// It is written with the propagators the pipeline was configured with (`OTEL_PROPAGATORS`;
 /// W3C `traceparent`, `tracestate` and `baggage` by default, plus `X-Amzn-Trace-Id` when
@@ -48,7 +42,7 @@ impl TraceContext {
     /// The context of the current span: the innermost of the invocation's spans and the
     /// handler's own `tracing` spans.
     pub fn current() -> TraceContext {
-        TraceContext::of(Context::current(), super::pipeline())
+        TraceContext::of(Context::current(), crate::outgoing::pipeline())
     }
 
     pub(crate) fn of(cx: Context, telemetry: Option<Telemetry>) -> TraceContext {
@@ -102,7 +96,7 @@ impl TraceContext {
                 continue;
             };
             let value = match (key.as_str(), headers.get(&name)) {
-                ("baggage", Some(set)) => match set.to_str() {
+                (BAGGAGE, Some(set)) => match set.to_str() {
                     Ok(set) => merge_baggage(set, &value),
                     Err(_) => continue,
                 },
@@ -119,7 +113,7 @@ impl TraceContext {
     pub fn inject_map(&self, map: &mut HashMap<String, String>) {
         for (key, value) in self.fields() {
             let value = match (key.as_str(), map.get(&key)) {
-                ("baggage", Some(set)) => merge_baggage(set, &value),
+                (BAGGAGE, Some(set)) => merge_baggage(set, &value),
                 _ => value,
             };
             map.insert(key, value);
@@ -197,7 +191,7 @@ impl TraceContext {
         let xray = xray.map(|value| (XRAY_HEADER.to_owned(), value));
         for (key, value) in fields.into_iter().chain(xray) {
             let key = match key.as_str() {
-                XRAY_HEADER => JSON_XRAY_KEY.to_owned(),
+                XRAY_HEADER => AWS_TRACE_HEADER.to_owned(),
                 _ => key,
             };
             carried.insert(key, Value::String(value));
@@ -249,7 +243,7 @@ impl TraceContext {
         };
         for (key, value) in fields {
             let value = match (key.as_str(), custom.get(&key).and_then(Value::as_str)) {
-                ("baggage", Some(set)) => merge_baggage(set, &value),
+                (BAGGAGE, Some(set)) => merge_baggage(set, &value),
                 _ => value,
             };
             custom.insert(key, Value::String(value));

@@ -14,7 +14,8 @@ use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use serde::Deserialize;
 
-use crate::propagation::xray_span_context;
+use super::wire::{BAGGAGE, TRACEPARENT, TRACESTATE, XRAY_HEADER};
+use super::xray::xray_span_context;
 use crate::telemetry::Telemetry;
 
 /// Payloads larger than this are not searched for a context.
@@ -29,6 +30,8 @@ pub(crate) struct Carried<'a> {
     tracestate: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     baggage: Option<Cow<'a, str>>,
+    // serde takes literals only: these are `wire::AWS_TRACE_HEADER`, `wire::XRAY_ATTRIBUTE`
+    // and `wire::JSON_KEY`.
     #[serde(borrow, default, rename = "AWSTraceHeader", alias = "X-Amzn-Trace-Id")]
     xray: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "traceContext")]
@@ -85,20 +88,20 @@ impl<'a> Carried<'a> {
 impl Extractor for Carried<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         match key {
-            "traceparent" => self.traceparent.as_deref(),
-            "tracestate" => self.tracestate.as_deref(),
-            "baggage" => self.baggage.as_deref(),
-            "x-amzn-trace-id" => self.xray.as_deref(),
+            TRACEPARENT => self.traceparent.as_deref(),
+            TRACESTATE => self.tracestate.as_deref(),
+            BAGGAGE => self.baggage.as_deref(),
+            XRAY_HEADER => self.xray.as_deref(),
             _ => None,
         }
     }
 
     fn keys(&self) -> Vec<&str> {
         let present = [
-            ("traceparent", self.traceparent.is_some()),
-            ("tracestate", self.tracestate.is_some()),
-            ("baggage", self.baggage.is_some()),
-            ("x-amzn-trace-id", self.xray.is_some()),
+            (TRACEPARENT, self.traceparent.is_some()),
+            (TRACESTATE, self.tracestate.is_some()),
+            (BAGGAGE, self.baggage.is_some()),
+            (XRAY_HEADER, self.xray.is_some()),
         ];
         present
             .into_iter()

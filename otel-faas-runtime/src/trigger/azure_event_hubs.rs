@@ -25,13 +25,13 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::azure_service_bus::PropertiesCarrier;
 use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
 use super::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{
     FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
 };
 use crate::azure::{AzureEvent, FunctionBindings};
+use crate::propagation::PropertiesCarrier;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 

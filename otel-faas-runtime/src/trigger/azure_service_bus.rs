@@ -24,7 +24,6 @@
 use std::marker::PhantomData;
 
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _};
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_CONVERSATION_ID, MESSAGING_MESSAGE_ID,
@@ -36,9 +35,10 @@ use serde_json::{Map, Value};
 use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
 use super::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{
-    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects, string_property,
+    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
 };
 use crate::azure::{AzureEvent, Context, FunctionBindings};
+use crate::propagation::PropertiesCarrier;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 
@@ -213,25 +213,6 @@ impl FromInvocation for ServiceBusBatch {
             subscription: bindings.subscription().map(str::to_owned),
         };
         Ok((batch, host.metadata))
-    }
-}
-
-/// Reads a message's (or an event's) application properties as a trace-context carrier:
-/// `traceparent`, else `Diagnostic-Id`, and `tracestate`. Values that are not strings are
-/// not there.
-pub(crate) struct PropertiesCarrier<'a>(pub(crate) &'a Map<String, Value>);
-
-impl Extractor for PropertiesCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
-            "traceparent" => string_property(self.0, "traceparent")
-                .or_else(|| string_property(self.0, "Diagnostic-Id")),
-            _ => string_property(self.0, key),
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
     }
 }
 

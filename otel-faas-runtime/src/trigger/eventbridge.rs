@@ -40,9 +40,9 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::json_context::Carried;
 use super::messaging::{consumer_attributes, span_name};
 use super::{FaasTrigger, InvocationSpan, LinksFrom, ParentFrom, Spec, Trigger, TriggerSpan};
+use crate::propagation::json::Carried;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 

@@ -59,7 +59,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use lambda_runtime::LambdaEvent;
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt as _};
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_DESTINATION_PARTITION_ID, MESSAGING_KAFKA_MESSAGE_KEY,
@@ -70,6 +69,7 @@ use super::RecordsFailed;
 use super::messaging::{MAX_LINKS, common, consumer_attributes, span_name};
 use super::records::sealed;
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
+use crate::propagation::{CONTEXT_HEADERS, ContextHeaders};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 
@@ -80,13 +80,6 @@ mod seal {
 
 /// `messaging.system` for Kafka, as the semantic conventions register it.
 const SYSTEM: &str = "kafka";
-
-/// The record headers a link is read from.
-const CONTEXT_HEADERS: [&str; 2] = ["traceparent", "tracestate"];
-
-/// Header values longer than this are not read: the W3C limits are 55 bytes for a version 00
-/// `traceparent` and 512 for `tracestate`.
-const MAX_HEADER: usize = 512;
 
 /// The partition of a record as the attribute writes it.
 fn partition(record: &KafkaRecord) -> String {
@@ -124,50 +117,6 @@ pub fn message_key(encoded: &str, limit: usize) -> Option<String> {
         Err(_) => return None,
     };
     (!text.is_empty()).then(|| bounded(text, limit))
-}
-
-/// The trace-context headers of a record, as text: the last value of each (Kafka allows a
-/// key more than once; a consumer reads the last). A value that is too long or not UTF-8 is
-/// absent.
-#[derive(Debug, Default)]
-pub(crate) struct ContextHeaders {
-    values: [Option<String>; CONTEXT_HEADERS.len()],
-}
-
-impl ContextHeaders {
-    /// The context headers of `record`.
-    pub(crate) fn of(record: &KafkaRecord) -> Self {
-        let mut headers = ContextHeaders::default();
-        for header in &record.headers {
-            for (key, value) in header {
-                let Some(at) = CONTEXT_HEADERS.iter().position(|k| k == key) else {
-                    continue;
-                };
-                // Java's signed bytes, back to the bytes they are.
-                let bytes: Vec<u8> = match value.len() <= MAX_HEADER {
-                    true => value.iter().map(|b| *b as u8).collect(),
-                    false => continue,
-                };
-                headers.values[at] = String::from_utf8(bytes).ok();
-            }
-        }
-        headers
-    }
-}
-
-impl Extractor for ContextHeaders {
-    fn get(&self, key: &str) -> Option<&str> {
-        let at = CONTEXT_HEADERS.iter().position(|k| *k == key)?;
-        self.values[at].as_deref()
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        CONTEXT_HEADERS
-            .iter()
-            .zip(&self.values)
-            .filter_map(|(key, value)| value.as_ref().map(|_| *key))
-            .collect()
-    }
 }
 
 /// The link to the producer whose context a record's headers carry.
@@ -344,6 +293,8 @@ impl<I: KafkaEventInput> Trigger for Kafka<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagation::MAX_HEADER;
+    use opentelemetry::propagation::Extractor as _;
 
     fn record(headers: serde_json::Value) -> KafkaRecord {
         serde_json::from_value(serde_json::json!({

@@ -37,11 +37,11 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use super::RecordsFailed;
-use super::json_context::Carried;
 use super::messaging::{MAX_LINKS, common, consumer_attributes, span_name};
 use super::records::{batch_verdict, sealed};
 use super::{FaasTrigger, LinksFrom, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
+use crate::propagation::json::Carried;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 

@@ -44,7 +44,6 @@ mod document;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod http;
-mod json_context;
 pub mod kafka;
 pub mod kinesis;
 pub(crate) mod messaging;

@@ -24,7 +24,6 @@ use std::marker::PhantomData;
 use aws_lambda_events::event::sns::{MessageAttribute, SnsEvent, SnsEventObj, SnsMessage};
 use lambda_runtime::LambdaEvent;
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
     AWS_SNS_TOPIC_ARN, MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
@@ -33,7 +32,8 @@ use serde::Serialize;
 
 use super::messaging::{MAX_LINKS, common, consumer_attributes, span_name};
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
-use crate::propagation::xray_span_context;
+use crate::propagation::wire::{AWS_TRACE_HEADER, XRAY_ATTRIBUTE};
+use crate::propagation::{SnsAttributes, xray_span_context};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 
@@ -45,7 +45,7 @@ mod sealed {
 /// `messaging.system` for SNS.
 const SYSTEM: &str = "aws.sns";
 /// Message attributes that may carry an X-Ray header.
-const XRAY_ATTRIBUTES: [&str; 2] = ["AWSTraceHeader", "X-Amzn-Trace-Id"];
+const XRAY_ATTRIBUTES: [&str; 2] = [AWS_TRACE_HEADER, XRAY_ATTRIBUTE];
 
 /// The parts of an SNS notification the trace uses.
 #[derive(Clone, Copy, Debug)]
@@ -70,7 +70,7 @@ impl<'a> NotificationView<'a> {
     fn producer(&self, telemetry: &Telemetry) -> Option<SpanContext> {
         let cx = telemetry
             .propagation()
-            .extract(&AttributeCarrier(self.attributes), None);
+            .extract(&SnsAttributes(self.attributes), None);
         let sc = cx.span().span_context().clone();
         if sc.is_valid() {
             return Some(sc);
@@ -88,22 +88,6 @@ impl<'a> NotificationView<'a> {
             bounded(self.id, telemetry.value_limit()),
         );
         Some(Link::new(producer, vec![id], 0))
-    }
-}
-
-/// Reads the String message attributes as a propagation carrier.
-struct AttributeCarrier<'a>(&'a HashMap<String, MessageAttribute>);
-
-impl Extractor for AttributeCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .get(key)
-            .filter(|a| a.data_type == "String")
-            .map(|a| a.value.as_str())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
     }
 }
 

@@ -32,7 +32,6 @@ use aws_lambda_events::event::sqs::{
 };
 use lambda_runtime::LambdaEvent;
 use opentelemetry::KeyValue;
-use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_MESSAGE_ID,
@@ -45,7 +44,8 @@ use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
 use super::records::{self, batch_verdict};
 use super::{FaasTrigger, Spec, Trigger, TriggerSpan};
 use crate::outcome::{Outcome, Verdict};
-use crate::propagation::xray_span_context;
+use crate::propagation::wire::AWS_TRACE_HEADER;
+use crate::propagation::{SqsAttributes, xray_span_context};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
 
@@ -56,8 +56,6 @@ mod sealed {
 
 /// `messaging.system` for SQS.
 const SYSTEM: &str = "aws_sqs";
-/// The system attribute carrying the producer's X-Ray trace header.
-const AWS_TRACE_HEADER: &str = "AWSTraceHeader";
 
 /// The parts of an SQS message the trace uses.
 #[derive(Clone, Copy, Debug)]
@@ -101,7 +99,7 @@ impl<'a> MessageView<'a> {
                 .then(|| {
                     telemetry
                         .propagation()
-                        .extract(&AttributeCarrier(self.message_attributes), None)
+                        .extract(&SqsAttributes(self.message_attributes), None)
                 })
                 .map(|cx| cx.span().span_context().clone())
                 .filter(SpanContext::is_valid)
@@ -121,19 +119,6 @@ impl<'a> MessageView<'a> {
             })
             .unwrap_or_default();
         Some(Link::new(producer, attributes, 0))
-    }
-}
-
-/// Reads the string-valued message attributes as a propagation carrier.
-struct AttributeCarrier<'a>(&'a HashMap<String, SqsMessageAttribute>);
-
-impl Extractor for AttributeCarrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|a| a.string_value.as_deref())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
     }
 }
 
