@@ -15,7 +15,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The layer; see the module documentation.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct EventsOnCurrentSpan;
+pub(crate) struct EventsOnCurrentSpan;
 
 impl<S> Layer<S> for EventsOnCurrentSpan
 where

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A first event later than this after readiness means the environment was initialised
 /// ahead of traffic (the gap AWS's own proactive initialisation shows; no platform signal
 /// says it).
-pub const PROACTIVE_GAP: Duration = Duration::from_secs(10);
+pub(crate) const PROACTIVE_GAP: Duration = Duration::from_secs(10);
 
 /// When this process started.
 pub(crate) fn process_start() -> Option<SystemTime> {

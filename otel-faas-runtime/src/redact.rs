@@ -76,7 +76,7 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
 /// # use otel_faas_runtime::redact::redact_query;
 /// assert_eq!(redact_query("page=2&access_token=abc"), "page=2&access_token=REDACTED");
 /// ```
-pub fn redact_query(query: &str) -> Cow<'_, str> {
+pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     fn secret(pair: &str) -> Option<&str> {
         let (name, _) = pair.split_once('=')?;
         is_secret_name(name).then_some(name)

@@ -22,9 +22,8 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
 use crate::metrics::{DynMetricExporter, FaasMetrics};
-use crate::processor::{
-    DynExporter, FlushOutcome, InvocationProcessor, InvocationSpans, SpanBuffer,
-};
+pub use crate::processor::FlushOutcome;
+use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBuffer};
 use crate::propagation::Propagation;
 use crate::sampling::KeepingSampler;
 

@@ -17,7 +17,7 @@ use crate::redact::{bounded, truncate};
 
 /// `faas.document.operation`: the operation that happened to the document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
+pub(crate) enum Operation {
     /// A document was created.
     Insert,
     /// A document was changed.
@@ -28,7 +28,7 @@ pub enum Operation {
 
 impl Operation {
     /// The attribute value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Operation::Insert => "insert",
             Operation::Edit => "edit",

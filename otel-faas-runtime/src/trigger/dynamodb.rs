@@ -39,7 +39,7 @@ mod seal {
 }
 
 /// The operation a stream record's `eventName` stands for.
-pub fn operation(event_name: &str) -> Option<Operation> {
+pub(crate) fn operation(event_name: &str) -> Option<Operation> {
     match event_name {
         "INSERT" => Some(Operation::Insert),
         "MODIFY" => Some(Operation::Edit),
@@ -49,7 +49,7 @@ pub fn operation(event_name: &str) -> Option<Operation> {
 }
 
 /// The table a stream ARN belongs to: `arn:aws:dynamodb:…:table/Orders/stream/…` → `Orders`.
-pub fn table_of_stream(arn: &str) -> Option<&str> {
+pub(crate) fn table_of_stream(arn: &str) -> Option<&str> {
     let (_, rest) = arn.split_once(":table/")?;
     rest.split('/').next().filter(|t| !t.is_empty())
 }

@@ -103,7 +103,7 @@ fn ordered(event: &KafkaEvent) -> Vec<&KafkaRecord> {
 /// A record's key as text: base64-decoded, when it is UTF-8 and not empty. Only as much
 /// as `limit` bytes need is decoded; a key cut there in the middle of a character keeps the
 /// characters before it.
-pub fn message_key(encoded: &str, limit: usize) -> Option<String> {
+pub(crate) fn message_key(encoded: &str, limit: usize) -> Option<String> {
     let needed = (limit / 3 + 1) * 4;
     let cut = encoded.len() > needed;
     // A key that is not ASCII is not base64: `get` refuses to cut inside a character.

@@ -55,13 +55,13 @@ const SYSTEM: &str = "aws.kinesis";
 
 /// The stream an event source ARN names: `arn:aws:kinesis:…:stream/clickstream` (or
 /// `…:stream/clickstream/consumer/app:1`) → `clickstream`.
-pub fn stream_of(arn: &str) -> Option<&str> {
+pub(crate) fn stream_of(arn: &str) -> Option<&str> {
     let (_, rest) = arn.split_once(":stream/")?;
     rest.split('/').next().filter(|s| !s.is_empty())
 }
 
 /// The shard of a record's `eventID`: `shardId-000000000000:4954…` → `shardId-000000000000`.
-pub fn shard_of(event_id: &str) -> Option<&str> {
+pub(crate) fn shard_of(event_id: &str) -> Option<&str> {
     event_id
         .split_once(':')
         .map(|(shard, _)| shard)

@@ -43,7 +43,7 @@ mod seal {
 }
 
 /// The operation an S3 event name stands for.
-pub fn operation(event_name: &str) -> Option<Operation> {
+pub(crate) fn operation(event_name: &str) -> Option<Operation> {
     let name = event_name.strip_prefix("s3:").unwrap_or(event_name);
     let (family, detail) = name.split_once(':').unwrap_or((name, ""));
     match (family, detail) {
@@ -60,7 +60,7 @@ pub fn operation(event_name: &str) -> Option<Operation> {
 /// An object key as S3 writes it in a notification (form-encoded: `+` for a space, `%XX`
 /// for other bytes), decoded. A malformed escape is kept as it is; bytes that are not UTF-8
 /// become U+FFFD.
-pub fn decode_key(key: &str) -> Cow<'_, str> {
+pub(crate) fn decode_key(key: &str) -> Cow<'_, str> {
     if !key.contains(['+', '%']) {
         return Cow::Borrowed(key);
     }
