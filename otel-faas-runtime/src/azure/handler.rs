@@ -13,9 +13,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::{HeaderValue, StatusCode};
-use opentelemetry::trace::{Status, TraceContextExt as _};
-use opentelemetry::{Context as OtelContext, KeyValue};
-use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
+use opentelemetry::Context as OtelContext;
+use opentelemetry::trace::TraceContextExt as _;
 use serde_json::{Map, Value};
 
 use super::context::{AzureEvent, Context, FunctionIdentity};
@@ -219,7 +218,7 @@ where
                 invocation
                     .finish(result.is_err(), |cx| {
                         if let Ok(Reply::Http(response)) = &result {
-                            record_status(cx, response.status());
+                            crate::trigger::http::record_status(&cx.span(), response.status());
                         }
                     })
                     .await;
@@ -317,19 +316,6 @@ pub(crate) fn json_response(status: StatusCode, body: &InvokeResponse) -> HostRe
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// Records the HTTP status on the invocation span; a 5xx is an error.
-fn record_status(cx: &OtelContext, status: StatusCode) {
-    let span = cx.span();
-    span.set_attribute(KeyValue::new(
-        HTTP_RESPONSE_STATUS_CODE,
-        i64::from(status.as_u16()),
-    ));
-    if status.is_server_error() {
-        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_u16().to_string()));
-        span.set_status(Status::error(status.to_string()));
-    }
 }
 
 /// The invocation span of a request the handler never saw.

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
 use lambda_runtime::{Diagnostic, LambdaEvent, Runtime, service_fn};
-use opentelemetry::trace::{Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_semantic_conventions::attribute::{ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE};
+use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -289,15 +288,7 @@ where
 
 fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_http::Body>) {
     let span = cx.span();
-    let status = response.status();
-    span.set_attribute(KeyValue::new(
-        HTTP_RESPONSE_STATUS_CODE,
-        i64::from(status.as_u16()),
-    ));
-    if status.is_server_error() {
-        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_u16().to_string()));
-        span.set_status(Status::error(status.to_string()));
-    }
+    crate::trigger::http::record_status(&span, response.status());
     let sc = span.span_context();
     if sc.is_valid() && !response.headers().contains_key(TRACERESPONSE) {
         let value = traceresponse(

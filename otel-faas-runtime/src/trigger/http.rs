@@ -24,10 +24,11 @@ use http::HeaderName;
 use lambda_http::RequestExt as _;
 use lambda_http::request::RequestContext;
 use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanRef, Status};
 use opentelemetry_semantic_conventions::attribute::{
-    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_ROUTE,
-    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
-    USER_AGENT_ORIGINAL,
+    CLIENT_ADDRESS, ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
 use super::{FaasTrigger, InvocationSpan, Spec, Trigger};
@@ -219,6 +220,20 @@ fn split_host_port(host: &str) -> (&str, Option<u16>) {
         }
     }
     (host, None)
+}
+
+/// Records an HTTP response's status on the server span `span`, as the HTTP semantic
+/// conventions say: `http.response.status_code`, and for a 5xx (only) status Error with
+/// `error.type` the status code. Lambda's and Azure's HTTP invocations both end here.
+pub(crate) fn record_status(span: &SpanRef<'_>, status: http::StatusCode) {
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_u16().to_string()));
+        span.set_status(Status::error(status.to_string()));
+    }
 }
 
 #[cfg(test)]
