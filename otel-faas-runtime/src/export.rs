@@ -8,8 +8,6 @@
 //! a failed batch is dropped and counted instead, and the next invocation exports again.
 //! `console` prints each flushed batch as a trace tree.
 
-use std::sync::{Arc, Mutex};
-
 use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -77,30 +75,42 @@ impl SpanExporter for ConsoleExporter {
     }
 }
 
-/// Keeps exported spans in memory, for tests and benchmarks; clones share the spans.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryExporter {
-    spans: Arc<Mutex<Vec<SpanData>>>,
-}
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use memory::MemoryExporter;
 
-impl MemoryExporter {
-    /// The spans exported so far, in export order.
-    pub fn spans(&self) -> Vec<SpanData> {
-        self.spans.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// Spans kept in memory, for tests (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+mod memory {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Keeps exported spans in memory, for tests and benchmarks; clones share the spans.
+    #[derive(Clone, Debug, Default)]
+    pub struct MemoryExporter {
+        spans: Arc<Mutex<Vec<SpanData>>>,
     }
 
-    /// Forgets the spans exported so far.
-    pub fn clear(&self) {
-        self.spans.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-}
+    impl MemoryExporter {
+        /// The spans exported so far, in export order.
+        pub fn spans(&self) -> Vec<SpanData> {
+            self.spans.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        }
 
-impl SpanExporter for MemoryExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.spans
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(batch);
-        Ok(())
+        /// Forgets the spans exported so far.
+        pub fn clear(&self) {
+            self.spans.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    impl SpanExporter for MemoryExporter {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.spans
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(batch);
+            Ok(())
+        }
     }
 }

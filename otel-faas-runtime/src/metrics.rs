@@ -254,123 +254,133 @@ impl FaasMetrics {
     }
 }
 
-/// One exported data point, as a test reads it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricPoint {
-    /// The instrument, such as `faas.invocations`.
-    pub name: String,
-    /// The point's attributes, as strings.
-    pub attributes: Vec<(String, String)>,
-    /// Its value.
-    pub value: PointValue,
-}
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub use memory::{MemoryMetricExporter, MetricPoint, PointValue};
 
-impl MetricPoint {
-    /// The value of attribute `key`.
-    pub fn attr(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
+/// FaaS metric points kept in memory, for tests (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+mod memory {
+    use super::*;
 
-/// The value of a [`MetricPoint`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum PointValue {
-    /// A counter's increase since the previous export (delta temporality).
-    Sum(f64),
-    /// A histogram's recordings since the previous export.
-    Histogram {
-        /// How many.
-        count: u64,
-        /// Their sum.
-        sum: f64,
-    },
-}
-
-/// Keeps exported metric points in memory, for tests; clones share the points.
-#[derive(Clone, Debug, Default)]
-pub struct MemoryMetricExporter {
-    points: Arc<std::sync::Mutex<Vec<MetricPoint>>>,
-}
-
-impl MemoryMetricExporter {
-    /// The points exported so far, in export order.
-    pub fn points(&self) -> Vec<MetricPoint> {
-        self.points
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// One exported data point, as a test reads it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct MetricPoint {
+        /// The instrument, such as `faas.invocations`.
+        pub name: String,
+        /// The point's attributes, as strings.
+        pub attributes: Vec<(String, String)>,
+        /// Its value.
+        pub value: PointValue,
     }
 
-    /// Forgets the points exported so far.
-    pub fn clear(&self) {
-        self.points
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-}
-
-impl PushMetricExporter for MemoryMetricExporter {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        let points = metrics
-            .scope_metrics()
-            .flat_map(|scope| scope.metrics())
-            .flat_map(points_of);
-        self.points
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(points);
-        Ok(())
+    impl MetricPoint {
+        /// The value of attribute `key`.
+        pub fn attr(&self, key: &str) -> Option<&str> {
+            self.attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
+    /// The value of a [`MetricPoint`].
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum PointValue {
+        /// A counter's increase since the previous export (delta temporality).
+        Sum(f64),
+        /// A histogram's recordings since the previous export.
+        Histogram {
+            /// How many.
+            count: u64,
+            /// Their sum.
+            sum: f64,
+        },
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+    /// Keeps exported metric points in memory, for tests; clones share the points.
+    #[derive(Clone, Debug, Default)]
+    pub struct MemoryMetricExporter {
+        points: Arc<std::sync::Mutex<Vec<MetricPoint>>>,
     }
 
-    fn temporality(&self) -> Temporality {
-        Temporality::Delta
-    }
-}
+    impl MemoryMetricExporter {
+        /// The points exported so far, in export order.
+        pub fn points(&self) -> Vec<MetricPoint> {
+            self.points
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }
 
-fn points_of(metric: &opentelemetry_sdk::metrics::data::Metric) -> Vec<MetricPoint> {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-    let name = metric.name().to_owned();
-    let attributes = |kvs: &mut dyn Iterator<Item = &KeyValue>| -> Vec<(String, String)> {
-        kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
-            .collect()
-    };
-    let point = |attributes, value| MetricPoint {
-        name: name.clone(),
-        attributes,
-        value,
-    };
-    match metric.data() {
-        AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
-            .data_points()
-            .map(|p| {
-                point(
-                    attributes(&mut p.attributes()),
-                    PointValue::Sum(p.value() as f64),
-                )
-            })
-            .collect(),
-        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
-            .data_points()
-            .map(|p| {
-                let value = PointValue::Histogram {
-                    count: p.count(),
-                    sum: p.sum(),
-                };
-                point(attributes(&mut p.attributes()), value)
-            })
-            .collect(),
-        _ => Vec::new(),
+        /// Forgets the points exported so far.
+        pub fn clear(&self) {
+            self.points
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+    }
+
+    impl PushMetricExporter for MemoryMetricExporter {
+        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+            let points = metrics
+                .scope_metrics()
+                .flat_map(|scope| scope.metrics())
+                .flat_map(points_of);
+            self.points
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(points);
+            Ok(())
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn temporality(&self) -> Temporality {
+            Temporality::Delta
+        }
+    }
+
+    fn points_of(metric: &opentelemetry_sdk::metrics::data::Metric) -> Vec<MetricPoint> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        let name = metric.name().to_owned();
+        let attributes = |kvs: &mut dyn Iterator<Item = &KeyValue>| -> Vec<(String, String)> {
+            kvs.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect()
+        };
+        let point = |attributes, value| MetricPoint {
+            name: name.clone(),
+            attributes,
+            value,
+        };
+        match metric.data() {
+            AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
+                .data_points()
+                .map(|p| {
+                    point(
+                        attributes(&mut p.attributes()),
+                        PointValue::Sum(p.value() as f64),
+                    )
+                })
+                .collect(),
+            AggregatedMetrics::F64(MetricData::Histogram(histogram)) => histogram
+                .data_points()
+                .map(|p| {
+                    let value = PointValue::Histogram {
+                        count: p.count(),
+                        sum: p.sum(),
+                    };
+                    point(attributes(&mut p.attributes()), value)
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }

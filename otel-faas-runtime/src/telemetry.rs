@@ -39,10 +39,9 @@ static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 ///
 /// ```
 /// use otel_faas_runtime::{config::Config, telemetry::Telemetry};
-/// use otel_faas_runtime::export::MemoryExporter;
 ///
-/// let exporter = MemoryExporter::default();
-/// let telemetry = Telemetry::builder().config(Config::from_lookup(|_| None)).with_exporter(exporter).build();
+/// let config = Config::from_lookup(|key| (key == "OTEL_TRACES_EXPORTER").then(|| "none".into()));
+/// let telemetry = Telemetry::builder().config(config).build();
 /// assert_eq!(telemetry.dropped_spans(), 0);
 /// ```
 #[derive(Clone)]
@@ -87,12 +86,6 @@ impl Telemetry {
             metrics_exporter: None,
             resource: None,
         }
-    }
-
-    /// The pipeline the environment asks for, or `None` when `OTEL_SDK_DISABLED=true`.
-    pub fn from_env() -> Option<Telemetry> {
-        let config = Config::from_env();
-        (!config.sdk_disabled).then(|| Telemetry::builder().config(config).build())
     }
 
     /// Makes this the pipeline of the process: annotated handlers called outside a test kit

@@ -21,6 +21,7 @@ pub(crate) const XRAY_ENV: &str = "_X_AMZN_TRACE_ID";
 pub(crate) const LAMBDA_TRACE_KEY: &str = "lambda-runtime-trace-id";
 /// The application property Azure Service Bus and Event Hubs SDKs carry a W3C
 /// `traceparent` in (the .NET `Diagnostic-Id`).
+#[cfg(feature = "azure")]
 pub(crate) const DIAGNOSTIC_ID: &str = "Diagnostic-Id";
 /// The key under which a JSON payload carries the context (read back by the triggers, see
 /// [`crate::trigger::eventbridge`]).
