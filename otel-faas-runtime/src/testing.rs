@@ -154,27 +154,9 @@ impl TestKit {
                 KeyValue::new(FAAS_NAME, function_name.to_owned()),
             ])
             .build();
-        let metrics = MemoryMetricExporter::default();
-        let mut builder = Telemetry::builder();
-        if config.metrics_exporter != crate::config::ExporterKind::None {
-            builder = builder.with_metrics_exporter(metrics.clone());
-        }
-        let telemetry = builder
-            .config(config)
-            .with_exporter(exporter)
-            .with_resource(resource)
-            .build();
-        // The level `lambda::run` exports by default: `debug` spans — a dependency's, such
-        // as the AWS SDK's per-attempt spans — are not in a deployed function's traces, so
-        // they are not in the kit's either.
-        use tracing_subscriber::Layer as _;
-        let subscriber = tracing_subscriber::registry().with(
-            telemetry
-                .tracing_layer()
-                .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
-        );
+        let (telemetry, metrics, subscriber) = pipeline(config, resource, exporter);
         TestKit {
-            dispatch: tracing::Dispatch::new(subscriber),
+            dispatch: subscriber,
             watchdog: Arc::default(),
             telemetry,
             exporter: memory,
@@ -352,6 +334,36 @@ impl TestKit {
     }
 }
 
+/// A kit's pipeline: `config` and `resource`, spans to `exporter`, FaaS metric points to
+/// memory (unless `OTEL_METRICS_EXPORTER=none`), and the `tracing` subscriber of its
+/// invocations.
+fn pipeline(
+    config: Config,
+    resource: Resource,
+    exporter: impl SpanExporter + 'static,
+) -> (Telemetry, MemoryMetricExporter, tracing::Dispatch) {
+    let metrics = MemoryMetricExporter::default();
+    let mut builder = Telemetry::builder();
+    if config.metrics_exporter != crate::config::ExporterKind::None {
+        builder = builder.with_metrics_exporter(metrics.clone());
+    }
+    let telemetry = builder
+        .config(config)
+        .with_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    // The level `lambda::run` exports by default: `debug` spans — a dependency's, such
+    // as the AWS SDK's per-attempt spans — are not in a deployed function's traces, so
+    // they are not in the kit's either.
+    use tracing_subscriber::Layer as _;
+    let subscriber = tracing_subscriber::registry().with(
+        telemetry
+            .tracing_layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
+    (telemetry, metrics, tracing::Dispatch::new(subscriber))
+}
+
 /// How to invoke: what the Runtime API would say about the invocation.
 #[derive(Clone, Debug, Default)]
 pub struct Invocation {
@@ -491,5 +503,199 @@ where
             *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             Ok(())
         })
+    }
+}
+
+#[cfg(feature = "azure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
+pub use azure_kit::{AzureAnswer, AzureTestKit};
+
+/// The test kit for Azure Functions custom handlers.
+#[cfg(feature = "azure")]
+mod azure_kit {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use bytes::Bytes;
+    use http::{HeaderValue, Method, Request, StatusCode};
+    use http_body_util::{BodyExt as _, Full};
+    use tracing::instrument::WithSubscriber as _;
+
+    use super::{MemoryExporter, MemoryMetricExporter, MetricPoint, Spans, pipeline};
+    use crate::azure::FunctionApp;
+    use crate::azure::server::{INVOCATION_ID, Routes, handle};
+    use crate::config::Config;
+    use crate::render::{SpanView, render_trees};
+    use crate::telemetry::Telemetry;
+
+    /// Invokes the functions of a [`FunctionApp`] in process, as the Functions host invokes
+    /// a custom handler, and captures their spans.
+    ///
+    /// A request goes through the custom handler's own request handling — routing, the
+    /// host's payload read into the trigger's type (or refused with a readable 400 and an
+    /// error span), the invocation with its own spans and export, the answer in the host's
+    /// protocol — with only the listening socket left out. Requests may run concurrently,
+    /// as the host sends them.
+    ///
+    /// ```
+    /// use otel_faas_runtime::azure::{AzureEvent, FunctionApp, FunctionBindings, QueueMessage};
+    /// use otel_faas_runtime::testing::{AzureTestKit, SpanDataExt};
+    /// use otel_faas_runtime::{traced_function, Error};
+    ///
+    /// #[traced_function(trigger = "queue")]
+    /// async fn resize(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
+    ///     Ok(())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bindings = FunctionBindings::default().with_trigger("myQueueItem", Some("images"));
+    /// let kit = AzureTestKit::new(FunctionApp::new().function_with("Resize", bindings, resize));
+    /// let payload = serde_json::json!({
+    ///     "Data": { "myQueueItem": "photo.jpg" },
+    ///     "Metadata": { "DequeueCount": 1, "Id": "7d2f0a6e-0000-4000-8000-000000000001" }
+    /// });
+    /// let answer = kit.invoke("Resize", &payload).await;
+    /// assert_eq!(answer.status, http::StatusCode::OK);
+    /// let spans = kit.spans();
+    /// let consumer = spans.named("process images");
+    /// assert_eq!(consumer.attr("messaging.system").as_deref(), Some("azure.storage.queue"));
+    /// # }
+    /// ```
+    pub struct AzureTestKit {
+        routes: Arc<Routes>,
+        telemetry: Telemetry,
+        exporter: MemoryExporter,
+        metrics: MemoryMetricExporter,
+        dispatch: tracing::Dispatch,
+        next: AtomicU64,
+    }
+
+    impl std::fmt::Debug for AzureTestKit {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("AzureTestKit").finish_non_exhaustive()
+        }
+    }
+
+    /// What the custom handler answered the host.
+    #[derive(Clone, Debug)]
+    pub struct AzureAnswer {
+        /// The HTTP status.
+        pub status: StatusCode,
+        /// The body: the host's response JSON, or a forwarded request's answer.
+        pub body: Bytes,
+    }
+
+    impl AzureAnswer {
+        /// The body as JSON, if it is.
+        pub fn json(&self) -> Option<serde_json::Value> {
+            serde_json::from_slice(&self.body).ok()
+        }
+
+        /// The body as text.
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+    }
+
+    impl AzureTestKit {
+        /// A kit for `app`, with the default configuration (every trace recorded, W3C
+        /// propagation), whatever the process environment says.
+        pub fn new(app: FunctionApp) -> Self {
+            AzureTestKit::with_config(app, Config::from_lookup(|_| None))
+        }
+
+        /// A kit for `app` with `config`, for tests of sampling or propagation.
+        pub fn with_config(app: FunctionApp, config: Config) -> Self {
+            let exporter = MemoryExporter::default();
+            let resource = app.app_identity().resource(&config);
+            let (telemetry, metrics, dispatch) = pipeline(config, resource, exporter.clone());
+            let routes = Arc::new(app.routes(Some(telemetry.clone())));
+            AzureTestKit {
+                routes,
+                telemetry,
+                exporter,
+                metrics,
+                dispatch,
+                next: AtomicU64::new(1),
+            }
+        }
+
+        /// Invokes `function` with the host's invocation JSON (`{"Data": …, "Metadata": …}`)
+        /// and a fresh invocation id.
+        pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> AzureAnswer {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let id = format!("8f6a2c1e-4b7d-4e2a-9c3f-{n:012x}");
+            self.invoke_with_id(function, &id, payload).await
+        }
+
+        /// Invokes `function` as invocation `invocation_id` (the host's
+        /// `x-azure-functions-invocationid`).
+        pub async fn invoke_with_id(
+            &self,
+            function: &str,
+            invocation_id: &str,
+            payload: &serde_json::Value,
+        ) -> AzureAnswer {
+            let body = serde_json::to_vec(payload).unwrap_or_default();
+            self.post_raw(&format!("/{function}"), invocation_id, Bytes::from(body))
+                .await
+        }
+
+        /// Posts `body` to `path` as the host posts an invocation, whatever it holds — a
+        /// malformed payload included, or `/api/…` for a forwarded HTTP request.
+        pub async fn post_raw(&self, path: &str, invocation_id: &str, body: Bytes) -> AzureAnswer {
+            let mut request = Request::new(Full::new(body));
+            *request.method_mut() = Method::POST;
+            *request.uri_mut() = path.parse().unwrap_or_default();
+            let headers = request.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if let Ok(id) = HeaderValue::from_str(invocation_id) {
+                headers.insert(INVOCATION_ID, id);
+            }
+            let response = handle(self.routes.clone(), request)
+                .with_subscriber(self.dispatch.clone())
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let status = response.status();
+            let body = match response.into_body().collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(never) => match never {},
+            };
+            AzureAnswer { status, body }
+        }
+
+        /// The spans exported so far, in the order they ended.
+        pub fn spans(&self) -> Spans {
+            Spans(self.exporter.spans())
+        }
+
+        /// The spans exported so far as a printable trace tree.
+        pub fn tree(&self) -> String {
+            let views: Vec<SpanView> = self.spans().0.iter().map(SpanView::from).collect();
+            render_trees(&views)
+        }
+
+        /// The FaaS metric points exported so far.
+        pub fn metrics(&self) -> Vec<MetricPoint> {
+            self.metrics.points()
+        }
+
+        /// The kit's telemetry pipeline.
+        pub fn telemetry(&self) -> &Telemetry {
+            &self.telemetry
+        }
+
+        /// Forgets the spans and metric points exported so far.
+        pub fn clear(&self) {
+            self.exporter.clear();
+            self.metrics.clear();
+        }
     }
 }

@@ -50,7 +50,7 @@ mod handler;
 pub mod local;
 pub(crate) mod payload;
 mod resource;
-mod server;
+pub(crate) mod server;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -80,7 +80,6 @@ use crate::config::Config;
 use crate::telemetry::Telemetry;
 use context::FunctionIdentity;
 use handler::{Function, Registered};
-use server::Routes;
 
 /// How long the final flush on shutdown may take.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
@@ -203,15 +202,8 @@ impl FunctionApp {
         Ok(())
     }
 
-    /// Starts serving on `addr` (port 0 picks a free one) in the background.
-    pub async fn start(self, addr: SocketAddr) -> std::io::Result<RunningApp> {
-        let telemetry = match self.telemetry {
-            Some(telemetry) => telemetry,
-            None => init(&self.identity),
-        };
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = watch::channel(false);
+    /// The functions, their `function.json` bindings read, as the server routes to them.
+    pub(crate) fn routes(self, telemetry: Option<Telemetry>) -> server::Routes {
         let root = self.root.unwrap_or_else(FunctionBindings::app_root);
         let functions = self
             .functions
@@ -221,10 +213,28 @@ impl FunctionApp {
                 (name, Arc::from(function))
             })
             .collect();
-        let routes = Arc::new(Routes {
+        server::Routes {
             functions,
-            telemetry: telemetry.clone(),
-        });
+            telemetry,
+        }
+    }
+
+    /// The app's identity (what its resource describes).
+    #[cfg(feature = "testing")]
+    pub(crate) fn app_identity(&self) -> &AppIdentity {
+        &self.identity
+    }
+
+    /// Starts serving on `addr` (port 0 picks a free one) in the background.
+    pub async fn start(mut self, addr: SocketAddr) -> std::io::Result<RunningApp> {
+        let telemetry = match self.telemetry.take() {
+            Some(telemetry) => telemetry,
+            None => init(&self.identity),
+        };
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let routes = Arc::new(self.routes(telemetry.clone()));
         let task = tokio::spawn(server::serve(listener, routes, stopped));
         Ok(RunningApp {
             addr,

@@ -19,7 +19,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -117,11 +116,15 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// Answers one request of the host.
-async fn handle(
+/// Answers one request of the host (the test kit calls it directly, without the listener).
+pub(crate) async fn handle<B>(
     routes: Arc<Routes>,
-    request: Request<Incoming>,
-) -> Result<HostResponse, Infallible> {
+    request: Request<B>,
+) -> Result<HostResponse, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let path = request.uri().path().to_owned();
     let (name, function, forwarded) = match path.strip_prefix("/api/") {
         Some(rest) => (rest, routes.forwarded(rest), true),
