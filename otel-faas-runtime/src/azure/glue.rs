@@ -5,9 +5,9 @@
 pub mod azure_http {
     use std::future::Future;
 
+    use crate::azure::trigger::http::{AzureHttp, AzureHttpInput};
     use crate::outcome::ReadOutcome;
     use crate::trigger::Spec;
-    use crate::trigger::azure_http::{AzureHttp, AzureHttpInput};
 
     /// Traces one invocation.
     pub async fn instrument<I, F, Fut>(
@@ -29,9 +29,9 @@ pub mod azure_http {
 pub mod azure_queue {
     use std::future::Future;
 
+    use crate::azure::trigger::queue::{AzureQueue, QueueInput};
     use crate::outcome::ReadOutcome;
     use crate::trigger::Spec;
-    use crate::trigger::azure_queue::{AzureQueue, QueueInput};
 
     /// Traces one invocation.
     pub async fn instrument<I, F, Fut>(
@@ -53,9 +53,9 @@ pub mod azure_queue {
 pub mod azure_service_bus {
     use std::future::Future;
 
+    use crate::azure::trigger::service_bus::{AzureServiceBus, ServiceBusInput};
     use crate::outcome::ReadOutcome;
     use crate::trigger::Spec;
-    use crate::trigger::azure_service_bus::{AzureServiceBus, ServiceBusInput};
 
     /// Traces one invocation.
     pub async fn instrument<I, F, Fut>(
@@ -77,9 +77,9 @@ pub mod azure_service_bus {
 pub mod azure_event_hubs {
     use std::future::Future;
 
+    use crate::azure::trigger::event_hubs::{AzureEventHubs, EventHubsInput};
     use crate::outcome::ReadOutcome;
     use crate::trigger::Spec;
-    use crate::trigger::azure_event_hubs::{AzureEventHubs, EventHubsInput};
 
     /// Traces one invocation.
     pub async fn instrument<I, F, Fut>(
@@ -101,9 +101,9 @@ pub mod azure_event_hubs {
 pub mod azure_timer {
     use std::future::Future;
 
+    use crate::azure::trigger::timer::{AzureTimer, TimerInput};
     use crate::outcome::ReadOutcome;
     use crate::trigger::Spec;
-    use crate::trigger::azure_timer::{AzureTimer, TimerInput};
 
     /// Traces one invocation.
     pub async fn instrument<I, F, Fut>(

@@ -51,6 +51,8 @@ pub mod local;
 pub(crate) mod payload;
 mod resource;
 pub(crate) mod server;
+#[doc(hidden)]
+pub mod trigger;
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -69,11 +71,11 @@ pub use handler::{AzureHandler, EventHandler, IntoReply, Reply};
 pub use payload::{FromInvocation, InvokeResponse, PayloadError};
 pub use resource::AppIdentity;
 
-pub use crate::trigger::azure_event_hubs::{EventHubsBatch, EventHubsEvent};
-pub use crate::trigger::azure_http::HttpRequest;
-pub use crate::trigger::azure_queue::QueueMessage;
-pub use crate::trigger::azure_service_bus::{ServiceBusBatch, ServiceBusMessage};
-pub use crate::trigger::azure_timer::{ScheduleStatus, TimerInfo};
+pub use trigger::event_hubs::{EventHubsBatch, EventHubsEvent};
+pub use trigger::http::HttpRequest;
+pub use trigger::queue::QueueMessage;
+pub use trigger::service_bus::{ServiceBusBatch, ServiceBusMessage};
+pub use trigger::timer::{ScheduleStatus, TimerInfo};
 
 use crate::Error;
 use crate::config::Config;

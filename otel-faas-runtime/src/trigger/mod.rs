@@ -27,19 +27,9 @@
 //! Batches handled one record at a time share one mechanism, described in [`process_record`]
 //! and [`BatchedRecord`].
 //!
-//! With the `azure` feature, the `azure_*` files are the Azure Functions triggers (`http`,
-//! `queue`, `service_bus`, `event_hubs`, `timer`); see [`crate::azure`].
+//! The Azure Functions triggers (`http`, `queue`, `service_bus`, `event_hubs`, `timer`) live
+//! beside the rest of the Azure code, in `azure/trigger/`; see [`crate::azure`].
 
-#[cfg(feature = "azure")]
-pub mod azure_event_hubs;
-#[cfg(feature = "azure")]
-pub mod azure_http;
-#[cfg(feature = "azure")]
-pub mod azure_queue;
-#[cfg(feature = "azure")]
-pub mod azure_service_bus;
-#[cfg(feature = "azure")]
-pub mod azure_timer;
 mod document;
 pub mod dynamodb;
 pub mod eventbridge;

@@ -25,8 +25,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
-use super::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{
     FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
 };
@@ -34,6 +32,8 @@ use crate::azure::{AzureEvent, FunctionBindings};
 use crate::propagation::PropertiesCarrier;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
+use crate::trigger::messaging::{MAX_LINKS, consumer_attributes, span_name};
+use crate::trigger::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
 
 /// `messaging.system` for Event Hubs.
 const SYSTEM: &str = "eventhubs";

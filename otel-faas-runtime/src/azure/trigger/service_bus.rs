@@ -32,8 +32,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::messaging::{MAX_LINKS, consumer_attributes, span_name};
-use super::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{
     FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
 };
@@ -41,6 +39,8 @@ use crate::azure::{AzureEvent, Context, FunctionBindings};
 use crate::propagation::PropertiesCarrier;
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
+use crate::trigger::messaging::{MAX_LINKS, consumer_attributes, span_name};
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger, TriggerSpan};
 
 /// `messaging.system` for Service Bus.
 const SYSTEM: &str = "servicebus";

@@ -20,12 +20,12 @@ use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::messaging::{consumer_attributes, span_name};
-use super::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
 use crate::azure::payload::{FromInvocation, PayloadError, RawInvocation};
 use crate::azure::{AzureEvent, FunctionBindings};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
+use crate::trigger::messaging::{consumer_attributes, span_name};
+use crate::trigger::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan};
 
 /// `messaging.system` for Azure Storage queues.
 const SYSTEM: &str = "azure.storage.queue";

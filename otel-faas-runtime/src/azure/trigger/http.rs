@@ -23,7 +23,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 use crate::azure::payload::{
     FromInvocation, PayloadError, RawInvocation, from_value, lenient_object,
 };
@@ -31,6 +30,7 @@ use crate::azure::{AzureEvent, FunctionBindings};
 use crate::propagation::HeaderCarrier;
 use crate::redact::{bounded, redact_query};
 use crate::telemetry::Telemetry;
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 
 /// An HTTP trigger's request, as a handler takes it.
 pub type HttpRequest = http::Request<Bytes>;

@@ -18,11 +18,11 @@ use opentelemetry_semantic_conventions::attribute::{FAAS_CRON, FAAS_TIME};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 use crate::azure::payload::{FromInvocation, PayloadError, RawInvocation, from_value};
 use crate::azure::{AzureEvent, FunctionBindings};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 
 /// Whether the run is later than its schedule.
 const IS_PAST_DUE: &str = "azure.functions.timer.is_past_due";
