@@ -10,388 +10,118 @@
 pub use crate::outcome::{Outcome, ReadOutcome, Verdict, read_outcome};
 pub use crate::trigger::{LinksFrom, ParentFrom, Spec};
 
+/// One entry point per trigger: `$module::instrument` bounds the handler's argument by the
+/// trigger's input trait and traces the call as `$trigger<I>`; `$reader`, when given, is the
+/// trait that reads the handler's return value (partial batch failures).
+macro_rules! entry_points {
+    ($(
+        $(#[$attr:meta])*
+        $module:ident: $input:path => $trigger:ident $(, reads $reader:path)?;
+    )*) => {$(
+        $(#[$attr])*
+        pub mod $module {
+            use std::future::Future;
+
+            use crate::outcome::ReadOutcome;
+            use crate::trigger::Spec;
+
+            /// Traces one call of the handler.
+            pub async fn instrument<I, F, Fut>(
+                spec: &'static Spec,
+                input: I,
+                body: F,
+                read: ReadOutcome<Fut::Output>,
+            ) -> Fut::Output
+            where
+                I: $input,
+                F: FnOnce(I) -> Fut,
+                Fut: Future,
+            {
+                crate::invocation::instrument::<$trigger<I>, F, Fut>(spec, input, body, read)
+                    .await
+            }
+
+            $(
+                /// Reads the handler's return value, partial batch failures included.
+                pub fn read_outcome<R: $reader>(output: &R) -> crate::outcome::Verdict {
+                    output.verdict()
+                }
+            )?
+
+            #[allow(unused_imports)]
+            use super::*;
+        }
+    )*};
+}
+
+use crate::trigger::RecordTrigger;
+use crate::trigger::dynamodb::DynamoDb;
+use crate::trigger::eventbridge::EventBridge;
+use crate::trigger::http::Http;
+use crate::trigger::kafka::Kafka;
+use crate::trigger::kinesis::Kinesis;
+use crate::trigger::other::Other;
+use crate::trigger::s3::S3;
+use crate::trigger::schedule::Schedule;
+use crate::trigger::sns::Sns;
+use crate::trigger::sqs::Sqs;
+
+entry_points! {
+    /// `trigger = "http"`.
+    http: crate::trigger::http::HttpInput => Http;
+    /// `trigger = "sqs"`.
+    sqs: crate::trigger::sqs::SqsEventInput => Sqs, reads crate::trigger::sqs::SqsOutcome;
+    /// `trigger = "sqs", per_message`.
+    sqs_message: crate::trigger::sqs::SqsMessageInput => RecordTrigger;
+    /// `trigger = "sns"`.
+    sns: crate::trigger::sns::SnsEventInput => Sns;
+    /// `trigger = "eventbridge"`.
+    eventbridge: crate::trigger::eventbridge::EventBridgeInput => EventBridge;
+    /// `trigger = "schedule"`.
+    schedule: crate::trigger::eventbridge::EventBridgeInput => Schedule;
+    /// `trigger = "s3"`.
+    s3: crate::trigger::s3::S3EventInput => S3;
+    /// `trigger = "s3", per_record`.
+    s3_record: crate::trigger::s3::S3RecordInput => RecordTrigger;
+    /// `trigger = "dynamodb"`.
+    dynamodb: crate::trigger::dynamodb::DynamoDbEventInput => DynamoDb,
+        reads crate::trigger::dynamodb::DynamoDbOutcome;
+    /// `trigger = "dynamodb", per_record`.
+    dynamodb_record: crate::trigger::dynamodb::DynamoDbRecordInput => RecordTrigger;
+    /// `trigger = "kinesis"`.
+    kinesis: crate::trigger::kinesis::KinesisEventInput => Kinesis,
+        reads crate::trigger::kinesis::KinesisOutcome;
+    /// `trigger = "kinesis", per_record`.
+    kinesis_record: crate::trigger::kinesis::KinesisRecordInput => RecordTrigger;
+    /// `trigger = "kafka"`.
+    kafka: crate::trigger::kafka::KafkaEventInput => Kafka;
+    /// `trigger = "kafka", per_record`.
+    kafka_record: crate::trigger::kafka::KafkaRecordInput => RecordTrigger;
+    /// `trigger = "other"`.
+    other: crate::trigger::other::OtherInput => Other;
+}
+
 #[cfg(feature = "azure")]
-pub use crate::azure::glue::{
-    azure_event_hubs, azure_http, azure_queue, azure_service_bus, azure_timer,
+use crate::azure::trigger::{
+    event_hubs::AzureEventHubs, http::AzureHttp, queue::AzureQueue, service_bus::AzureServiceBus,
+    timer::AzureTimer,
 };
 
-/// `trigger = "http"`.
-pub mod http {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::http::{Http, HttpInput};
-
-    /// Traces one HTTP request.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: HttpInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Http<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "sqs"`.
-pub mod sqs {
-    use std::future::Future;
-
-    use crate::outcome::{ReadOutcome, Verdict};
-    use crate::trigger::Spec;
-    use crate::trigger::sqs::{Sqs, SqsEventInput, SqsOutcome};
-
-    /// Traces one batch of SQS messages.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: SqsEventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Sqs<I>, F, Fut>(spec, input, body, read).await
-    }
-
-    /// Reads an SQS handler's return value, partial batch failures included.
-    pub fn read_outcome<R: SqsOutcome>(output: &R) -> Verdict {
-        output.verdict()
-    }
-}
-
-/// `trigger = "sqs", per_message`.
-pub mod sqs_message {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::RecordTrigger;
-    use crate::trigger::Spec;
-    use crate::trigger::sqs::SqsMessageInput;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: SqsMessageInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "sns"`.
-pub mod sns {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::sns::{Sns, SnsEventInput};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: SnsEventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Sns<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "eventbridge"`.
-pub mod eventbridge {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::eventbridge::{EventBridge, EventBridgeInput};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: EventBridgeInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<EventBridge<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "schedule"`.
-pub mod schedule {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::eventbridge::EventBridgeInput;
-    use crate::trigger::schedule::Schedule;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: EventBridgeInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Schedule<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "s3"`.
-pub mod s3 {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::s3::{S3, S3EventInput};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: S3EventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<S3<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "s3", per_record`.
-pub mod s3_record {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::RecordTrigger;
-    use crate::trigger::Spec;
-    use crate::trigger::s3::S3RecordInput;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: S3RecordInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "dynamodb"`.
-pub mod dynamodb {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::dynamodb::{DynamoDb, DynamoDbEventInput, DynamoDbOutcome};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: DynamoDbEventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<DynamoDb<I>, F, Fut>(spec, input, body, read).await
-    }
-
-    /// Reads the handler's return value, partial batch failures included.
-    pub fn read_outcome<R: DynamoDbOutcome>(output: &R) -> crate::outcome::Verdict {
-        output.verdict()
-    }
-}
-
-/// `trigger = "dynamodb", per_record`.
-pub mod dynamodb_record {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::RecordTrigger;
-    use crate::trigger::Spec;
-    use crate::trigger::dynamodb::DynamoDbRecordInput;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: DynamoDbRecordInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "kinesis"`.
-pub mod kinesis {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::kinesis::{Kinesis, KinesisEventInput, KinesisOutcome};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: KinesisEventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Kinesis<I>, F, Fut>(spec, input, body, read).await
-    }
-
-    /// Reads the handler's return value, partial batch failures included.
-    pub fn read_outcome<R: KinesisOutcome>(output: &R) -> crate::outcome::Verdict {
-        output.verdict()
-    }
-}
-
-/// `trigger = "kinesis", per_record`.
-pub mod kinesis_record {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::RecordTrigger;
-    use crate::trigger::Spec;
-    use crate::trigger::kinesis::KinesisRecordInput;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: KinesisRecordInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "kafka"`.
-pub mod kafka {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::kafka::{Kafka, KafkaEventInput};
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: KafkaEventInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Kafka<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "kafka", per_record`.
-pub mod kafka_record {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::RecordTrigger;
-    use crate::trigger::Spec;
-    use crate::trigger::kafka::KafkaRecordInput;
-
-    /// Traces one call of the handler.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: KafkaRecordInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<RecordTrigger<I>, F, Fut>(spec, input, body, read).await
-    }
-}
-
-/// `trigger = "other"`.
-pub mod other {
-    use std::future::Future;
-
-    use crate::outcome::ReadOutcome;
-    use crate::trigger::Spec;
-    use crate::trigger::other::{Other, OtherInput};
-
-    /// Traces one invocation with any payload.
-    pub async fn instrument<I, F, Fut>(
-        spec: &'static Spec,
-        input: I,
-        body: F,
-        read: ReadOutcome<Fut::Output>,
-    ) -> Fut::Output
-    where
-        I: OtherInput,
-        F: FnOnce(I) -> Fut,
-        Fut: Future,
-    {
-        crate::invocation::instrument::<Other<I>, F, Fut>(spec, input, body, read).await
-    }
+#[cfg(feature = "azure")]
+entry_points! {
+    /// `trigger = "http"` on Azure Functions.
+    #[cfg(feature = "azure")]
+    azure_http: crate::azure::trigger::http::AzureHttpInput => AzureHttp;
+    /// `trigger = "queue"`.
+    #[cfg(feature = "azure")]
+    azure_queue: crate::azure::trigger::queue::QueueInput => AzureQueue;
+    /// `trigger = "service_bus"`.
+    #[cfg(feature = "azure")]
+    azure_service_bus: crate::azure::trigger::service_bus::ServiceBusInput => AzureServiceBus;
+    /// `trigger = "event_hubs"`.
+    #[cfg(feature = "azure")]
+    azure_event_hubs: crate::azure::trigger::event_hubs::EventHubsInput => AzureEventHubs;
+    /// `trigger = "timer"`.
+    #[cfg(feature = "azure")]
+    azure_timer: crate::azure::trigger::timer::TimerInput => AzureTimer;
 }

@@ -43,7 +43,6 @@
 mod context;
 mod function_json;
 #[doc(hidden)]
-pub mod glue;
 mod handler;
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
