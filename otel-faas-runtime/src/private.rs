@@ -10,18 +10,17 @@
 pub use crate::outcome::{Outcome, ReadOutcome, Verdict, read_outcome};
 pub use crate::trigger::{LinksFrom, ParentFrom, Spec};
 
-/// One entry point per trigger: `$module::instrument` bounds the handler's argument by the
+/// One trigger's entry point: `$module::instrument` bounds the handler's argument by the
 /// trigger's input trait and traces the call as `$trigger<I>`; `$reader`, when given, is the
-/// trait that reads the handler's return value (partial batch failures).
-macro_rules! entry_points {
-    ($(
-        $(#[$attr:meta])*
-        $module:ident: $input:path => $trigger:ident $(, reads $reader:path)?;
-    )*) => {$(
+/// trait that reads the handler's return value (partial batch failures). One invocation per
+/// trigger, so a compile error's note names the trait on the invocation's line.
+macro_rules! entry_point {
+    ($(#[$attr:meta])* $module:ident: $input:ident => $trigger:ident $(, reads $reader:ident)?) => {
         $(#[$attr])*
         pub mod $module {
             use std::future::Future;
 
+            use super::*;
             use crate::outcome::ReadOutcome;
             use crate::trigger::Spec;
 
@@ -47,81 +46,56 @@ macro_rules! entry_points {
                     output.verdict()
                 }
             )?
-
-            #[allow(unused_imports)]
-            use super::*;
         }
-    )*};
+    };
 }
 
 use crate::trigger::RecordTrigger;
-use crate::trigger::dynamodb::DynamoDb;
-use crate::trigger::eventbridge::EventBridge;
-use crate::trigger::http::Http;
-use crate::trigger::kafka::Kafka;
-use crate::trigger::kinesis::Kinesis;
-use crate::trigger::other::Other;
-use crate::trigger::s3::S3;
+use crate::trigger::dynamodb::{
+    DynamoDb, DynamoDbEventInput, DynamoDbOutcome, DynamoDbRecordInput,
+};
+use crate::trigger::eventbridge::{EventBridge, EventBridgeInput};
+use crate::trigger::http::{Http, HttpInput};
+use crate::trigger::kafka::{Kafka, KafkaEventInput, KafkaRecordInput};
+use crate::trigger::kinesis::{Kinesis, KinesisEventInput, KinesisOutcome, KinesisRecordInput};
+use crate::trigger::other::{Other, OtherInput};
+use crate::trigger::s3::{S3, S3EventInput, S3RecordInput};
 use crate::trigger::schedule::Schedule;
-use crate::trigger::sns::Sns;
-use crate::trigger::sqs::Sqs;
+use crate::trigger::sns::{Sns, SnsEventInput};
+use crate::trigger::sqs::{Sqs, SqsEventInput, SqsMessageInput, SqsOutcome};
 
-entry_points! {
-    /// `trigger = "http"`.
-    http: crate::trigger::http::HttpInput => Http;
-    /// `trigger = "sqs"`.
-    sqs: crate::trigger::sqs::SqsEventInput => Sqs, reads crate::trigger::sqs::SqsOutcome;
-    /// `trigger = "sqs", per_message`.
-    sqs_message: crate::trigger::sqs::SqsMessageInput => RecordTrigger;
-    /// `trigger = "sns"`.
-    sns: crate::trigger::sns::SnsEventInput => Sns;
-    /// `trigger = "eventbridge"`.
-    eventbridge: crate::trigger::eventbridge::EventBridgeInput => EventBridge;
-    /// `trigger = "schedule"`.
-    schedule: crate::trigger::eventbridge::EventBridgeInput => Schedule;
-    /// `trigger = "s3"`.
-    s3: crate::trigger::s3::S3EventInput => S3;
-    /// `trigger = "s3", per_record`.
-    s3_record: crate::trigger::s3::S3RecordInput => RecordTrigger;
-    /// `trigger = "dynamodb"`.
-    dynamodb: crate::trigger::dynamodb::DynamoDbEventInput => DynamoDb,
-        reads crate::trigger::dynamodb::DynamoDbOutcome;
-    /// `trigger = "dynamodb", per_record`.
-    dynamodb_record: crate::trigger::dynamodb::DynamoDbRecordInput => RecordTrigger;
-    /// `trigger = "kinesis"`.
-    kinesis: crate::trigger::kinesis::KinesisEventInput => Kinesis,
-        reads crate::trigger::kinesis::KinesisOutcome;
-    /// `trigger = "kinesis", per_record`.
-    kinesis_record: crate::trigger::kinesis::KinesisRecordInput => RecordTrigger;
-    /// `trigger = "kafka"`.
-    kafka: crate::trigger::kafka::KafkaEventInput => Kafka;
-    /// `trigger = "kafka", per_record`.
-    kafka_record: crate::trigger::kafka::KafkaRecordInput => RecordTrigger;
-    /// `trigger = "other"`.
-    other: crate::trigger::other::OtherInput => Other;
-}
+entry_point!(/** `trigger = "http"`. */ http: HttpInput => Http);
+entry_point!(/** `trigger = "sqs"`. */ sqs: SqsEventInput => Sqs, reads SqsOutcome);
+entry_point!(/** `trigger = "sqs", per_message`. */ sqs_message: SqsMessageInput => RecordTrigger);
+entry_point!(/** `trigger = "sns"`. */ sns: SnsEventInput => Sns);
+entry_point!(/** `trigger = "eventbridge"`. */ eventbridge: EventBridgeInput => EventBridge);
+entry_point!(/** `trigger = "schedule"`. */ schedule: EventBridgeInput => Schedule);
+entry_point!(/** `trigger = "s3"`. */ s3: S3EventInput => S3);
+entry_point!(/** `trigger = "s3", per_record`. */ s3_record: S3RecordInput => RecordTrigger);
+entry_point!(/** `trigger = "dynamodb"`. */ dynamodb: DynamoDbEventInput => DynamoDb, reads DynamoDbOutcome);
+entry_point!(/** `trigger = "dynamodb", per_record`. */ dynamodb_record: DynamoDbRecordInput => RecordTrigger);
+entry_point!(/** `trigger = "kinesis"`. */ kinesis: KinesisEventInput => Kinesis, reads KinesisOutcome);
+entry_point!(/** `trigger = "kinesis", per_record`. */ kinesis_record: KinesisRecordInput => RecordTrigger);
+entry_point!(/** `trigger = "kafka"`. */ kafka: KafkaEventInput => Kafka);
+entry_point!(/** `trigger = "kafka", per_record`. */ kafka_record: KafkaRecordInput => RecordTrigger);
+entry_point!(/** `trigger = "other"`. */ other: OtherInput => Other);
 
 #[cfg(feature = "azure")]
 use crate::azure::trigger::{
-    event_hubs::AzureEventHubs, http::AzureHttp, queue::AzureQueue, service_bus::AzureServiceBus,
-    timer::AzureTimer,
+    event_hubs::{AzureEventHubs, EventHubsInput},
+    http::{AzureHttp, AzureHttpInput},
+    queue::{AzureQueue, QueueInput},
+    service_bus::{AzureServiceBus, ServiceBusInput},
+    timer::{AzureTimer, TimerInput},
 };
 
 #[cfg(feature = "azure")]
-entry_points! {
-    /// `trigger = "http"` on Azure Functions.
-    #[cfg(feature = "azure")]
-    azure_http: crate::azure::trigger::http::AzureHttpInput => AzureHttp;
-    /// `trigger = "queue"`.
-    #[cfg(feature = "azure")]
-    azure_queue: crate::azure::trigger::queue::QueueInput => AzureQueue;
-    /// `trigger = "service_bus"`.
-    #[cfg(feature = "azure")]
-    azure_service_bus: crate::azure::trigger::service_bus::ServiceBusInput => AzureServiceBus;
-    /// `trigger = "event_hubs"`.
-    #[cfg(feature = "azure")]
-    azure_event_hubs: crate::azure::trigger::event_hubs::EventHubsInput => AzureEventHubs;
-    /// `trigger = "timer"`.
-    #[cfg(feature = "azure")]
-    azure_timer: crate::azure::trigger::timer::TimerInput => AzureTimer;
-}
+entry_point!(/** `trigger = "http"` on Azure Functions. */ azure_http: AzureHttpInput => AzureHttp);
+#[cfg(feature = "azure")]
+entry_point!(/** `trigger = "queue"`. */ azure_queue: QueueInput => AzureQueue);
+#[cfg(feature = "azure")]
+entry_point!(/** `trigger = "service_bus"`. */ azure_service_bus: ServiceBusInput => AzureServiceBus);
+#[cfg(feature = "azure")]
+entry_point!(/** `trigger = "event_hubs"`. */ azure_event_hubs: EventHubsInput => AzureEventHubs);
+#[cfg(feature = "azure")]
+entry_point!(/** `trigger = "timer"`. */ azure_timer: TimerInput => AzureTimer);
