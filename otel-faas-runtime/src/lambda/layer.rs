@@ -245,6 +245,13 @@ fn looks_like(body: &[u8]) -> Option<FaasTrigger> {
             false => FaasTrigger::PubSub,
         });
     }
+    // Kafka (Amazon MSK, self-managed): the event source is at the top level, the records
+    // are an object of arrays.
+    if let Some("aws:kafka" | "SelfManagedKafka") =
+        value.get("eventSource").and_then(|s| s.as_str())
+    {
+        return Some(FaasTrigger::PubSub);
+    }
     let source = value
         .get("Records")
         .and_then(|r| r.get(0))
@@ -286,6 +293,10 @@ mod tests {
         assert_eq!(looks_like(event), Some(FaasTrigger::PubSub));
         let dynamodb = br#"{"Records":[{"eventSource":"aws:dynamodb"}]}"#;
         assert_eq!(looks_like(dynamodb), Some(FaasTrigger::Datasource));
+        let msk = br#"{"eventSource":"aws:kafka","records":{}}"#;
+        assert_eq!(looks_like(msk), Some(FaasTrigger::PubSub));
+        let kafka = br#"{"eventSource":"SelfManagedKafka","records":{}}"#;
+        assert_eq!(looks_like(kafka), Some(FaasTrigger::PubSub));
         let http = br#"{"requestContext":{}}"#;
         assert_eq!(looks_like(http), Some(FaasTrigger::Http));
         assert_eq!(looks_like(b"[]"), None);
