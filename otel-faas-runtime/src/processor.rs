@@ -477,6 +477,16 @@ mod tests {
         assert!(exporter.spans().is_empty());
     }
 
+    fn sorted_names(exporter: &MemoryExporter) -> Vec<String> {
+        let mut names: Vec<String> = exporter
+            .spans()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn each_invocation_flushes_its_own_spans_and_late_ones_go_with_the_next_flush() {
         let exporter = MemoryExporter::default();
@@ -500,12 +510,7 @@ mod tests {
 
         let outcome = buffer.flush(Some(&a.0), Duration::from_secs(1)).await;
         assert_eq!(outcome, FlushOutcome::Exported(3));
-        let mut names: Vec<String> = exporter
-            .spans()
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect();
-        names.sort();
+        let names = sorted_names(&exporter);
         assert_eq!(names, ["a", "a child", "nobody's"]);
 
         // A span of `a` ending after its flush is nobody's now; `b`'s flush takes it.
@@ -515,12 +520,7 @@ mod tests {
         drop(late);
         let outcome = buffer.flush(Some(&b.0), Duration::from_secs(1)).await;
         assert_eq!(outcome, FlushOutcome::Exported(3));
-        let mut names: Vec<String> = exporter
-            .spans()
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect();
-        names.sort();
+        let names = sorted_names(&exporter);
         assert_eq!(names, ["a late", "b", "b child"]);
         assert_eq!(buffer.dropped(), 0);
     }
