@@ -5,7 +5,8 @@
 #
 # 1. the in-process tables (criterion: SQS, HTTP, SQS batch scaling);
 # 2. the process-level tables (cold start, memory and latency, binary size);
-# 3. flush behaviour with a slow, a down and a hung collector;
+# 3. throughput at concurrency 1, 4 and 16 (AWS_LAMBDA_MAX_CONCURRENCY);
+# 3b. flush behaviour with a slow, a down and a hung collector;
 # 4. instructions per invocation (callgrind), when `valgrind` is on PATH; skipped otherwise.
 #
 # Everything printed (the tables, and the machine, date and commit they come from) also goes
@@ -13,7 +14,7 @@
 # the builds and criterion's own output go to OUTPUT.log. Takes about 10 minutes
 # on a 2-vCPU machine once built (a first build adds about 10). The counts the harnesses take
 # from the environment (PROCESS_COLD_STARTS, PROCESS_INVOCATIONS, FLUSH_INVOCATIONS,
-# FLUSH_CELL_SECONDS) pass through; CARGO_TARGET_DIR is honoured.
+# FLUSH_CELL_SECONDS, THROUGHPUT_SECONDS, THROUGHPUT_IO_MS) pass through; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
 out=$(realpath -m "${1:-benchmarks-$(date -u +%Y%m%dT%H%M%SZ).md}")
@@ -52,6 +53,11 @@ section "Process level: cold start, memory, binary size"
 echo "\`cargo run --release -p otel-faas-benches --bin process\`"
 echo
 "$bin/process"
+
+section "Throughput at concurrency 1, 4 and 16 (Lambda Managed Instances)"
+echo "\`cargo run --release -p otel-faas-benches --bin throughput\`"
+echo
+"$bin/throughput"
 
 section "Flush behaviour: a slow, a down and a hung collector"
 echo "\`cargo run --release -p otel-faas-benches --bin flush_latency\`"
