@@ -110,6 +110,9 @@ pub mod outgoing;
 pub mod processor;
 mod propagation;
 pub mod redact;
+// The trace-tree printer: the console exporter and `TestKit::tree` print with it here, and
+// `otel-faas-local` (the local runner) re-exports it. Not part of this crate's API.
+#[doc(hidden)]
 pub mod render;
 mod resource;
 pub mod sampling;
@@ -117,9 +120,6 @@ pub mod telemetry;
 pub mod trigger;
 mod watchdog;
 
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -45,9 +45,6 @@ mod function_json;
 #[doc(hidden)]
 pub mod glue;
 mod handler;
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
 pub(crate) mod payload;
 mod resource;
 mod server;
@@ -80,6 +77,7 @@ use crate::config::Config;
 use crate::telemetry::Telemetry;
 use context::FunctionIdentity;
 use handler::{Function, Registered};
+pub(crate) use server::INVOCATION_ID;
 use server::Routes;
 
 /// How long the final flush on shutdown may take.
@@ -133,6 +131,11 @@ impl FunctionApp {
             identity: AppIdentity::from_env(),
             telemetry: None,
         }
+    }
+
+    /// The function app served, for the local runner's host double.
+    pub(crate) fn app_identity(&self) -> &AppIdentity {
+        &self.identity
     }
 
     /// Describes the function app explicitly instead of from the environment.

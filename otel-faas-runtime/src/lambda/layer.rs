@@ -85,6 +85,7 @@ impl InvocationLayer {
     }
 
     /// Uses `watchdog` (the test kit's, kept across its invocations) instead of its own.
+    #[cfg(feature = "testing")]
     pub(crate) fn with_watchdog(mut self, watchdog: Arc<Watchdog>) -> Self {
         self.watchdog = watchdog;
         self

@@ -139,7 +139,7 @@
 //! # Example
 //!
 //! ```no_run
-//! use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
+//! use otel_faas_local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 //!
 //! # async fn example() -> std::io::Result<()> {
 //! let api = RuntimeApi::start(FunctionConfig::new("orders")).await?;
@@ -174,13 +174,13 @@ use hyper::body::Incoming;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::extensions::{
+use crate::extensions::{
     self, DeliveredEvent, EXTENSION_BASE_PATH, EXTENSION_BODY_LIMIT,
     EXTENSION_EVENT_IDENTIFIER_HEADER, EXTENSION_IDENTIFIER_HEADER, ExtensionRejection,
     ExtensionRoute, Extensions,
 };
-pub use super::extensions::{ExtensionError, ExtensionErrorKind, RegisteredExtension};
-use super::server::{self, HttpResponse, wait_for_shutdown};
+pub use crate::extensions::{ExtensionError, ExtensionErrorKind, RegisteredExtension};
+use crate::server::{self, HttpResponse, wait_for_shutdown};
 
 /// The largest response or error body the Runtime API accepts: 6 MiB (6,291,456 bytes).
 ///

@@ -2,7 +2,7 @@
 //!
 //! The same `main` serves both worlds. Started by Lambda (or by this runner),
 //! `AWS_LAMBDA_RUNTIME_API` is set and [`LocalRunner::run`] serves the handler with
-//! [`crate::lambda::run`]. Started by hand, it plays the platform: it starts the Runtime API
+//! [`otel_faas_runtime::lambda::run`]. Started by hand, it plays the platform: it starts the Runtime API
 //! emulator and an OTLP collector on 127.0.0.1, starts this very executable again as the
 //! function process (as Lambda starts a `bootstrap`), sends the sample events one by one,
 //! and prints each invocation's response, its trace tree as the collector received it, and
@@ -18,7 +18,8 @@
 //! endpoint instead and only the responses are printed.
 //!
 //! ```no_run
-//! use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
+//! use otel_faas_local::LocalRunner;
+//! use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 //!
 //! #[traced_function(trigger = "other")]
 //! async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
@@ -36,15 +37,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::collector::{Collector, MetricValue, ReceivedMetric};
-use super::emulator::{
+use crate::collector::{Collector, MetricValue, ReceivedMetric};
+use crate::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
-use super::process::{FunctionProcess, Output};
-use crate::Error;
-use crate::config::{Config, ExporterKind};
-use crate::lambda::Handler;
-use crate::render::{SpanView, render_trees};
+use crate::process::{FunctionProcess, Output};
+use otel_faas_runtime::Error;
+use otel_faas_runtime::config::{Config, ExporterKind};
+use otel_faas_runtime::lambda::Handler;
+use otel_faas_runtime::render::{SpanView, render_trees};
 
 /// How long to wait for an invocation's spans after its response (the export happens before
 /// the response; a malformed event's span is exported just after).
@@ -127,7 +128,7 @@ impl LocalRunner {
             .enable_all()
             .build()?;
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return runtime.block_on(crate::lambda::run(handler));
+            return runtime.block_on(otel_faas_runtime::lambda::run(handler));
         }
         runtime.block_on(self.emulate())
     }
@@ -432,7 +433,7 @@ fn format_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::collector::AttributeValue;
+    use crate::collector::AttributeValue;
 
     fn point(name: &str, unit: &str, trigger: &str, value: MetricValue) -> ReceivedMetric {
         ReceivedMetric {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::message::{AWS_TRACE_HEADER, MessageAttribute, message_size};
-use crate::local::server::HttpResponse;
+use crate::server::HttpResponse;
 
 /// The media type of requests and answers.
 pub(super) const JSON_1_0: &str = "application/x-amz-json-1.0";

@@ -52,8 +52,8 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use otel_faas_runtime::local::collector::Collector;
-//! use otel_faas_runtime::render::render_trees;
+//! use otel_faas_local::collector::Collector;
+//! use otel_faas_local::render::render_trees;
 //!
 //! # async fn example() -> std::io::Result<()> {
 //! let collector = Collector::start().await?;
@@ -103,8 +103,8 @@ use prost::Message as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::server::{self, HttpResponse};
-use crate::render::SpanView;
+use crate::server::{self, HttpResponse};
+use otel_faas_runtime::render::SpanView;
 
 /// The path span exports are posted to.
 const TRACES_PATH: &str = "/v1/traces";
@@ -1069,7 +1069,9 @@ mod tests {
     use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
     use opentelemetry_sdk::metrics::reader::MetricReader;
-    use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider, Temporality};
+    use opentelemetry_sdk::metrics::{
+        InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Temporality,
+    };
     use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -1344,7 +1346,7 @@ mod tests {
         assert_eq!(internal.view.error, None);
 
         let views: Vec<SpanView> = received.into_iter().map(|span| span.view).collect();
-        let tree = crate::render::render_trees(&views);
+        let tree = otel_faas_runtime::render::render_trees(&views);
         assert!(tree.contains("└─ orders-consumer  SERVER"), "{tree}");
         assert!(
             tree.contains("link → 0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331"),
@@ -1695,7 +1697,34 @@ mod tests {
     // Metrics
     // -----------------------------------------------------------------------------------------
 
-    use crate::metrics::SharedReader;
+    /// Lets the provider own a reader the test also collects.
+    #[derive(Debug)]
+    struct SharedReader(Arc<ManualReader>);
+
+    impl MetricReader for SharedReader {
+        fn register_pipeline(&self, pipeline: std::sync::Weak<Pipeline>) {
+            self.0.register_pipeline(pipeline);
+        }
+
+        fn collect(&self, rm: &mut ResourceMetrics) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.collect(rm)
+        }
+
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.force_flush()
+        }
+
+        fn shutdown_with_timeout(
+            &self,
+            timeout: Duration,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.shutdown_with_timeout(timeout)
+        }
+
+        fn temporality(&self, kind: InstrumentKind) -> Temporality {
+            self.0.temporality(kind)
+        }
+    }
 
     /// The real OTLP/HTTP protobuf metric exporter, pointed at `collector`.
     fn metric_exporter(collector: &Collector) -> opentelemetry_otlp::MetricExporter {
@@ -1854,82 +1883,6 @@ mod tests {
                 .iter()
                 .all(|point| point.name != "faas.invoke_duration"),
             "{later:#?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn the_runtimes_faas_metrics_arrive_as_it_records_them() {
-        use crate::metrics::{FaasMetrics, InvocationFacts};
-        use crate::trigger::FaasTrigger;
-
-        let collector = start().await;
-        let metrics = FaasMetrics::new(
-            Resource::builder_empty()
-                .with_service_name("orders")
-                .build(),
-            Box::new(metric_exporter(&collector)),
-        );
-        metrics.record_init(FaasTrigger::PubSub, Duration::from_millis(12));
-        metrics.record(&InvocationFacts {
-            trigger: FaasTrigger::PubSub,
-            coldstart: true,
-            failed: true,
-            timed_out: false,
-            duration: Some(Duration::from_millis(800)),
-        });
-        let exported = metrics.flush(Duration::from_secs(5)).await.expect("flush");
-        assert!(exported > 0);
-        assert!(
-            collector
-                .wait_for_metrics(Duration::from_secs(5), |point| point.name
-                    == "faas.init_duration")
-                .await
-        );
-        let points = collector.metrics();
-        let names: HashSet<&str> = points.iter().map(|point| point.name.as_str()).collect();
-        assert_eq!(
-            names,
-            HashSet::from([
-                "faas.invocations",
-                "faas.errors",
-                "faas.coldstarts",
-                "faas.invoke_duration",
-                "faas.init_duration"
-            ]),
-            "no timeout, no faas.timeouts point"
-        );
-        for point in &points {
-            assert_eq!(point.attribute("faas.trigger"), pubsub(), "{point:?}");
-            assert_eq!(point.scope, "otel-faas");
-        }
-        for counter in ["faas.invocations", "faas.errors", "faas.coldstarts"] {
-            assert_eq!(
-                find_metric(&points, counter).value,
-                MetricValue::Sum {
-                    value: 1.0,
-                    monotonic: true,
-                    delta: true
-                }
-            );
-        }
-        let init = find_metric(&points, "faas.init_duration");
-        assert_eq!(init.unit, "s");
-        assert_eq!(
-            init.value,
-            MetricValue::Histogram {
-                count: 1,
-                sum: 0.012,
-                delta: true
-            }
-        );
-        let invoke = find_metric(&points, "faas.invoke_duration");
-        assert_eq!(
-            invoke.value,
-            MetricValue::Histogram {
-                count: 1,
-                sum: 0.8,
-                delta: true
-            }
         );
     }
 

@@ -1,5 +1,5 @@
 //! The platform's side of the Lambda **Extensions API** (version `2020-01-01`), as the
-//! [`emulator`](super::emulator) serves it next to the Runtime API.
+//! [`emulator`](crate::emulator) serves it next to the Runtime API.
 //!
 //! This module holds the state machine and the protocol's shapes (the register body, the event
 //! payloads, the error answers); the emulator does the HTTP and ties the extensions' readiness
@@ -26,7 +26,7 @@ pub(super) const MAX_EXTENSIONS: usize = 10;
 pub(super) const EXTENSION_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How many invocations' extension bookkeeping is remembered for
-/// [`RuntimeApi::wait_for_extensions`](super::emulator::RuntimeApi::wait_for_extensions).
+/// [`RuntimeApi::wait_for_extensions`](crate::emulator::RuntimeApi::wait_for_extensions).
 const TRACKED_INVOCATIONS_KEPT: usize = 16_384;
 
 pub(super) const EXTENSION_NAME_HEADER: HeaderName =
