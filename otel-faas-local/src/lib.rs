@@ -19,7 +19,7 @@
 pub mod azure;
 pub mod collector;
 pub mod emulator;
-mod extensions;
+
 pub mod pipeline;
 pub mod process;
 pub mod runner;
