@@ -11,7 +11,7 @@
 //!                   "connection": "EventHubConnection", "cardinality": "many", "consumerGroup": "$Default" } ] }
 //! ```
 
-use otel_faas_runtime::azure::local::LocalHost;
+use otel_faas_local::azure::LocalHost;
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, EventHubsBatch, FunctionApp};
 use otel_faas_runtime::{Error, traced_function};
 use serde_json::json;

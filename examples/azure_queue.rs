@@ -12,7 +12,7 @@
 //!     { "type": "queueTrigger", "direction": "in", "name": "image", "queueName": "images", "connection": "AzureWebJobsStorage" } ] }
 //! ```
 
-use otel_faas_runtime::azure::local::LocalHost;
+use otel_faas_local::azure::LocalHost;
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, QueueMessage};
 use otel_faas_runtime::{Error, traced_function};
 use serde_json::{Value, json};

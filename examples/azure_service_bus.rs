@@ -20,7 +20,7 @@
 //!     { "type": "queue", "direction": "out", "name": "shipments", "queueName": "shipments", "connection": "AzureWebJobsStorage" } ] }
 //! ```
 
-use otel_faas_runtime::azure::local::LocalHost;
+use otel_faas_local::azure::LocalHost;
 use otel_faas_runtime::azure::{
     AppIdentity, AzureEvent, FunctionApp, InvokeResponse, ServiceBusMessage,
 };

@@ -10,7 +10,7 @@
 //! { "bindings": [ { "type": "timerTrigger", "direction": "in", "name": "timer", "schedule": "0 0 2 * * *" } ] }
 //! ```
 
-use otel_faas_runtime::azure::local::LocalHost;
+use otel_faas_local::azure::LocalHost;
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, TimerInfo};
 use otel_faas_runtime::{Error, traced_function};
 use serde_json::{Value, json};

@@ -7,7 +7,8 @@
 //! query value never appear in the spans.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use otel_faas_runtime::{Error, local::LocalRunner, traced_function};
+use otel_faas_local::LocalRunner;
+use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "http")]
 async fn handler(request: Request) -> Result<Response<Body>, Error> {

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use otel_faas_runtime::local::{LocalRunner, emulator::Invocation};
+use otel_faas_local::{LocalRunner, emulator::Invocation};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::Deserialize;
 use serde_json::json;

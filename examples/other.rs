@@ -6,7 +6,7 @@
 //! and once with a payload that does not fit the type — the invocation fails with a readable
 //! error and its span is still exported.
 
-use otel_faas_runtime::local::{LocalRunner, emulator::Invocation};
+use otel_faas_local::{LocalRunner, emulator::Invocation};
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::{Deserialize, Serialize};
 

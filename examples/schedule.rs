@@ -4,7 +4,8 @@
 //! `cargo run --example schedule` prints the traces on the local runner.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
+use otel_faas_local::LocalRunner;
+use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 
 #[traced_function(trigger = "schedule", cron = "cron(0 9 * * ? *)")]
 async fn handler(event: LambdaEvent<EventBridgeEvent>) -> Result<(), Error> {

@@ -8,8 +8,9 @@
 //! (`cargo lambda build --example sqs`), the same binary serves real batches.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use otel_faas_local::LocalRunner;
 use otel_faas_runtime::trigger::sqs::process_message;
-use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
+use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -13,7 +13,7 @@ use http::StatusCode;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use otel_faas_runtime::azure::local::{FunctionsHost, HostAnswer};
+use otel_faas_local::azure::{FunctionsHost, HostAnswer};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, QueueMessage, RunningApp};
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::outgoing::OutgoingSpan;

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use otel_faas_runtime::azure::local::FunctionsHost;
-use otel_faas_runtime::local::collector::Collector;
+use otel_faas_local::azure::FunctionsHost;
+use otel_faas_local::collector::Collector;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
-use otel_faas_runtime::azure::local::{FunctionsHost, HostAnswer};
+use otel_faas_local::azure::{FunctionsHost, HostAnswer};
 use otel_faas_runtime::azure::{
     AppIdentity, AzureEvent, EventHubsBatch, FunctionApp, FunctionBindings, HttpRequest,
     InvokeResponse, QueueMessage, RunningApp, ServiceBusMessage, TimerInfo,

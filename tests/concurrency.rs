@@ -8,10 +8,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use otel_faas_runtime::local::collector::{AttributeValue, MetricValue, ReceivedSpan};
-use otel_faas_runtime::local::emulator::{
-    FunctionConfig, Invocation, InvocationOutcome, InvocationResult,
-};
+use otel_faas_local::collector::{AttributeValue, MetricValue, ReceivedSpan};
+use otel_faas_local::emulator::{FunctionConfig, Invocation, InvocationOutcome, InvocationResult};
 use serde_json::{Value, json};
 
 mod platform;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use otel_faas_runtime::local::collector::{AttributeValue, Collector, MetricValue, ReceivedSpan};
-use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, InvocationResult};
+use otel_faas_local::collector::{AttributeValue, Collector, MetricValue, ReceivedSpan};
+use otel_faas_local::emulator::{FunctionConfig, Invocation, InvocationResult};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

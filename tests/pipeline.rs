@@ -9,7 +9,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::SpanData;
-use otel_faas_runtime::local::sqs::SqsQueues;
+use otel_faas_local::sqs::SqsQueues;
 use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 use serde_json::Value;
 

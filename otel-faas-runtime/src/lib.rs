@@ -113,6 +113,9 @@ mod platform;
 mod processor;
 mod propagation;
 pub mod redact;
+// The trace-tree printer: the console exporter and `TestKit::tree` print with it here, and
+// `otel-faas-local` (the local runner) re-exports it. Not part of this crate's API.
+#[doc(hidden)]
 pub mod render;
 mod resource;
 pub mod sampling;
@@ -120,9 +123,6 @@ pub mod telemetry;
 pub mod trigger;
 mod watchdog;
 
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -384,3 +384,183 @@ mod memory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The runtime's half of what `otel-faas-local`'s collector tests check over OTLP/HTTP
+    //! (`metrics_from_the_real_exporter_round_trip` there): the points [`FaasMetrics`] hands
+    //! its exporter, read as the SDK gives them.
+
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+
+    use super::*;
+
+    /// One exported point, with what the OTLP request would carry about it.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Point {
+        scope: String,
+        name: String,
+        unit: String,
+        trigger: Option<String>,
+        value: Value,
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Value {
+        Sum {
+            value: f64,
+            monotonic: bool,
+            delta: bool,
+        },
+        Histogram {
+            count: u64,
+            sum: f64,
+            delta: bool,
+        },
+    }
+
+    /// Keeps every exported point.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<Point>>>);
+
+    impl PushMetricExporter for Capture {
+        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+            let mut points = self.0.lock().unwrap();
+            for scope in metrics.scope_metrics() {
+                for metric in scope.metrics() {
+                    let point = |trigger: Option<String>, value| Point {
+                        scope: scope.scope().name().to_owned(),
+                        name: metric.name().to_owned(),
+                        unit: metric.unit().to_owned(),
+                        trigger,
+                        value,
+                    };
+                    match metric.data() {
+                        AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                            for p in sum.data_points() {
+                                points.push(point(
+                                    trigger(p.attributes()),
+                                    Value::Sum {
+                                        value: p.value() as f64,
+                                        monotonic: sum.is_monotonic(),
+                                        delta: sum.temporality() == Temporality::Delta,
+                                    },
+                                ));
+                            }
+                        }
+                        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                            for p in histogram.data_points() {
+                                points.push(point(
+                                    trigger(p.attributes()),
+                                    Value::Histogram {
+                                        count: p.count(),
+                                        sum: p.sum(),
+                                        delta: histogram.temporality() == Temporality::Delta,
+                                    },
+                                ));
+                            }
+                        }
+                        other => panic!("unexpected data for {}: {other:?}", metric.name()),
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+
+        fn temporality(&self) -> Temporality {
+            Temporality::Delta
+        }
+    }
+
+    /// The point's `faas.trigger`.
+    fn trigger<'a>(mut attributes: impl Iterator<Item = &'a KeyValue>) -> Option<String> {
+        attributes
+            .find(|kv| kv.key.as_str() == FAAS_TRIGGER)
+            .map(|kv| kv.value.to_string())
+    }
+
+    fn find<'a>(points: &'a [Point], name: &str) -> &'a Point {
+        points
+            .iter()
+            .find(|point| point.name == name)
+            .unwrap_or_else(|| panic!("no point named {name} in {points:#?}"))
+    }
+
+    #[tokio::test]
+    async fn the_runtimes_faas_metrics_arrive_as_it_records_them() {
+        let capture = Capture::default();
+        let metrics = FaasMetrics::new(
+            Resource::builder_empty()
+                .with_service_name("orders")
+                .build(),
+            Box::new(capture.clone()),
+        );
+        metrics.record_init(FaasTrigger::PubSub, Duration::from_millis(12));
+        metrics.record(&InvocationFacts {
+            trigger: FaasTrigger::PubSub,
+            coldstart: true,
+            failed: true,
+            timed_out: false,
+            duration: Some(Duration::from_millis(800)),
+        });
+        let exported = metrics.flush(Duration::from_secs(5)).await.expect("flush");
+        assert!(exported > 0);
+        let points = capture.0.lock().unwrap().clone();
+        let names: HashSet<&str> = points.iter().map(|point| point.name.as_str()).collect();
+        assert_eq!(
+            names,
+            HashSet::from([
+                "faas.invocations",
+                "faas.errors",
+                "faas.coldstarts",
+                "faas.invoke_duration",
+                "faas.init_duration"
+            ]),
+            "no timeout, no faas.timeouts point"
+        );
+        for point in &points {
+            assert_eq!(point.trigger.as_deref(), Some("pubsub"), "{point:?}");
+            assert_eq!(point.scope, "otel-faas");
+        }
+        for counter in ["faas.invocations", "faas.errors", "faas.coldstarts"] {
+            assert_eq!(
+                find(&points, counter).value,
+                Value::Sum {
+                    value: 1.0,
+                    monotonic: true,
+                    delta: true
+                }
+            );
+        }
+        let init = find(&points, "faas.init_duration");
+        assert_eq!(init.unit, "s");
+        assert_eq!(
+            init.value,
+            Value::Histogram {
+                count: 1,
+                sum: 0.012,
+                delta: true
+            }
+        );
+        let invoke = find(&points, "faas.invoke_duration");
+        assert_eq!(
+            invoke.value,
+            Value::Histogram {
+                count: 1,
+                sum: 0.8,
+                delta: true
+            }
+        );
+    }
+}

@@ -1,5 +1,6 @@
-//! What `#[traced_function]` expands to. Not a stable API: only the macro of the same
-//! version may use it.
+//! What `#[traced_function]` expands to, and the few insides the local runner
+//! (`otel-faas-local`) reaches. Not a stable API: only the macro and the local runner of the
+//! same version may use it.
 //!
 //! The macro maps the trigger named in the attribute to one module here and calls its
 //! `instrument` with the handler's event, its body, and the reader of its return value.
@@ -99,3 +100,26 @@ entry_point!(/** `trigger = "service_bus"`. */ azure_service_bus: ServiceBusInpu
 entry_point!(/** `trigger = "event_hubs"`. */ azure_event_hubs: EventHubsInput => AzureEventHubs);
 #[cfg(feature = "azure")]
 entry_point!(/** `trigger = "timer"`. */ azure_timer: TimerInput => AzureTimer);
+
+/// What `otel-faas-local`, the local runner of this workspace, needs from the runtime's
+/// insides to play the platform in process.
+pub mod local {
+    use crate::telemetry::Telemetry;
+
+    /// Installs the log subscriber `lambda::run` and `azure::FunctionApp::run` install: JSON
+    /// or text lines with the trace and span ids, and `telemetry`'s tracing layer.
+    pub fn install_logging(telemetry: Option<&Telemetry>) {
+        crate::logging::install(telemetry);
+    }
+
+    /// The header that carries the Functions host's invocation id
+    /// (`X-Azure-Functions-InvocationId`).
+    #[cfg(feature = "azure")]
+    pub const AZURE_INVOCATION_ID: &str = crate::azure::INVOCATION_ID;
+
+    /// The function app `app` serves, as it was described (explicitly or by the environment).
+    #[cfg(feature = "azure")]
+    pub fn app_identity(app: &crate::azure::FunctionApp) -> &crate::azure::AppIdentity {
+        app.app_identity()
+    }
+}

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use otel_faas_runtime::local::collector::{AttributeValue, Collector, ReceivedSpan};
-use otel_faas_runtime::local::emulator::{
+use otel_faas_local::collector::{AttributeValue, Collector, ReceivedSpan};
+use otel_faas_local::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
-use otel_faas_runtime::local::process::{FunctionProcess, Output};
+use otel_faas_local::process::{FunctionProcess, Output};
 use serde_json::Value;
 
 pub const FUNCTION: &str = "e2e-function";

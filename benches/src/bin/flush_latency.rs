@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use otel_faas_benches::{contestant_binary, count_stdout};
+use otel_faas_local::collector::Collector;
+use otel_faas_local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use otel_faas_runtime::Error;
-use otel_faas_runtime::local::collector::Collector;
-use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use tokio::process::{Child, Command};
 
 /// The slow collector's delay before answering each export.

@@ -29,9 +29,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use otel_faas_benches::{contestant_binary, count_stdout, thousands};
+use otel_faas_local::collector::Collector;
+use otel_faas_local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use otel_faas_runtime::Error;
-use otel_faas_runtime::local::collector::Collector;
-use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 

@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use otel_faas_benches::{contestant_binary, thousands};
+use otel_faas_local::collector::Collector;
+use otel_faas_local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use otel_faas_runtime::Error;
-use otel_faas_runtime::local::collector::Collector;
-use otel_faas_runtime::local::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use tokio::process::Command;
 
 const CONCURRENCY: [u32; 3] = [1, 4, 16];

@@ -42,11 +42,7 @@
 
 mod context;
 mod function_json;
-#[doc(hidden)]
 mod handler;
-#[cfg(feature = "local")]
-#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-pub mod local;
 pub(crate) mod payload;
 mod resource;
 pub(crate) mod server;
@@ -81,6 +77,7 @@ use crate::config::Config;
 use crate::telemetry::Telemetry;
 use context::FunctionIdentity;
 use handler::{Function, Registered};
+pub(crate) use server::INVOCATION_ID;
 
 /// How long the final flush on shutdown may take.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
@@ -133,6 +130,12 @@ impl FunctionApp {
             identity: AppIdentity::from_env(),
             telemetry: None,
         }
+    }
+
+    /// The function app served (what its resource describes), for the local runner's host
+    /// double and the test kit.
+    pub(crate) fn app_identity(&self) -> &AppIdentity {
+        &self.identity
     }
 
     /// Describes the function app explicitly instead of from the environment.
@@ -218,12 +221,6 @@ impl FunctionApp {
             functions,
             telemetry,
         }
-    }
-
-    /// The app's identity (what its resource describes).
-    #[cfg(feature = "testing")]
-    pub(crate) fn app_identity(&self) -> &AppIdentity {
-        &self.identity
     }
 
     /// Starts serving on `addr` (port 0 picks a free one) in the background.

@@ -2,7 +2,7 @@
 //!
 //! The same `main` serves both worlds. Started by Lambda (or by this runner),
 //! `AWS_LAMBDA_RUNTIME_API` is set and [`LocalRunner::run`] serves the handler with
-//! [`crate::lambda::run`]. Started by hand, it plays the platform: it starts the Runtime API
+//! [`otel_faas_runtime::lambda::run`]. Started by hand, it plays the platform: it starts the Runtime API
 //! emulator and an OTLP collector on 127.0.0.1, starts this very executable again as the
 //! function process (as Lambda starts a `bootstrap`), sends the sample events one by one,
 //! and prints each invocation's response, its trace tree as the collector received it, and
@@ -18,7 +18,8 @@
 //! endpoint instead and only the responses are printed.
 //!
 //! ```no_run
-//! use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalRunner, traced_function};
+//! use otel_faas_local::LocalRunner;
+//! use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 //!
 //! #[traced_function(trigger = "other")]
 //! async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
@@ -36,15 +37,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::collector::{Collector, MetricValue, ReceivedMetric};
-use super::emulator::{
+use crate::collector::{Collector, MetricValue, ReceivedMetric};
+use crate::emulator::{
     FunctionConfig, Invocation, InvocationOutcome, InvocationResult, RuntimeApi,
 };
-use super::process::{FunctionProcess, Output};
-use crate::Error;
-use crate::config::{Config, ExporterKind};
-use crate::lambda::Handler;
-use crate::render::{SpanView, render_trees};
+use crate::process::{FunctionProcess, Output};
+use otel_faas_runtime::Error;
+use otel_faas_runtime::config::{Config, ExporterKind};
+use otel_faas_runtime::lambda::Handler;
+use otel_faas_runtime::render::{SpanView, render_trees};
 
 /// How long to wait for an invocation's spans after its response (the export happens before
 /// the response; a malformed event's span is exported just after).
@@ -127,7 +128,7 @@ impl LocalRunner {
             .enable_all()
             .build()?;
         if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-            return runtime.block_on(crate::lambda::run(handler));
+            return runtime.block_on(otel_faas_runtime::lambda::run(handler));
         }
         runtime.block_on(self.emulate())
     }
@@ -430,160 +431,4 @@ fn format_duration(duration: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::local::collector::AttributeValue;
-
-    fn point(name: &str, unit: &str, trigger: &str, value: MetricValue) -> ReceivedMetric {
-        ReceivedMetric {
-            name: name.to_owned(),
-            unit: unit.to_owned(),
-            attributes: vec![(
-                "faas.trigger".to_owned(),
-                AttributeValue::String(trigger.to_owned()),
-            )],
-            value,
-            resource: Vec::new(),
-            scope: "otel-faas".to_owned(),
-        }
-    }
-
-    fn count(value: f64) -> MetricValue {
-        MetricValue::Sum {
-            value,
-            monotonic: true,
-            delta: true,
-        }
-    }
-
-    fn seconds(count: u64, sum: f64) -> MetricValue {
-        MetricValue::Histogram {
-            count,
-            sum,
-            delta: true,
-        }
-    }
-
-    #[test]
-    fn faas_points_make_one_line_in_a_fixed_order() {
-        // In the order the SDK happens to export them.
-        let points = [
-            point("faas.init_duration", "s", "pubsub", seconds(1, 0.0123)),
-            point("faas.invoke_duration", "s", "pubsub", seconds(1, 0.000_812)),
-            point("faas.coldstarts", "{coldstart}", "pubsub", count(1.0)),
-            point("faas.invocations", "{invocation}", "pubsub", count(1.0)),
-        ];
-        assert_eq!(
-            metrics_lines(&points),
-            [
-                "metrics  faas.invocations=1  faas.coldstarts=1  faas.invoke_duration=1×812 µs  \
-              faas.init_duration=1×12.30 ms  (faas.trigger=pubsub)"
-            ]
-        );
-    }
-
-    #[test]
-    fn repeated_points_add_up_and_histograms_show_their_mean() {
-        let points = [
-            point("faas.invocations", "{invocation}", "http", count(2.0)),
-            point("faas.invoke_duration", "s", "http", seconds(2, 0.003)),
-            point("faas.invocations", "{invocation}", "http", count(1.0)),
-            point("faas.invoke_duration", "s", "http", seconds(1, 1.497)),
-            point("faas.errors", "{error}", "http", count(1.0)),
-        ];
-        assert_eq!(
-            metrics_lines(&points),
-            [
-                "metrics  faas.invocations=3  faas.errors=1  faas.invoke_duration=3×500.00 ms  \
-              (faas.trigger=http)"
-            ]
-        );
-    }
-
-    #[test]
-    fn other_instruments_and_attribute_sets_whatever_their_order() {
-        let mut queue = point("queue.depth", "By", "pubsub", MetricValue::Gauge(1.5));
-        queue
-            .attributes
-            .push(("shard".to_owned(), AttributeValue::Int(2)));
-        let mut reordered = point("queue.depth", "By", "pubsub", MetricValue::Gauge(2.0));
-        reordered
-            .attributes
-            .insert(0, ("shard".to_owned(), AttributeValue::Int(2)));
-        let mut bare = point("custom.count", "", "", count(0.25));
-        bare.attributes.clear();
-        let points = [
-            point("faas.invocations", "{invocation}", "pubsub", count(1.0)),
-            queue,
-            bare,
-            point("aaa.latency", "ms", "pubsub", seconds(4, 10.0)),
-            point("faas.timeouts", "{timeout}", "pubsub", count(1.0)),
-            reordered,
-        ];
-        assert_eq!(
-            metrics_lines(&points),
-            [
-                "metrics  faas.invocations=1  faas.timeouts=1  aaa.latency=4×2.5 ms  \
-                 (faas.trigger=pubsub)",
-                "metrics  queue.depth=2 By  (faas.trigger=pubsub, shard=2)",
-                "metrics  custom.count=0.25",
-            ]
-        );
-    }
-
-    #[test]
-    fn no_point_no_line() {
-        assert!(metrics_lines(&[]).is_empty());
-        assert_eq!(
-            metrics_lines(&[point("faas.invoke_duration", "s", "timer", seconds(0, 0.0))]),
-            ["metrics  faas.invoke_duration=0  (faas.trigger=timer)"]
-        );
-    }
-
-    #[test]
-    fn metrics_are_expected_unless_turned_off() {
-        let config = |vars: &'static [(&'static str, &'static str)]| {
-            Config::from_lookup(|key| {
-                vars.iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| (*v).to_owned())
-            })
-        };
-        // Only the variables the runner's own test process does not set are looked at here.
-        if std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none() {
-            assert!(metrics_expected(&config(&[])));
-            assert!(metrics_expected(&config(&[(
-                "OTEL_METRICS_EXPORTER",
-                "otlp"
-            )])));
-        }
-        assert!(!metrics_expected(&config(&[(
-            "OTEL_METRICS_EXPORTER",
-            "none"
-        )])));
-        assert!(!metrics_expected(&config(&[("OTEL_SDK_DISABLED", "true")])));
-        assert!(!metrics_expected(&config(&[(
-            "OTEL_TRACES_EXPORTER",
-            "none"
-        )])));
-    }
-
-    #[tokio::test]
-    async fn without_metrics_the_runner_stops_waiting_for_them() {
-        let collector = Collector::start().await.expect("collector");
-        let mut cursor = MetricsCursor::new(true);
-        let started = std::time::Instant::now();
-        print_metrics(&collector, &mut cursor).await;
-        assert!(started.elapsed() >= METRICS_GRACE);
-        assert!(!cursor.wait, "none came: no more waiting");
-        let started = std::time::Instant::now();
-        print_metrics(&collector, &mut cursor).await;
-        assert!(started.elapsed() < METRICS_GRACE);
-
-        let mut off = MetricsCursor::new(false);
-        let started = std::time::Instant::now();
-        print_metrics(&collector, &mut off).await;
-        assert!(started.elapsed() < METRICS_GRACE);
-        assert_eq!(off.shown, 0);
-    }
-}
+mod tests;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
-use super::emulator::RuntimeApi;
+use crate::emulator::RuntimeApi;
 
 /// Where the function process's standard output and error go.
 #[derive(Clone, Debug)]

@@ -19,7 +19,7 @@
 //!
 //! ```no_run
 //! # async fn example() -> std::io::Result<()> {
-//! use otel_faas_runtime::local::sqs::SqsQueues;
+//! use otel_faas_local::sqs::SqsQueues;
 //!
 //! let sqs = SqsQueues::start("eu-west-1", "123456789012").await?;
 //! let url = sqs.create_queue("orders"); // http://127.0.0.1:PORT/123456789012/orders
@@ -51,8 +51,8 @@ use tokio::sync::watch;
 
 pub use message::{MessageAttribute, QueuedMessage};
 
-use super::emulator::fresh_request_id;
-use super::server::{self, HttpResponse};
+use crate::emulator::fresh_request_id;
+use crate::server::{self, HttpResponse};
 use protocol::{JSON_1_0, SendBatchRequest, SendRequest, SqsError, TARGET_PREFIX, json_response};
 
 /// Largest request body read (ten messages of 1 MiB, and room for the JSON around them).

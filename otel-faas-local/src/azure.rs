@@ -14,13 +14,14 @@ use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
-use super::server::INVOCATION_ID;
-use super::{FunctionApp, RunningApp};
-use crate::Error;
-use crate::config::Config;
-use crate::local::collector::Collector;
-use crate::render::{SpanView, render_trees};
-use crate::telemetry::Telemetry;
+use otel_faas_runtime::__private::local::{AZURE_INVOCATION_ID, app_identity, install_logging};
+use otel_faas_runtime::Error;
+use otel_faas_runtime::azure::{FunctionApp, RunningApp};
+use otel_faas_runtime::config::Config;
+use otel_faas_runtime::render::{SpanView, render_trees};
+use otel_faas_runtime::telemetry::Telemetry;
+
+use crate::collector::Collector;
 
 /// The host version the double announces.
 const HOST_VERSION: &str = "4.1040.300.0";
@@ -127,7 +128,7 @@ impl FunctionsHost {
     ) -> std::io::Result<HostAnswer> {
         let headers = request.headers_mut();
         if let Ok(id) = HeaderValue::from_str(invocation_id) {
-            headers.insert(INVOCATION_ID, id);
+            headers.insert(AZURE_INVOCATION_ID, id);
         }
         headers.insert(
             "x-azure-functions-hostversion",
@@ -176,7 +177,8 @@ enum Planned {
 /// host (`FUNCTIONS_CUSTOMHANDLER_PORT` set), it serves the app instead, as deployed.
 ///
 /// ```no_run
-/// use otel_faas_runtime::azure::{AzureEvent, FunctionApp, TimerInfo, local::LocalHost};
+/// use otel_faas_local::azure::LocalHost;
+/// use otel_faas_runtime::azure::{AzureEvent, FunctionApp, TimerInfo};
 /// use otel_faas_runtime::{traced_function, Error};
 ///
 /// #[traced_function(trigger = "timer")]
@@ -262,7 +264,7 @@ impl LocalHost {
             Some(_) => None,
         };
         let config = Config::from_env();
-        let resource = self.app.identity.resource(&config);
+        let resource = app_identity(&self.app).resource(&config);
         let builder = Telemetry::builder().with_resource(resource).config(config);
         // In process, the embedded collector's address cannot go through the environment.
         let telemetry = match &collector {
@@ -277,7 +279,7 @@ impl LocalHost {
             }
             None => builder.build(),
         };
-        crate::logging::install(Some(&telemetry));
+        install_logging(Some(&telemetry));
         let mut app = self.app.telemetry(telemetry);
         if let Some(root) = self.root {
             app = app.root(root);

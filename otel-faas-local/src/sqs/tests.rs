@@ -187,7 +187,7 @@ async fn the_delivered_shape_matches_the_sample_event() {
     .await;
     let event = sqs.receive("orders", 10).expect("a batch");
     let sample: Value =
-        serde_json::from_str(include_str!("../../../../examples/events/sqs_batch.json"))
+        serde_json::from_str(include_str!("../../../examples/events/sqs_batch.json"))
             .expect("the sample");
     let keys = |v: &Value| {
         let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();

@@ -20,7 +20,8 @@
 //!
 //! ```no_run
 //! use aws_lambda_events::event::sqs::SqsEvent;
-//! use otel_faas_runtime::{Error, lambda::LambdaEvent, local::LocalPipeline, traced_function};
+//! use otel_faas_local::LocalPipeline;
+//! use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 //!
 //! #[traced_function(trigger = "other")]
 //! async fn api(event: LambdaEvent<serde_json::Value>) -> Result<(), Error> {
@@ -52,14 +53,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::collector::{Collector, ReceivedSpan};
-use super::emulator::{FunctionConfig, Invocation, RuntimeApi};
-use super::process::{FunctionProcess, Output};
-use super::runner::print_outcome;
-use super::sqs::SqsQueues;
-use crate::Error;
-use crate::lambda::Handler;
-use crate::render::{SpanView, render_connected};
+use crate::collector::{Collector, ReceivedSpan};
+use crate::emulator::{FunctionConfig, Invocation, RuntimeApi};
+use crate::process::{FunctionProcess, Output};
+use crate::runner::print_outcome;
+use crate::sqs::SqsQueues;
+use otel_faas_runtime::Error;
+use otel_faas_runtime::lambda::Handler;
+use otel_faas_runtime::render::{SpanView, render_connected};
 
 /// How long to wait for an invocation's spans after its response.
 const SPANS_GRACE: Duration = Duration::from_secs(3);
@@ -164,7 +165,7 @@ impl LocalPipeline {
         configure(&mut config);
         self.functions.push(Function {
             config,
-            serve: Box::new(move || Box::pin(crate::lambda::run(handler))),
+            serve: Box::new(move || Box::pin(otel_faas_runtime::lambda::run(handler))),
         });
         self
     }

@@ -1,0 +1,408 @@
+//! An OTLP/HTTP **traces and metrics receiver** on 127.0.0.1, for the local runner, the
+//! end-to-end tests and the benchmarks.
+//!
+//! [`Collector`] plays the part of an OpenTelemetry Collector for one process: point a function
+//! at it with `OTEL_EXPORTER_OTLP_ENDPOINT=`[`Collector::endpoint`], and every span the function
+//! exports is decoded from the real protobuf request and kept as a [`ReceivedSpan`]: a
+//! [`SpanView`](crate::render::SpanView) to print with
+//! [`render_trees`](crate::render::render_trees), the resource and scope it came with, and its
+//! attributes with their OTLP types. Every metric data point is
+//! kept as a [`ReceivedMetric`]: its instrument's name and unit, its typed attributes and its
+//! [`MetricValue`].
+//!
+//! # What is implemented
+//!
+//! - `POST /v1/traces` with `Content-Type: application/x-protobuf`: the body is decoded as an
+//!   `ExportTraceServiceRequest`, its spans are stored in arrival order, and the answer is `200`
+//!   with an encoded empty `ExportTraceServiceResponse` (full success) and
+//!   `Content-Type: application/x-protobuf`.
+//! - `POST /v1/metrics`, under the same rules: the body is decoded as an
+//!   `ExportMetricsServiceRequest`, its data points are stored in arrival order (sums, gauges
+//!   and histograms; exponential histograms by count and sum; summaries are skipped), and the
+//!   answer is an encoded empty `ExportMetricsServiceResponse`.
+//! - HTTP/1.1 with keep-alive, one tokio task per connection.
+//! - A slow collector: [`Collector::start_with_delay`] answers every export, traces and
+//!   metrics alike, only after a delay. What an export carries is stored as soon as the request
+//!   is decoded, before the delay, so an exporter that gives up waiting has still delivered it.
+//! - A failing collector: [`Collector::start_answering`] stores every decodable export, traces
+//!   and metrics alike, and answers it with the status it was given.
+//!
+//! Requests the collector turns down get a `text/plain` message saying why, and the collector
+//! keeps serving. Both paths follow the same rules:
+//!
+//! | Situation                                                       | Status |
+//! |-----------------------------------------------------------------|--------|
+//! | `Content-Encoding` other than `identity` (e.g. `gzip`)          | 415    |
+//! | `Content-Type` other than `application/x-protobuf` (JSON too)   | 415    |
+//! | body over [`MAX_BODY_BYTES`]                                    | 413    |
+//! | body that does not decode as the path's `Export…ServiceRequest` | 400    |
+//! | body cut short                                                  | 400    |
+//! | `/v1/traces` or `/v1/metrics` with another method than `POST`   | 405    |
+//! | any other path (`/v1/logs`, …)                                  | 404    |
+//!
+//! # What is not implemented
+//!
+//! - Compressed bodies: no gzip (answered `415`; leave `OTEL_EXPORTER_OTLP_COMPRESSION` unset).
+//! - OTLP/JSON (answered `415`), OTLP/gRPC, HTTP/2 and TLS.
+//! - The logs and profiles endpoints (`/v1/logs`, … answer `404`).
+//! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
+//! - Partial success, throttling (`429`/`503` with `Retry-After`) and authentication: every
+//!   decodable export is accepted whole, whatever its headers.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use otel_faas_local::collector::Collector;
+//! use otel_faas_local::render::render_trees;
+//!
+//! # async fn example() -> std::io::Result<()> {
+//! let collector = Collector::start().await?;
+//! // … run a function with OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint() …
+//! if collector.wait_for(Duration::from_secs(5), |span| span.view.kind == "SERVER").await {
+//!     let views: Vec<_> = collector.spans().into_iter().map(|span| span.view).collect();
+//!     print!("{}", render_trees(&views));
+//! }
+//! // The FaaS metrics leave in the same flush as the spans.
+//! if collector.wait_for_metrics(Duration::from_secs(1), |point| point.name == "faas.invocations").await {
+//!     for point in collector.metrics() {
+//!         println!("{} {:?} {:?}", point.name, point.value, point.attribute("faas.trigger"));
+//!     }
+//! }
+//! collector.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::server::{self};
+use decode::{received_metrics, received_spans};
+use requests::handle_request;
+
+/// The path span exports are posted to.
+const TRACES_PATH: &str = "/v1/traces";
+
+/// The path metric exports are posted to.
+const METRICS_PATH: &str = "/v1/metrics";
+
+/// The media type of OTLP/HTTP protobuf bodies.
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// Largest export body accepted (uncompressed); larger ones are answered `413`.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+mod decode;
+mod received;
+mod requests;
+#[cfg(test)]
+mod tests;
+
+pub use decode::span_view;
+pub use received::{AttributeValue, MetricValue, ReceivedMetric, ReceivedSpan};
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/// An OTLP/HTTP traces and metrics receiver on 127.0.0.1 (protobuf bodies, `POST /v1/traces`
+/// and `POST /v1/metrics`).
+///
+/// Clones share one collector. It stops serving on [`Collector::shutdown`] or when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Collector {
+    shared: Arc<Shared>,
+    _stop_on_drop: Arc<StopOnDrop>,
+}
+
+impl fmt::Debug for Collector {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Collector")
+            .field("addr", &self.shared.addr)
+            .field("delay", &self.shared.delay)
+            .field("requests", &self.requests())
+            .field("spans", &self.shared.lock_spans().len())
+            .field("metric_requests", &self.metric_requests())
+            .field("metrics", &self.shared.lock_metrics().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// Binds 127.0.0.1 on an ephemeral port and serves on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start() -> std::io::Result<Collector> {
+        Self::start_with_delay(Duration::ZERO).await
+    }
+
+    /// Like [`Collector::start`], but answers every export, traces and metrics alike, after
+    /// `delay` (to emulate a slow collector). Spans and metric points are stored on arrival,
+    /// before the delay.
+    pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
+        Self::start_with(delay, StatusCode::OK).await
+    }
+
+    /// A collector that decodes, stores and counts every export, traces and metrics alike,
+    /// but answers it with `status`, as an overloaded (`503`) or broken (`500`) collector does.
+    pub async fn start_answering(status: StatusCode) -> std::io::Result<Collector> {
+        Self::start_with(Duration::ZERO, status).await
+    }
+
+    async fn start_with(delay: Duration, answer: StatusCode) -> std::io::Result<Collector> {
+        let (listener, addr) = server::bind_loopback().await?;
+        let shared = Arc::new(Shared::new(addr, delay, answer));
+        let handler = Arc::clone(&shared);
+        server::serve(
+            listener,
+            shared.shutdown.subscribe(),
+            "OTLP collector",
+            move |request| handle_request(Arc::clone(&handler), request),
+        );
+        Ok(Collector {
+            _stop_on_drop: Arc::new(StopOnDrop(Arc::clone(&shared))),
+            shared,
+        })
+    }
+
+    /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT` (exporters
+    /// append `/v1/traces` and `/v1/metrics`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The socket address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// Every span received so far, in arrival order (resource and scope kept alongside).
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.shared.lock_spans().clone()
+    }
+
+    /// Every metric data point received so far, in arrival order (the points of one export
+    /// in the order the export lists them).
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.shared.lock_metrics().clone()
+    }
+
+    /// Number of span export requests (`/v1/traces`) received and decoded (requests answered
+    /// with an error status are not counted; metric exports are counted by
+    /// [`Collector::metric_requests`]). [`Collector::clear`] leaves it alone.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Number of metric export requests (`/v1/metrics`) received and decoded, counted as
+    /// [`Collector::requests`] counts span exports. [`Collector::clear`] leaves it alone.
+    pub fn metric_requests(&self) -> u64 {
+        self.shared.metric_requests.load(Ordering::SeqCst)
+    }
+
+    /// The headers of the last span export received and decoded (what
+    /// `OTEL_EXPORTER_OTLP_HEADERS` adds shows here).
+    pub fn last_export_headers(&self) -> HeaderMap {
+        self.shared
+            .last_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until a received span satisfies `predicate` or `timeout` passes; returns whether
+    /// one did. Spans received before the call count.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        predicate: impl Fn(&ReceivedSpan) -> bool,
+    ) -> bool {
+        self.wait_until(timeout, |shared| shared.lock_spans().iter().any(&predicate))
+            .await
+    }
+
+    /// Waits until a received metric data point satisfies `predicate` or `timeout` passes;
+    /// returns whether one did. Points received before the call count.
+    pub async fn wait_for_metrics(
+        &self,
+        timeout: Duration,
+        predicate: impl Fn(&ReceivedMetric) -> bool,
+    ) -> bool {
+        self.wait_until(timeout, |shared| {
+            shared.lock_metrics().iter().any(&predicate)
+        })
+        .await
+    }
+
+    /// Waits until at least `n` metric data points arrived (since the start or the last
+    /// [`Collector::clear`]) or `timeout` passes; returns whether they did. The points of one
+    /// export are stored at once, so when this returns `true` the export that brought the
+    /// `n`th point is there whole.
+    pub async fn wait_for_metric_count(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |shared| shared.lock_metrics().len() >= n)
+            .await
+    }
+
+    /// The spans of every trace the Lambda invocation `request_id` took part in, once its
+    /// invocation span (the one whose `faas.invocation_id` is `request_id`) has arrived;
+    /// `None` when it has not within `timeout`.
+    pub async fn invocation_traces(
+        &self,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Option<Vec<ReceivedSpan>> {
+        let is_invocation =
+            |span: &ReceivedSpan| span.view.attribute("faas.invocation_id") == Some(request_id);
+        if !self.wait_for(timeout, is_invocation).await {
+            return None;
+        }
+        let spans = self.spans();
+        let traces: HashSet<String> = spans
+            .iter()
+            .filter(|s| is_invocation(s))
+            .map(|s| s.view.trace_id.clone())
+            .collect();
+        Some(
+            spans
+                .into_iter()
+                .filter(|s| traces.contains(&s.view.trace_id))
+                .collect(),
+        )
+    }
+
+    /// Waits until at least `n` spans arrived (since the start or the last
+    /// [`Collector::clear`]) or `timeout` passes; returns whether they did.
+    pub async fn wait_for_count(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, |shared| shared.lock_spans().len() >= n)
+            .await
+    }
+
+    /// Forgets received spans and metric data points.
+    pub fn clear(&self) {
+        self.shared.lock_spans().clear();
+        self.shared.lock_metrics().clear();
+    }
+
+    /// Stops serving: the listener closes and open connections are dropped, pending answers
+    /// included. Received spans and metric points stay readable.
+    pub fn shutdown(&self) {
+        self.shared.stop();
+    }
+
+    /// Waits until `done` holds for what was received, re-checking on every arrival.
+    async fn wait_until(&self, timeout: Duration, done: impl Fn(&Shared) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        // Subscribed before the first check, so an arrival between check and wait is not lost.
+        let mut arrivals = self.shared.arrivals.subscribe();
+        loop {
+            if done(&self.shared) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, arrivals.changed()).await {
+                Ok(Ok(())) => {}
+                // Timed out, or the sender is gone (it lives as long as `self`).
+                Ok(Err(_)) | Err(_) => return false,
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state
+// ---------------------------------------------------------------------------------------------
+
+/// Stops the server when the last [`Collector`] clone goes (the server tasks hold [`Shared`],
+/// not this).
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// State shared by the [`Collector`] handles and the server tasks.
+struct Shared {
+    addr: SocketAddr,
+    delay: Duration,
+    /// The status every decoded export is answered with.
+    answer: StatusCode,
+    spans: Mutex<Vec<ReceivedSpan>>,
+    metrics: Mutex<Vec<ReceivedMetric>>,
+    /// Decoded span exports.
+    requests: AtomicU64,
+    /// Decoded metric exports.
+    metric_requests: AtomicU64,
+    /// The headers of the last decoded span export request.
+    last_headers: Mutex<HeaderMap>,
+    /// Bumped after every decoded export; waiters re-check on change.
+    arrivals: watch::Sender<u64>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn new(addr: SocketAddr, delay: Duration, answer: StatusCode) -> Self {
+        Self {
+            addr,
+            delay,
+            answer,
+            spans: Mutex::new(Vec::new()),
+            metrics: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            metric_requests: AtomicU64::new(0),
+            last_headers: Mutex::new(HeaderMap::new()),
+            arrivals: watch::Sender::new(0),
+            shutdown: watch::Sender::new(false),
+        }
+    }
+
+    fn lock_spans(&self) -> MutexGuard<'_, Vec<ReceivedSpan>> {
+        // Every update is one push or clear, so the list stays consistent across a panic.
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_metrics(&self) -> MutexGuard<'_, Vec<ReceivedMetric>> {
+        // As for the spans: every update is one extend or clear.
+        self.metrics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one decoded span export and stores its spans and headers, then wakes the
+    /// waiters.
+    fn record(&self, request: &ExportTraceServiceRequest, headers: HeaderMap) {
+        let export = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let spans = received_spans(request, export);
+        *self
+            .last_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = headers;
+        self.lock_spans().extend(spans);
+        self.arrivals.send_modify(|arrivals| *arrivals += 1);
+    }
+
+    /// Counts one decoded metrics export and stores its data points, then wakes the waiters.
+    fn record_metrics(&self, request: &ExportMetricsServiceRequest) {
+        let points = received_metrics(request);
+        self.metric_requests.fetch_add(1, Ordering::SeqCst);
+        self.lock_metrics().extend(points);
+        self.arrivals.send_modify(|arrivals| *arrivals += 1);
+    }
+
+    fn stop(&self) {
+        self.shutdown.send_replace(true);
+    }
+}

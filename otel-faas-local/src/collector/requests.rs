@@ -1,0 +1,231 @@
+//! The export requests: checked, decoded and answered as an OpenTelemetry Collector answers
+//! them.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message as _;
+
+use super::{MAX_BODY_BYTES, METRICS_PATH, PROTOBUF, Shared, TRACES_PATH};
+use crate::server::HttpResponse;
+
+/// What an export path receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Signal {
+    /// `/v1/traces`: `ExportTraceServiceRequest`.
+    Traces,
+    /// `/v1/metrics`: `ExportMetricsServiceRequest`.
+    Metrics,
+}
+
+impl Signal {
+    pub(super) fn of_path(path: &str) -> Option<Signal> {
+        match path {
+            TRACES_PATH => Some(Signal::Traces),
+            METRICS_PATH => Some(Signal::Metrics),
+            _ => None,
+        }
+    }
+
+    pub(super) fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => TRACES_PATH,
+            Signal::Metrics => METRICS_PATH,
+        }
+    }
+
+    /// The protobuf message the body must decode as.
+    pub(super) fn request_message(self) -> &'static str {
+        match self {
+            Signal::Traces => "ExportTraceServiceRequest",
+            Signal::Metrics => "ExportMetricsServiceRequest",
+        }
+    }
+}
+
+pub(super) async fn handle_request(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
+    let Some(signal) = Signal::of_path(request.uri().path()) else {
+        return Ok(text_response(
+            StatusCode::NOT_FOUND,
+            format!(
+                "not found: this collector serves only POST {TRACES_PATH} and POST \
+                 {METRICS_PATH} (no logs or profiles)"
+            ),
+        ));
+    };
+    if request.method() != Method::POST {
+        let mut response = text_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method not allowed: use POST on {}", signal.path()),
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return Ok(response);
+    }
+    let mut response = handle_export(&shared, signal, request).await;
+    if !shared.delay.is_zero() {
+        tokio::time::sleep(shared.delay).await;
+    }
+    if response.status() == StatusCode::OK && shared.answer != StatusCode::OK {
+        response = text_response(
+            shared.answer,
+            format!("answering {} as configured", shared.answer),
+        );
+    }
+    Ok(response)
+}
+
+/// Checks, reads and decodes one export, and stores what it carries.
+pub(super) async fn handle_export(
+    shared: &Shared,
+    signal: Signal,
+    request: Request<Incoming>,
+) -> HttpResponse {
+    match accept_export(shared, signal, request).await {
+        Ok(()) => match signal {
+            Signal::Traces => protobuf_response(&ExportTraceServiceResponse::default()),
+            Signal::Metrics => protobuf_response(&ExportMetricsServiceResponse::default()),
+        },
+        Err(rejection) => text_response(rejection.status, rejection.message),
+    }
+}
+
+pub(super) async fn accept_export(
+    shared: &Shared,
+    signal: Signal,
+    request: Request<Incoming>,
+) -> Result<(), Rejection> {
+    check_headers(request.headers())?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(body).await?;
+    let undecodable = |error: prost::DecodeError| {
+        tracing::warn!(%error, path = signal.path(), "OTLP collector: undecodable export");
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the body is not a protobuf {}: {error}",
+                signal.request_message()
+            ),
+        )
+    };
+    match signal {
+        Signal::Traces => {
+            let export = ExportTraceServiceRequest::decode(body).map_err(undecodable)?;
+            shared.record(&export, parts.headers);
+        }
+        Signal::Metrics => {
+            let export = ExportMetricsServiceRequest::decode(body).map_err(undecodable)?;
+            shared.record_metrics(&export);
+        }
+    }
+    Ok(())
+}
+
+/// Why an export was turned down: answered with `status` and `message` as plain text.
+pub(super) struct Rejection {
+    pub(super) status: StatusCode,
+    pub(super) message: String,
+}
+
+impl Rejection {
+    pub(super) fn new(status: StatusCode, message: String) -> Self {
+        Self { status, message }
+    }
+
+    pub(super) fn unsupported(message: String) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+    }
+}
+
+/// Turns down compressed and non-protobuf bodies.
+pub(super) fn check_headers(headers: &HeaderMap) -> Result<(), Rejection> {
+    let encoding = header_text(headers, &CONTENT_ENCODING).to_ascii_lowercase();
+    match encoding.trim() {
+        "" | "identity" => {}
+        "gzip" => {
+            return Err(Rejection::unsupported(
+                "Content-Encoding gzip is not supported by this local collector: send \
+                 uncompressed protobuf (leave OTEL_EXPORTER_OTLP_COMPRESSION unset)"
+                    .to_owned(),
+            ));
+        }
+        other => {
+            return Err(Rejection::unsupported(format!(
+                "Content-Encoding {other:?} is not supported by this local collector: send \
+                 uncompressed protobuf"
+            )));
+        }
+    }
+    let content_type = header_text(headers, &CONTENT_TYPE);
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        PROTOBUF => Ok(()),
+        "application/json" => Err(Rejection::unsupported(format!(
+            "OTLP/JSON is not supported by this local collector: send {PROTOBUF} \
+             (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)"
+        ))),
+        _ => Err(Rejection::unsupported(format!(
+            "Content-Type {content_type:?} is not supported: send {PROTOBUF}"
+        ))),
+    }
+}
+
+/// A header's value as text; empty when absent or not visible ASCII.
+pub(super) fn header_text<'a>(headers: &'a HeaderMap, name: &http::header::HeaderName) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
+pub(super) async fn read_body(body: Incoming) -> Result<Bytes, Rejection> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(error) => Err(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body could not be read: {error}"),
+        )),
+    }
+}
+
+pub(super) fn protobuf_response(message: &impl prost::Message) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(message.encode_to_vec())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+    response
+}
+
+pub(super) fn text_response(status: StatusCode, message: String) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(message + "\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
