@@ -141,11 +141,12 @@ impl Invocation {
         &self.request_id
     }
 
-    /// Runs `future` as this invocation: [`current`] is this one, and every span opened
-    /// with the current context belongs to it.
+    /// Runs `future` as this invocation: [`current`] is this one. The invocation's spans
+    /// are its own through the context the glue opens them in ([`Invocation::owning`]); a
+    /// span of a handler without the glue belongs to no invocation and leaves with the next
+    /// flush (this one's, when invocations come one at a time).
     pub(crate) async fn run<F: Future>(self: Arc<Self>, future: F) -> F::Output {
-        let cx = Context::current().with_value(self.spans.clone());
-        CURRENT.scope(self, future.with_context(cx)).await
+        CURRENT.scope(self, future).await
     }
 
     /// `context` with this invocation as the owner of the spans opened under it.
