@@ -201,3 +201,43 @@ async fn a_panicking_request_leaves_the_requests_beside_it_unaffected() {
     }
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_host_gives_up_on_still_ends_and_exports_beside_the_others() {
+    let (running, host, batches) = start(&[]).await;
+    let host = &host;
+    let slow_order = message(&json!({ "steps": 2, "step_ms": 200 }));
+    // The host's `functionTimeout` passes before the slow invocation ends: it hangs up.
+    let slow = tokio::time::timeout(
+        Duration::from_millis(150),
+        host.invoke("Work", "inv-slow", &slow_order),
+    );
+    let healthy = join_all((0..4).map(|i| {
+        let order = json!({ "steps": 3, "step_ms": 10 + i * 10 });
+        async move {
+            host.invoke("Work", &format!("inv-{i}"), &message(&order))
+                .await
+                .expect("the custom handler answers")
+        }
+    }));
+    let (slow, healthy) = tokio::join!(slow, healthy);
+    assert!(slow.is_err(), "the host gave up first");
+    for (i, answer) in healthy.iter().enumerate() {
+        let id = format!("inv-{i}");
+        assert_eq!(answer.status, StatusCode::OK, "{id}: {}", answer.text());
+        assert_alone_and_complete(batch_of(&batches.all(), &id), &id, 3);
+    }
+    // The abandoned invocation ran to its end and exported its own trace.
+    let waited = std::time::Instant::now();
+    while !batches
+        .all()
+        .iter()
+        .flatten()
+        .any(|s| s.attr("faas.invocation_id").as_deref() == Some("inv-slow"))
+        && waited.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_alone_and_complete(batch_of(&batches.all(), "inv-slow"), "inv-slow", 2);
+    running.shutdown().await;
+}

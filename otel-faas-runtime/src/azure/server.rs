@@ -122,7 +122,7 @@ pub(crate) async fn handle<B>(
     request: Request<B>,
 ) -> Result<HostResponse, Infallible>
 where
-    B: hyper::body::Body<Data = Bytes>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = request.uri().path().to_owned();
@@ -199,11 +199,24 @@ where
         };
         function.invoke(raw, invocation_id, forwarded).await
     };
-    let response = match scope {
-        Some(scope) => scope.run(call).await,
-        None => call.await,
-    };
-    Ok(response)
+    // The invocation runs on a task of its own: a host that gives up on the request (its
+    // `functionTimeout`) drops the connection and with it this future, but the invocation
+    // still ends — its handler finishes and its spans are exported — instead of vanishing
+    // mid-flight with its spans unexported.
+    let invocation = tokio::spawn(async move {
+        match scope {
+            Some(scope) => scope.run(call).await,
+            None => call.await,
+        }
+    });
+    Ok(match invocation.await {
+        Ok(response) => response,
+        // The handler's panics are caught inside; this is the task itself failing.
+        Err(error) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the invocation failed: {error}"),
+        ),
+    })
 }
 
 /// The host's invocation id, when it is a sane one; otherwise a fresh id.
