@@ -26,6 +26,7 @@ use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::instrument::WithSubscriber as _;
 
 use super::handler::{Function, HostResponse};
 use super::payload::{HostRequest, PayloadError, RawInvocation};
@@ -203,12 +204,17 @@ where
     // `functionTimeout`) drops the connection and with it this future, but the invocation
     // still ends — its handler finishes and its spans are exported — instead of vanishing
     // mid-flight with its spans unexported.
-    let invocation = tokio::spawn(async move {
-        match scope {
-            Some(scope) => scope.run(call).await,
-            None => call.await,
+    // It keeps the request's `tracing` subscriber (the test kit's, when it is not the
+    // global one).
+    let invocation = tokio::spawn(
+        async move {
+            match scope {
+                Some(scope) => scope.run(call).await,
+                None => call.await,
+            }
         }
-    });
+        .with_current_subscriber(),
+    );
     Ok(match invocation.await {
         Ok(response) => response,
         // The handler's panics are caught inside; this is the task itself failing.
