@@ -38,7 +38,7 @@ use crate::outcome::{Failure, ReadOutcome};
 use crate::processor::{FlushOutcome, SpanOwner};
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
-use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Response, Spec, Trigger};
 use crate::watchdog::{Guard, Watchdog};
 
 tokio::task_local! {
@@ -86,6 +86,8 @@ struct Handed {
     span: Option<Context>,
     /// What the glue learnt about the invocation, for the metrics.
     facts: Option<InvocationFacts>,
+    /// How the trigger records the response on the invocation span.
+    record_response: Option<fn(&opentelemetry::trace::SpanRef<'_>, Response)>,
 }
 
 const RUNNING: u8 = 0;
@@ -185,17 +187,30 @@ impl Invocation {
             .is_ok()
     }
 
+    /// The invocation span's context, once the glue handed the span over (for a platform
+    /// loop that writes it into the response, as the W3C `traceresponse` header).
+    pub(crate) fn span_context(&self) -> Option<opentelemetry::trace::SpanContext> {
+        let handed = self.lock();
+        let cx = handed.span.as_ref()?;
+        Some(cx.span().span_context().clone())
+    }
+
     /// Ends the invocation whose handler returned (`failed` when it returned an error or
-    /// panicked): lets `complete` record on the invocation span what only the platform loop
-    /// sees (the HTTP response), ends that span, counts the invocation in the FaaS metrics,
-    /// and exports its spans unless that is left to after the response. After a timeout,
-    /// only what the handler's late end adds is recorded.
-    pub(crate) async fn finish(&self, failed: bool, complete: impl FnOnce(&Context)) {
+    /// panicked): its trigger records on the invocation span what the platform loop saw of
+    /// the `response` (an HTTP status), the span ends, the invocation is counted in the
+    /// FaaS metrics, and its spans are exported unless that is left to after the response.
+    /// After a timeout, only what the handler's late end adds is recorded.
+    pub(crate) async fn finish(&self, failed: bool, response: Option<Response>) {
         let timed_out = !self.claim(FINISHED);
-        let (span, facts, started) = {
+        let (span, facts, started, record_response) = {
             let mut handed = self.lock();
             handed.open.clear();
-            (handed.span.take(), handed.facts.take(), handed.started)
+            (
+                handed.span.take(),
+                handed.facts.take(),
+                handed.started,
+                handed.record_response,
+            )
         };
         if let Some(mut facts) = facts.filter(|_| !timed_out) {
             facts.duration = started.map(|started| started.elapsed());
@@ -204,7 +219,9 @@ impl Invocation {
         }
         match span {
             Some(cx) => {
-                complete(&cx);
+                if let (Some(record), Some(response)) = (record_response, response) {
+                    record(&cx.span(), response);
+                }
                 cx.span().end();
             }
             None => warn_unannotated(),
@@ -307,14 +324,16 @@ impl Invocation {
         handed.facts = Some(facts);
     }
 
-    /// The glue's body ended: the invocation span is the platform loop's to end.
-    fn body_ended(&self, failed: bool, span: Context) {
+    /// The glue's body ended: the invocation span is the platform loop's to end, with the
+    /// trigger's way of recording the response.
+    fn body_ended<T: Trigger>(&self, failed: bool, span: Context) {
         let mut handed = self.lock();
         handed.open.clear();
         if failed && let Some(facts) = &mut handed.facts {
             facts.failed = true;
         }
         handed.span = Some(span);
+        handed.record_response = Some(T::record_response);
     }
 }
 
@@ -423,7 +442,7 @@ where
     }
     if let Some(span) = spans.invocation {
         match &invocation {
-            Some(invocation) => invocation.body_ended(failed, span),
+            Some(invocation) => invocation.body_ended::<T>(failed, span),
             None => span.span().end(),
         }
     }

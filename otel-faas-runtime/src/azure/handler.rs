@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::{HeaderValue, StatusCode};
 use opentelemetry::Context as OtelContext;
-use opentelemetry::trace::TraceContextExt as _;
 use serde_json::{Map, Value};
 
 use super::context::{AzureEvent, Context, FunctionIdentity};
@@ -24,6 +23,7 @@ use crate::invocation::Unread;
 use crate::outcome::Failure;
 use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
+use crate::trigger::Response;
 
 /// What the server answers the host.
 pub(crate) type HostResponse = http::Response<http_body_util::Full<Bytes>>;
@@ -215,13 +215,11 @@ where
                 )),
             };
             if let Some(invocation) = invocation {
-                invocation
-                    .finish(result.is_err(), |cx| {
-                        if let Ok(Reply::Http(response)) = &result {
-                            crate::trigger::http::record_status(&cx.span(), response.status());
-                        }
-                    })
-                    .await;
+                let response = match &result {
+                    Ok(Reply::Http(response)) => Some(Response::Http(response.status())),
+                    _ => None,
+                };
+                invocation.finish(result.is_err(), response).await;
             }
             self.respond(result, forwarded)
         })

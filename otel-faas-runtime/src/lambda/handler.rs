@@ -10,8 +10,7 @@ use std::sync::Arc;
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
 use lambda_runtime::{Diagnostic, LambdaEvent, Runtime, service_fn};
-use opentelemetry::Context;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::SpanContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -19,7 +18,7 @@ use super::layer::InvocationLayer;
 use crate::Error;
 use crate::outcome::Outcome;
 use crate::trigger::records::records_verdict;
-use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Spec};
+use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Response, Spec};
 
 /// A handler [`run`](super::run) can serve, recognised by its argument:
 ///
@@ -89,7 +88,7 @@ where
     const TRIGGER: Option<FaasTrigger> = None;
 
     fn call(&self, event: LambdaEvent<E>) -> impl Future<Output = Result<R, Diagnostic>> + Send {
-        let managed = Box::pin(managed(Box::pin(self(event)), |_, _| {}));
+        let managed = Box::pin(managed(Box::pin(self(event)), |_, _| None));
         async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
     }
 
@@ -97,7 +96,7 @@ where
         let handler = Arc::new(self);
         let service = service_fn(move |event: LambdaEvent<E>| {
             let handler = handler.clone();
-            async move { managed(Box::pin(handler(event)), |_, _| {}).await }
+            async move { managed(Box::pin(handler(event)), |_, _| None).await }
         });
         Runtime::new(service).layer(layer).run_concurrent().await
     }
@@ -154,7 +153,7 @@ where
         &self,
         event: LambdaEvent<M::Batch>,
     ) -> impl Future<Output = Result<M::Response, Diagnostic>> + Send {
-        let managed = Box::pin(managed(Box::pin(each_record(self, event)), |_, _| {}));
+        let managed = Box::pin(managed(Box::pin(each_record(self, event)), |_, _| None));
         async move {
             let result = catching(managed).await;
             result.and_then(|output| output.map_err(Diagnostic::from))
@@ -165,7 +164,7 @@ where
         let handler = Arc::new(self);
         let service = service_fn(move |event: LambdaEvent<M::Batch>| {
             let handler = handler.clone();
-            async move { managed(Box::pin(each_record(&*handler, event)), |_, _| {}).await }
+            async move { managed(Box::pin(each_record(&*handler, event)), |_, _| None).await }
         });
         Runtime::new(service).layer(layer).run_concurrent().await
     }
@@ -220,7 +219,7 @@ where
 /// also when the handler panicked (the panic then continues, for `lambda_runtime` to report).
 async fn managed<Fut: Future>(
     handler: Fut,
-    complete: impl FnOnce(&Context, &mut Fut::Output),
+    seen: impl FnOnce(Option<SpanContext>, &mut Fut::Output) -> Option<Response>,
 ) -> Fut::Output {
     let Some(invocation) = crate::invocation::current() else {
         return handler.await;
@@ -230,14 +229,11 @@ async fn managed<Fut: Future>(
     let guard = invocation.start_handler();
     let mut result = AssertUnwindSafe(handler).catch_unwind().await;
     drop(guard);
-    let failed = result.is_err();
-    invocation
-        .finish(failed, |cx| {
-            if let Ok(output) = &mut result {
-                complete(cx, output);
-            }
-        })
-        .await;
+    let response = match &mut result {
+        Ok(output) => seen(invocation.span_context(), output),
+        Err(_) => None,
+    };
+    invocation.finish(result.is_err(), response).await;
     match result {
         Ok(output) => output,
         Err(panic) => resume_unwind(panic),
@@ -278,18 +274,19 @@ where
             Err(error) => Err(error),
         }
     };
-    managed(Box::pin(call), |cx, result| {
-        if let Ok(response) = result {
-            record_response(cx, response);
+    managed(Box::pin(call), |sc, result| {
+        let response = result.as_mut().ok()?;
+        if let Some(sc) = sc {
+            add_traceresponse(&sc, response);
         }
+        Some(Response::Http(response.status()))
     })
     .await
 }
 
-fn record_response(cx: &Context, response: &mut lambda_http::Response<lambda_http::Body>) {
-    let span = cx.span();
-    crate::trigger::http::record_status(&span, response.status());
-    let sc = span.span_context();
+/// Writes the invocation span's context into the response as the W3C `traceresponse`
+/// header, unless the handler set one.
+fn add_traceresponse(sc: &SpanContext, response: &mut lambda_http::Response<lambda_http::Body>) {
     if sc.is_valid() && !response.headers().contains_key(TRACERESPONSE) {
         let value = traceresponse(
             &sc.trace_id().to_bytes(),

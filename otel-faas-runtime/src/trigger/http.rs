@@ -31,7 +31,7 @@ use opentelemetry_semantic_conventions::attribute::{
     URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 
-use super::{FaasTrigger, InvocationSpan, Spec, Trigger};
+use super::{FaasTrigger, InvocationSpan, Response, Spec, Trigger};
 use crate::propagation::HeaderCarrier;
 use crate::redact::{bounded, redact_query};
 use crate::telemetry::Telemetry;
@@ -70,6 +70,11 @@ impl<I: HttpInput> Trigger for Http<I> {
 
     fn lambda_context(input: &I) -> Option<&lambda_runtime::Context> {
         input.request().lambda_context_ref()
+    }
+
+    fn record_response(span: &SpanRef<'_>, response: Response) {
+        let Response::Http(status) = response;
+        record_status(span, status);
     }
 
     fn invocation(input: &I, _spec: &Spec, telemetry: &Telemetry, span: &mut InvocationSpan) {

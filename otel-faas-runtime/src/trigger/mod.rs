@@ -45,7 +45,7 @@ pub mod schedule;
 pub mod sns;
 pub mod sqs;
 
-pub(crate) use plan::{InvocationContext, InvocationSpan, Trigger, TriggerSpan};
+pub(crate) use plan::{InvocationContext, InvocationSpan, Response, Trigger, TriggerSpan};
 pub(crate) use records::RecordTrigger;
 pub use records::{BatchedRecord, TracedRecord, process_record};
 

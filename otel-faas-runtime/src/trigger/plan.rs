@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use opentelemetry::trace::{Link, SpanKind};
+use opentelemetry::trace::{Link, SpanKind, SpanRef};
 use opentelemetry::{Context, KeyValue};
 
 use super::{FaasTrigger, Spec};
@@ -33,6 +33,14 @@ pub struct TriggerSpan {
     pub links: Vec<Link>,
     /// Items the span covers (messages of a batch), for partial batch failures.
     pub batch_size: usize,
+}
+
+/// What the platform loop saw of an invocation's response, for its trigger to record.
+#[derive(Clone, Copy, Debug)]
+pub enum Response {
+    /// An HTTP response with this status (API Gateway, a function URL, ALB; an Azure HTTP
+    /// output binding or forwarded request).
+    Http(http::StatusCode),
 }
 
 /// The platform's description of the invocation a trigger's input belongs to.
@@ -72,6 +80,10 @@ pub trait Trigger {
         _span: &mut InvocationSpan,
     ) {
     }
+
+    /// Records on the invocation span what the platform loop saw of the response, once the
+    /// handler returned; most triggers have nothing to record.
+    fn record_response(_span: &SpanRef<'_>, _response: Response) {}
 
     /// The span opened inside the invocation, if the trigger has one.
     fn trigger_span(

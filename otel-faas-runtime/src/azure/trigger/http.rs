@@ -30,7 +30,10 @@ use crate::azure::{AzureEvent, FunctionBindings};
 use crate::propagation::HeaderCarrier;
 use crate::redact::{bounded, redact_query};
 use crate::telemetry::Telemetry;
-use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
+use opentelemetry::trace::SpanRef;
+
+use crate::trigger::http::record_status;
+use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Response, Spec, Trigger};
 
 /// An HTTP trigger's request, as a handler takes it.
 pub type HttpRequest = http::Request<Bytes>;
@@ -157,6 +160,11 @@ impl<I: AzureHttpInput> Trigger for AzureHttp<I> {
 
     fn invocation_context(input: &I) -> Option<InvocationContext<'_>> {
         Some(InvocationContext::Azure(&input.event().context))
+    }
+
+    fn record_response(span: &SpanRef<'_>, response: Response) {
+        let Response::Http(status) = response;
+        record_status(span, status);
     }
 
     fn invocation(input: &I, _spec: &Spec, telemetry: &Telemetry, span: &mut InvocationSpan) {
