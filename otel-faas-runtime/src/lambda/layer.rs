@@ -231,37 +231,11 @@ pub(crate) fn unread(
     }
 }
 
-/// The trigger a payload's shape suggests.
+/// The trigger a payload's shape suggests (each trigger recognises its own events; see
+/// [`crate::trigger::RECOGNISERS`]).
 fn looks_like(body: &[u8]) -> Option<FaasTrigger> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if value.get("requestContext").is_some() || value.get("httpMethod").is_some() {
-        return Some(FaasTrigger::Http);
-    }
-    if value.get("source").is_some() && value.get("detail").is_some() {
-        let scheduled =
-            value.get("detail-type").and_then(|t| t.as_str()) == Some("Scheduled Event");
-        return Some(match scheduled {
-            true => FaasTrigger::Timer,
-            false => FaasTrigger::PubSub,
-        });
-    }
-    // Kafka (Amazon MSK, self-managed): the event source is at the top level, the records
-    // are an object of arrays.
-    if let Some("aws:kafka" | "SelfManagedKafka") =
-        value.get("eventSource").and_then(|s| s.as_str())
-    {
-        return Some(FaasTrigger::PubSub);
-    }
-    let source = value
-        .get("Records")
-        .and_then(|r| r.get(0))
-        .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
-        .and_then(|s| s.as_str())?;
-    match source {
-        "aws:sqs" | "aws:sns" | "aws:kinesis" => Some(FaasTrigger::PubSub),
-        "aws:s3" | "aws:dynamodb" => Some(FaasTrigger::Datasource),
-        _ => None,
-    }
+    crate::trigger::recognise(&value)
 }
 
 #[cfg(test)]

@@ -201,6 +201,11 @@ where
     }
 }
 
+/// Whether an event looks like a DynamoDB stream batch.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::first_record_source(event) == Some("aws:dynamodb")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

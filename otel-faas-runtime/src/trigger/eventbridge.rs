@@ -209,3 +209,9 @@ impl<I: EventBridgeInput> Trigger for EventBridge<I> {
         })
     }
 }
+
+/// Whether an event looks like an EventBridge (CloudWatch Events) event: `source` and
+/// `detail`.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    event.get("source").is_some() && event.get("detail").is_some()
+}

@@ -64,6 +64,12 @@ impl HttpInput for lambda_http::Request {
 /// The `http` trigger.
 pub(crate) struct Http<I>(PhantomData<I>);
 
+/// Whether an event looks like an HTTP request: API Gateway (REST, HTTP API), a function
+/// URL or ALB, which all carry `requestContext` or `httpMethod`.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    event.get("requestContext").is_some() || event.get("httpMethod").is_some()
+}
+
 impl<I: HttpInput> Trigger for Http<I> {
     type Input = I;
     const FAAS_TRIGGER: FaasTrigger = FaasTrigger::Http;

@@ -290,6 +290,15 @@ impl<I: KafkaEventInput> Trigger for Kafka<I> {
     }
 }
 
+/// Whether an event looks like a Kafka batch (Amazon MSK, self-managed): its event source
+/// is at the top level, and its records are an object of arrays.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    matches!(
+        event.get("eventSource").and_then(|s| s.as_str()),
+        Some("aws:kafka" | "SelfManagedKafka")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

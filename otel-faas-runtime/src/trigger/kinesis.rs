@@ -264,6 +264,11 @@ where
     }
 }
 
+/// Whether an event looks like a Kinesis batch.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::first_record_source(event) == Some("aws:kinesis")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

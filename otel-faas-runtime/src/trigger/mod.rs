@@ -49,6 +49,41 @@ pub(crate) use plan::{InvocationContext, InvocationSpan, Response, Trigger, Trig
 pub(crate) use records::RecordTrigger;
 pub use records::{BatchedRecord, TracedRecord, process_record};
 
+/// How each trigger recognises its event by shape, in the order they are asked: what an
+/// invocation whose event did not deserialize is recorded as. A trigger's recogniser lives in
+/// its own file; this list names each once.
+pub(crate) const RECOGNISERS: &[(FaasTrigger, Recogniser)] = &[
+    (FaasTrigger::Http, http::recognises),
+    (FaasTrigger::Timer, schedule::recognises),
+    (FaasTrigger::PubSub, eventbridge::recognises),
+    (FaasTrigger::PubSub, kafka::recognises),
+    (FaasTrigger::PubSub, sqs::recognises),
+    (FaasTrigger::PubSub, sns::recognises),
+    (FaasTrigger::PubSub, kinesis::recognises),
+    (FaasTrigger::Datasource, s3::recognises),
+    (FaasTrigger::Datasource, dynamodb::recognises),
+];
+
+/// Whether an event has a trigger's shape.
+pub(crate) type Recogniser = fn(&serde_json::Value) -> bool;
+
+/// The trigger an event's shape suggests, if any.
+pub(crate) fn recognise(event: &serde_json::Value) -> Option<FaasTrigger> {
+    RECOGNISERS
+        .iter()
+        .find(|(_, recognises)| recognises(event))
+        .map(|(trigger, _)| *trigger)
+}
+
+/// The `eventSource` (or SNS's `EventSource`) of an event's first record.
+pub(crate) fn first_record_source(event: &serde_json::Value) -> Option<&str> {
+    event
+        .get("Records")
+        .and_then(|r| r.get(0))
+        .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
+        .and_then(|s| s.as_str())
+}
+
 /// The `faas.trigger` values of the semantic conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaasTrigger {

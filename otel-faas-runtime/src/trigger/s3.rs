@@ -186,6 +186,11 @@ impl<I: S3EventInput> Trigger for S3<I> {
     }
 }
 
+/// Whether an event looks like an S3 notification.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::first_record_source(event) == Some("aws:s3")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

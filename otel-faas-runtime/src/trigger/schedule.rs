@@ -50,3 +50,9 @@ impl<I: EventBridgeInput> Trigger for Schedule<I> {
         }
     }
 }
+
+/// Whether an event looks like a scheduled EventBridge event.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::eventbridge::recognises(event)
+        && event.get("detail-type").and_then(|t| t.as_str()) == Some("Scheduled Event")
+}

@@ -188,3 +188,8 @@ impl<I: SnsEventInput> Trigger for Sns<I> {
         })
     }
 }
+
+/// Whether an event looks like an SNS delivery.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::first_record_source(event) == Some("aws:sns")
+}

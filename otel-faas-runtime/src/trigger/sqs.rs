@@ -401,3 +401,8 @@ where
         batch_verdict(self)
     }
 }
+
+/// Whether an event looks like an SQS batch.
+pub(crate) fn recognises(event: &serde_json::Value) -> bool {
+    super::first_record_source(event) == Some("aws:sqs")
+}
