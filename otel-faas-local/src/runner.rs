@@ -12,6 +12,11 @@
 //!   metrics  faas.invocations=1  faas.coldstarts=1  faas.invoke_duration=1×812 µs  faas.init_duration=1×12.30 ms  (faas.trigger=pubsub)
 //! ```
 //!
+//! With the function configured for Lambda Managed Instances
+//! (`configure(|f| f.max_concurrency = 4)`), the events are handed out all at once instead,
+//! as the platform hands one process several invocations, and each invocation's own trace is
+//! printed after they all answered.
+//!
 //! Counters show what they grew by; duration histograms show how many values were recorded
 //! and their mean. With `OTEL_METRICS_EXPORTER=none` the line is left out, and so is the
 //! wait for it. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics go to that
@@ -178,7 +183,40 @@ impl LocalRunner {
         )?;
         let mut metrics = MetricsCursor::new(metrics_expected(&Config::from_env()));
         let total = self.events.len();
-        for (n, (label, invocation)) in self.events.into_iter().enumerate() {
+        if self.function.max_concurrency > 1 {
+            // Lambda Managed Instances: every event handed out at once, as the platform hands
+            // one process up to `AWS_LAMBDA_MAX_CONCURRENCY` invocations.
+            println!(
+                "\n▶ {total} invocations at once (AWS_LAMBDA_MAX_CONCURRENCY={})",
+                self.function.max_concurrency
+            );
+            let started = std::time::Instant::now();
+            let outcomes = futures_util::future::join_all(
+                self.events
+                    .iter()
+                    .map(|(_, invocation)| api.invoke(invocation.clone())),
+            )
+            .await;
+            println!(
+                "◀ all {total} answered in {:.0} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            for ((label, _), outcome) in self.events.iter().zip(&outcomes) {
+                println!("\n▶ {label}");
+                print_outcome(outcome);
+                if let Some(collector) = &collector {
+                    print_trace(collector, &outcome.request_id).await;
+                }
+            }
+            if let Some(collector) = &collector {
+                print_metrics(collector, &mut metrics).await;
+            }
+        }
+        let sequential = match self.function.max_concurrency > 1 {
+            true => Vec::new(),
+            false => self.events,
+        };
+        for (n, (label, invocation)) in sequential.into_iter().enumerate() {
             println!("\n▶ invocation {}/{total} · {label}", n + 1);
             let outcome = api.invoke(invocation).await;
             print_outcome(&outcome);
