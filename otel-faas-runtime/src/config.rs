@@ -66,6 +66,10 @@ pub enum InitializationType {
     ProvisionedConcurrency,
     /// Restored from a SnapStart snapshot: no invocation is a cold start.
     SnapStart,
+    /// Started by Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` set above 1), which
+    /// initialise environments before routing traffic to them: no invocation is a cold
+    /// start.
+    ManagedInstances,
 }
 
 /// Telemetry configuration; [`Config::from_env`] reads it from the process environment.
@@ -286,6 +290,12 @@ impl Config {
         let initialization_type = match var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() {
             Some("provisioned-concurrency") => InitializationType::ProvisionedConcurrency,
             Some("snap-start") => InitializationType::SnapStart,
+            _ if var("AWS_LAMBDA_MAX_CONCURRENCY")
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .is_some_and(|n| n > 1) =>
+            {
+                InitializationType::ManagedInstances
+            }
             _ => InitializationType::OnDemand,
         };
 
@@ -580,5 +590,15 @@ mod tests {
         );
         let c = config(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")]);
         assert_eq!(c.initialization_type, InitializationType::SnapStart);
+    }
+
+    #[test]
+    fn managed_instances_have_no_cold_start() {
+        let c = config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);
+        assert_eq!(c.initialization_type, InitializationType::ManagedInstances);
+        let c = config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "1")]);
+        assert_eq!(c.initialization_type, InitializationType::OnDemand);
+        let c = config(&[("AWS_LAMBDA_MAX_CONCURRENCY", "many")]);
+        assert_eq!(c.initialization_type, InitializationType::OnDemand);
     }
 }

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | provisioned concurrency | `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency` |
 //! | SnapStart restore | `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start` |
+//! | Lambda Managed Instances (environments initialised before traffic reaches them) | `AWS_LAMBDA_MAX_CONCURRENCY` above 1 |
 //! | proactive initialisation (Lambda starts on-demand environments ahead of traffic) | the first event arrives more than [`PROACTIVE_GAP`] after the process was ready: nobody was waiting on that init |
 //!
 //! The process start is the kernel's (`/proc/self/stat`, so the time before `main` counts);
