@@ -70,12 +70,8 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
     })
 }
 
-/// The query string with secret-looking parameter values replaced by [`REDACTED`].
-///
-/// ```
-/// # use otel_faas_runtime::redact::redact_query;
-/// assert_eq!(redact_query("page=2&access_token=abc"), "page=2&access_token=REDACTED");
-/// ```
+/// The query string with secret-looking parameter values replaced by [`REDACTED`]
+/// (`page=2&access_token=abc` → `page=2&access_token=REDACTED`).
 pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     fn secret(pair: &str) -> Option<&str> {
         let (name, _) = pair.split_once('=')?;
@@ -191,6 +187,10 @@ mod tests {
     fn a_query_is_copied_only_from_its_first_secret() {
         assert!(matches!(redact_query("a=1&b=2"), Cow::Borrowed("a=1&b=2")));
         assert_eq!(redact_query("token=1"), "token=REDACTED");
+        assert_eq!(
+            redact_query("page=2&access_token=abc"),
+            "page=2&access_token=REDACTED"
+        );
         assert_eq!(redact_query("a=1&&token=1&b"), "a=1&&token=REDACTED&b");
         assert_eq!(redact_query(""), "");
     }
