@@ -736,3 +736,24 @@ async fn a_failed_export_is_not_retried_inside_the_invocation() {
         platform.function.output()
     );
 }
+
+#[tokio::test]
+async fn a_deadline_already_past_at_hand_out_is_ignored_and_every_span_exported() {
+    // What `cargo lambda watch` sends: a fixed 600000, not epoch milliseconds.
+    let platform = Platform::start("other", &[]).await;
+    for _ in 0..2 {
+        let invocation =
+            Invocation::json(&json!({ "log": "watched locally" })).with_fixed_deadline_ms(600_000);
+        let outcome = platform.invoke_with(invocation).await;
+        assert!(outcome.is_success(), "{:?}", outcome.result);
+        let spans = platform.trace_of(&outcome.request_id).await;
+        assert!(
+            spans.iter().any(|s| s.view.name == "nested work"),
+            "every span of the invocation arrives: {:?}",
+            spans.iter().map(|s| &s.view.name).collect::<Vec<_>>()
+        );
+    }
+    platform.wait_until_logged("implausible deadline").await;
+    let warnings = lines_with(&platform, "implausible deadline").await;
+    assert_eq!(warnings.len(), 1, "said once: {warnings:?}");
+}

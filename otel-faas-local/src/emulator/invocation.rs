@@ -95,6 +95,11 @@ pub struct Invocation {
     /// The Cognito identity JSON (`Lambda-Runtime-Cognito-Identity`), e.g.
     /// `{"cognitoIdentityId":"…","cognitoIdentityPoolId":"…"}`.
     pub cognito_identity: Option<String>,
+    /// A fixed `Lambda-Runtime-Deadline-Ms` to send instead of the hand-out time plus the
+    /// timeout. cargo-lambda's `cargo lambda watch` sends `600000` there, a duration rather
+    /// than epoch milliseconds (observed with cargo-lambda 1.9.2; issue 16); the emulator
+    /// still times the invocation out at its timeout.
+    pub fixed_deadline_ms: Option<u64>,
 }
 
 impl Invocation {
@@ -108,6 +113,7 @@ impl Invocation {
             timeout: None,
             xray_trace_id: None,
             client_context: None,
+            fixed_deadline_ms: None,
             cognito_identity: None,
         }
     }
@@ -150,6 +156,13 @@ impl Invocation {
     /// Sets the Cognito identity JSON.
     pub fn with_cognito_identity(mut self, cognito_identity: impl Into<String>) -> Self {
         self.cognito_identity = Some(cognito_identity.into());
+        self
+    }
+
+    /// Sends `ms` as `Lambda-Runtime-Deadline-Ms`, whatever the timeout: see
+    /// [`Invocation::fixed_deadline_ms`].
+    pub fn with_fixed_deadline_ms(mut self, ms: u64) -> Self {
+        self.fixed_deadline_ms = Some(ms);
         self
     }
 }

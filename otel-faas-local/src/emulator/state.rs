@@ -145,6 +145,7 @@ impl Shared {
             timeout,
             invoked_function_arn: invocation.invoked_function_arn,
             xray_trace_id: invocation.xray_trace_id,
+            fixed_deadline_ms: invocation.fixed_deadline_ms,
         };
         // Sent under the registry lock so that queue order and registration order agree.
         if let Err(unsent) = self.queue.send(ticket) {
@@ -308,7 +309,9 @@ impl Shared {
             at,
             deadline: at.checked_add(ticket.timeout),
         };
-        let deadline_ms = epoch_millis_after(ticket.timeout);
+        let deadline_ms = ticket
+            .fixed_deadline_ms
+            .unwrap_or_else(|| epoch_millis_after(ticket.timeout));
         if !self.registry().hand_out(&ticket, hand_out) {
             return None;
         }
@@ -348,6 +351,8 @@ pub(super) struct Ticket {
     /// For the extensions' `INVOKE` event (the headers hold them too).
     pub(super) invoked_function_arn: Option<String>,
     pub(super) xray_trace_id: Option<String>,
+    /// A `Lambda-Runtime-Deadline-Ms` to send as it is.
+    pub(super) fixed_deadline_ms: Option<u64>,
 }
 
 /// Sent to the waiting [`RuntimeApi::invoke`] when its event is handed out.

@@ -170,11 +170,26 @@ where
     }
 }
 
-/// The invocation's deadline, when the Runtime API gave a sane one.
+/// The invocation's deadline, when the Runtime API gave a sane one: not 0, and not one that
+/// had passed already when the invocation was handed over. cargo-lambda's `cargo lambda
+/// watch` sends a fixed `600000` (a duration, not epoch milliseconds); taken as a deadline,
+/// every invocation would have no time left and export nothing. Such a deadline is treated
+/// as unknown (the flush timeout alone bounds the export), and said once.
 pub(crate) fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTime> {
-    (context.deadline > 0)
-        .then(|| context.deadline())
-        .filter(|d| *d > SystemTime::UNIX_EPOCH)
+    let deadline = (context.deadline > 0).then(|| context.deadline())?;
+    if deadline <= SystemTime::now() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            tracing::warn!(
+                target: "otel_faas",
+                deadline_ms = context.deadline,
+                "the platform sent an implausible deadline (already past when the invocation \
+                 started): invocations are treated as having no deadline"
+            );
+        });
+        return None;
+    }
+    Some(deadline)
 }
 
 /// The message `lambda_runtime` reports for a payload that does not deserialize into `P`.
