@@ -434,3 +434,51 @@ async fn a_batch_handler_can_give_each_message_its_own_span() {
         Some("alloc::string::String")
     );
 }
+
+#[traced_function(trigger = "sqs", per_message)]
+async fn each_message(_message: SqsMessage) -> Result<(), Error> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_full_buffer_drops_leaf_spans_never_the_invocations_own() {
+    let kit = TestKit::with_config(otel_faas_runtime::config::Config::from_lookup(|key| {
+        (key == "OTEL_BSP_MAX_QUEUE_SIZE").then(|| "8".to_owned())
+    }));
+    let records: Vec<Value> = (0..20)
+        .map(|i| message(&format!("m-{i}"), "orders", None))
+        .collect();
+    kit.invoke(each_message, json!({ "Records": records }))
+        .await
+        .expect("the batch succeeds");
+    let spans = kit.spans();
+    let invocation = spans
+        .0
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Server)
+        .unwrap_or_else(|| panic!("the invocation span is kept: {:?}", spans.names()));
+    let batch = spans
+        .0
+        .iter()
+        .find(|s| s.attr("messaging.batch.message_count").as_deref() == Some("20"))
+        .unwrap_or_else(|| panic!("the batch span is kept: {:?}", spans.names()));
+    assert_eq!(
+        spans.parent_of(batch).map(|p| p.span_context.span_id()),
+        Some(invocation.span_context.span_id())
+    );
+    let messages = spans.children_of(batch).len();
+    assert_eq!(
+        messages,
+        8,
+        "the leaf spans fill the bound: {:?}",
+        spans.names()
+    );
+    assert_eq!(
+        invocation
+            .attr(otel_faas_runtime::telemetry::DROPPED_SPANS)
+            .as_deref(),
+        Some("12"),
+        "the invocation span counts what was dropped"
+    );
+    assert_eq!(kit.telemetry().dropped_spans(), 12);
+}

@@ -37,7 +37,7 @@ use crate::metrics::InvocationFacts;
 use crate::outcome::{Failure, ReadOutcome};
 use crate::processor::{FlushOutcome, SpanOwner};
 use crate::propagation::NO_CARRIER;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{DROPPED_SPANS, Telemetry};
 use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Response, Spec, Trigger};
 use crate::watchdog::{Guard, Watchdog};
 
@@ -222,6 +222,7 @@ impl Invocation {
                 if let (Some(record), Some(response)) = (record_response, response) {
                     record(&cx.span(), response);
                 }
+                self.record_dropped(&cx);
                 cx.span().end();
             }
             None => warn_unannotated(),
@@ -308,6 +309,23 @@ impl Invocation {
         }
     }
 
+    /// Puts on the invocation span how many of the invocation's spans its full buffer
+    /// dropped (leaf spans: its own are kept), and says so in the logs, rarely.
+    fn record_dropped(&self, invocation: &Context) {
+        let dropped = self.spans.0.dropped();
+        if dropped == 0 {
+            return;
+        }
+        invocation
+            .span()
+            .set_attribute(KeyValue::new(DROPPED_SPANS, dropped as i64));
+        self.telemetry.warn_rarely(&format!(
+            "invocation {}: {dropped} spans dropped, its buffer (OTEL_BSP_MAX_QUEUE_SIZE={}) was full",
+            self.request_id,
+            self.telemetry.config().max_queued_spans
+        ));
+    }
+
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
     /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
@@ -317,8 +335,12 @@ impl Invocation {
             .await
     }
 
-    /// The glue opened these spans (innermost first).
+    /// The glue opened these spans (innermost first): the invocation's own, never dropped
+    /// from its buffer.
     fn opened(&self, open: Vec<Context>, facts: InvocationFacts) {
+        for cx in &open {
+            self.spans.0.keep_always(cx.span().span_context().span_id());
+        }
         let mut handed = self.lock();
         handed.open = open;
         handed.facts = Some(facts);

@@ -68,7 +68,7 @@
 //! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline; a handler still running then is recorded as a timeout |
 //! | `OTEL_FAAS_KEEP` | `errors,coldstarts,slow` | traces kept even when the head sampler dropped them ([`sampling`]); `none` |
 //! | `OTEL_FAAS_KEEP_SLOWER_THAN` | `1000` | what `slow` means (ms) |
-//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per invocation; more are dropped and counted |
+//! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per invocation; more leaf spans are dropped, counted on the invocation span and logged (the invocation's own spans are always kept) |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
 //! | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances | above 1: that many invocations at once ([`lambda`]) |
 //!

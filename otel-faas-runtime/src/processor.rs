@@ -7,7 +7,9 @@
 //! be frozen by the platform with spans still queued. Here `on_end` is a push under an
 //! uncontended mutex, and the export is awaited by the invocation itself, under a timeout
 //! that the flush budget and the invocation's deadline both bound. When a buffer is full,
-//! further spans are dropped and counted: memory never grows without bound.
+//! further leaf spans are dropped and counted: memory never grows without bound. The
+//! invocation's own spans (invocation, trigger, batch — they end last, after the leaves
+//! that filled the buffer) are kept beyond the bound: at most three more.
 //!
 //! # Whose span is it
 //!
@@ -135,6 +137,11 @@ struct Buffered {
     pending: Vec<SpanData>,
     /// Set by the flush that ends the invocation: spans ending later go elsewhere.
     closed: bool,
+    /// The invocation's own spans (invocation, trigger, batch): kept when the buffer is
+    /// full, at the expense of the leaf spans that filled it.
+    essential: Vec<SpanId>,
+    /// Spans of this invocation dropped because the buffer was full.
+    dropped: u64,
 }
 
 impl Buffered {
@@ -151,14 +158,16 @@ impl InvocationSpans {
     }
 
     /// Buffers `span`, or, once this invocation was flushed, hands it to `late` (which is
-    /// never closed); `false` when the buffer it went to is full.
+    /// never closed); `false` when the buffer it went to is full. The invocation's own spans
+    /// are kept even then: the bound is on the leaf spans, and there are at most three.
     fn push(&self, span: SpanData, capacity: usize, late: &InvocationSpans) -> bool {
         let mut spans = self.lock();
         if spans.closed {
             drop(spans);
             return late.push(span, capacity, late);
         }
-        if spans.len() >= capacity {
+        if spans.len() >= capacity && !spans.essential.contains(&span.span_context.span_id()) {
+            spans.dropped += 1;
             return false;
         }
         match span.span_context.is_sampled() {
@@ -166,6 +175,17 @@ impl InvocationSpans {
             false => spans.pending.push(span),
         }
         true
+    }
+
+    /// Marks `span` as one of the invocation's own (invocation, trigger or batch span): it is
+    /// never the one dropped when the buffer is full.
+    pub(crate) fn keep_always(&self, span: SpanId) {
+        self.lock().essential.push(span);
+    }
+
+    /// Spans of this invocation dropped so far because its buffer was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.lock().dropped
     }
 
     /// Takes what waits, and with `close` marks the invocation over.
@@ -176,7 +196,7 @@ impl InvocationSpans {
         Buffered {
             sampled: std::mem::replace(&mut spans.sampled, Vec::with_capacity(reserve)),
             pending: std::mem::take(&mut spans.pending),
-            closed: false,
+            ..Buffered::default()
         }
     }
 }

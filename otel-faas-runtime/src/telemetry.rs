@@ -27,6 +27,11 @@ use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBu
 use crate::propagation::Propagation;
 use crate::sampling::KeepingSampler;
 
+/// The attribute of an invocation span that counts the spans of the invocation its full
+/// buffer (`OTEL_BSP_MAX_QUEUE_SIZE`) dropped. Only leaf spans are dropped: the invocation,
+/// trigger and batch spans are always kept.
+pub const DROPPED_SPANS: &str = "otel_faas.spans.dropped_count";
+
 /// Time kept free after the last flush of an invocation that is about to be stopped.
 const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
 
@@ -257,7 +262,7 @@ impl Telemetry {
     }
 
     /// Logs `problem`, at most once a minute across every kind of export problem.
-    fn warn_rarely(&self, problem: &str) {
+    pub(crate) fn warn_rarely(&self, problem: &str) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
