@@ -757,3 +757,35 @@ async fn a_deadline_already_past_at_hand_out_is_ignored_and_every_span_exported(
     let warnings = lines_with(&platform, "implausible deadline").await;
     assert_eq!(warnings.len(), 1, "said once: {warnings:?}");
 }
+
+#[tokio::test]
+async fn sigterm_during_an_invocation_exports_it_marked_as_cut_off() {
+    let mut platform = Platform::start("other", &[]).await;
+    let invocation =
+        Invocation::json(&json!({ "sleep_ms": 5000 })).with_timeout(Duration::from_secs(30));
+    let request_id = invocation.request_id.clone();
+    let pending = platform.api.invoke(invocation);
+    tokio::pin!(pending);
+    // Handed out, and running, when Lambda stops the environment.
+    let _ = tokio::time::timeout(Duration::from_millis(500), &mut pending).await;
+    platform
+        .function
+        .terminate(Duration::from_secs(3))
+        .await
+        .expect("the function stops");
+    let spans = platform.trace_of(&request_id).await;
+    let server = spans
+        .iter()
+        .find(|s| s.view.kind == "SERVER")
+        .expect("the invocation span");
+    assert_eq!(server.attribute("error.type").cloned(), string("shutdown"));
+    assert!(
+        server
+            .view
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("SIGTERM")),
+        "{:?}",
+        server.view.error
+    );
+}

@@ -93,6 +93,7 @@ struct Handed {
 const RUNNING: u8 = 0;
 const FINISHED: u8 = 1;
 const TIMED_OUT: u8 = 2;
+const CUT_OFF: u8 = 3;
 
 /// An invocation span for an event the handler never saw (it did not deserialize, or the
 /// platform's request was unreadable).
@@ -326,6 +327,37 @@ impl Invocation {
         ));
     }
 
+    /// The process is being stopped (SIGTERM) while the invocation runs: ends its open spans
+    /// (or the invocation span the glue handed over) with status Error, `error.type`
+    /// `shutdown` and an exception event, and counts it as failed. Its export follows.
+    fn cut_off(&self, signal: &str) {
+        if !self.claim(CUT_OFF) {
+            return;
+        }
+        let failure = Failure {
+            error_type: "shutdown".into(),
+            message: format!("the process was stopped ({signal}) while the invocation ran"),
+            stacktrace: None,
+        };
+        let (spans, facts, started) = {
+            let mut handed = self.lock();
+            let mut spans = std::mem::take(&mut handed.open);
+            spans.extend(handed.span.take());
+            (spans, handed.facts.take(), handed.started)
+        };
+        let limit = self.telemetry.value_limit();
+        for (i, cx) in spans.iter().enumerate() {
+            let span = cx.span();
+            failure.record(&span, i == 0, limit);
+            span.end();
+        }
+        if let Some(mut facts) = facts {
+            facts.failed = true;
+            facts.duration = started.map(|started| started.elapsed());
+            self.telemetry.record_invocation(&facts);
+        }
+    }
+
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
     /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
@@ -356,6 +388,38 @@ impl Invocation {
         }
         handed.span = Some(span);
         handed.record_response = Some(T::record_response);
+    }
+}
+
+/// The invocations a platform loop has in flight, so that a process being stopped can end and
+/// export them (their handlers' futures are dropped with the loop).
+#[derive(Debug, Default)]
+pub(crate) struct InFlight(Mutex<Vec<Arc<Invocation>>>);
+
+impl InFlight {
+    /// `invocation` has begun.
+    pub(crate) fn add(&self, invocation: &Arc<Invocation>) {
+        self.lock().push(invocation.clone());
+    }
+
+    /// `invocation` is over.
+    pub(crate) fn remove(&self, invocation: &Arc<Invocation>) {
+        self.lock().retain(|i| !Arc::ptr_eq(i, invocation));
+    }
+
+    /// The process is being stopped by `signal`: every invocation in flight is cut off and
+    /// exported, within `budget` in all.
+    pub(crate) async fn cut_off(&self, signal: &str, budget: Duration) {
+        let invocations = std::mem::take(&mut *self.lock());
+        for invocation in &invocations {
+            invocation.cut_off(signal);
+        }
+        let flushes = futures_util::future::join_all(invocations.iter().map(|i| i.flush()));
+        let _ = tokio::time::timeout(budget, flushes).await;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Invocation>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

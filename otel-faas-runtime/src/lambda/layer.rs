@@ -31,7 +31,7 @@ use lambda_runtime::{Error, LambdaInvocation};
 use serde::de::DeserializeOwned;
 
 use super::extension::InvocationDone;
-use crate::invocation::{Invocation, Supervision, Unread, invocation_attributes};
+use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
 use crate::telemetry::Telemetry;
@@ -59,6 +59,7 @@ pub struct InvocationLayer {
     explain: fn(&[u8]) -> String,
     watchdog: Arc<Watchdog>,
     after_response: Option<AfterResponse>,
+    in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for InvocationLayer {
@@ -81,6 +82,7 @@ impl InvocationLayer {
             explain: deserialize_error::<P>,
             watchdog: Arc::default(),
             after_response: None,
+            in_flight: Arc::default(),
         }
     }
 
@@ -89,6 +91,11 @@ impl InvocationLayer {
     pub(crate) fn with_watchdog(mut self, watchdog: Arc<Watchdog>) -> Self {
         self.watchdog = watchdog;
         self
+    }
+
+    /// The invocations this layer has in flight, for the shutdown to cut off.
+    pub(crate) fn in_flight(&self) -> Arc<InFlight> {
+        self.in_flight.clone()
     }
 
     /// Leaves each invocation's flush to after the response.
@@ -148,6 +155,8 @@ where
             },
         );
         let call = self.inner.call(request);
+        let in_flight = self.layer.in_flight.clone();
+        in_flight.add(&invocation);
         Box::pin(async move {
             let result = invocation.clone().run(call).await;
             if !invocation.handler_called() {
@@ -158,6 +167,7 @@ where
                     .run(invocation.finish_unread(unread))
                     .await;
             }
+            in_flight.remove(&invocation);
             match after_response {
                 Some(AfterResponse::Extension(done)) => done.send(invocation),
                 Some(AfterResponse::Layer) => {

@@ -132,10 +132,14 @@ where
         }
         telemetry.mark_ready();
     }
+    let in_flight = layer.in_flight();
     let result = tokio::select! {
         result = handler.serve(layer) => result,
         signal = crate::platform::shutdown_signal() => {
             tracing::info!(target: "otel_faas", "{signal} received: flushing telemetry");
+            // The invocations still running are cut off: their spans end as such, and
+            // leave before the process does.
+            in_flight.cut_off(signal, SHUTDOWN_FLUSH).await;
             Ok(())
         }
     };
