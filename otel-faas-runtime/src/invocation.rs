@@ -268,9 +268,6 @@ impl Invocation {
     /// runtime. The handler keeps running; if it ends in time after all, its response is
     /// still posted. Runs on the watchdog's thread.
     fn time_out(self: Arc<Self>, runtime: Option<tokio::runtime::Handle>) {
-        if !self.claim(TIMED_OUT) {
-            return;
-        }
         let margin = self.telemetry.config().deadline_margin;
         let failure = Failure {
             error_type: "timeout".into(),
@@ -280,24 +277,8 @@ impl Invocation {
             ),
             stacktrace: None,
         };
-        let (open, facts, started) = {
-            let mut handed = self.lock();
-            (
-                std::mem::take(&mut handed.open),
-                handed.facts.take(),
-                handed.started,
-            )
-        };
-        let limit = self.telemetry.value_limit();
-        for (i, cx) in open.iter().enumerate() {
-            let span = cx.span();
-            failure.record(&span, i == 0, limit);
-            span.end();
-        }
-        if let Some(mut facts) = facts {
-            facts.timed_out = true;
-            facts.duration = started.map(|started| started.elapsed());
-            self.telemetry.record_invocation(&facts);
+        if !self.end_early(TIMED_OUT, &failure) {
+            return;
         }
         tracing::warn!(
             target: "otel_faas",
@@ -308,6 +289,38 @@ impl Invocation {
         if let (Some(deadline), Some(runtime)) = (self.deadline, runtime) {
             runtime.spawn(async move { self.telemetry.flush_until(&self.spans.0, deadline).await });
         }
+    }
+
+    /// Ends the invocation before its handler did (`end`: timed out or cut off): its open
+    /// spans end with `failure`, innermost first, and it is counted in the FaaS metrics.
+    /// `false`, and nothing done, when it had ended already.
+    fn end_early(&self, end: u8, failure: &Failure) -> bool {
+        if !self.claim(end) {
+            return false;
+        }
+        let (spans, facts, started) = {
+            let mut handed = self.lock();
+            let mut spans = std::mem::take(&mut handed.open);
+            // A timed-out handler still reaches `finish`, which ends the span the glue
+            // handed over; a handler whose process is being stopped does not.
+            if end == CUT_OFF {
+                spans.extend(handed.span.take());
+            }
+            (spans, handed.facts.take(), handed.started)
+        };
+        let limit = self.telemetry.value_limit();
+        for (i, cx) in spans.iter().enumerate() {
+            let span = cx.span();
+            failure.record(&span, i == 0, limit);
+            span.end();
+        }
+        if let Some(mut facts) = facts {
+            facts.timed_out = end == TIMED_OUT;
+            facts.failed |= end == CUT_OFF;
+            facts.duration = started.map(|started| started.elapsed());
+            self.telemetry.record_invocation(&facts);
+        }
+        true
     }
 
     /// Puts on the invocation span how many of the invocation's spans its full buffer
@@ -331,31 +344,12 @@ impl Invocation {
     /// (or the invocation span the glue handed over) with status Error, `error.type`
     /// `shutdown` and an exception event, and counts it as failed. Its export follows.
     fn cut_off(&self, signal: &str) {
-        if !self.claim(CUT_OFF) {
-            return;
-        }
         let failure = Failure {
             error_type: "shutdown".into(),
             message: format!("the process was stopped ({signal}) while the invocation ran"),
             stacktrace: None,
         };
-        let (spans, facts, started) = {
-            let mut handed = self.lock();
-            let mut spans = std::mem::take(&mut handed.open);
-            spans.extend(handed.span.take());
-            (spans, handed.facts.take(), handed.started)
-        };
-        let limit = self.telemetry.value_limit();
-        for (i, cx) in spans.iter().enumerate() {
-            let span = cx.span();
-            failure.record(&span, i == 0, limit);
-            span.end();
-        }
-        if let Some(mut facts) = facts {
-            facts.failed = true;
-            facts.duration = started.map(|started| started.elapsed());
-            self.telemetry.record_invocation(&facts);
-        }
+        self.end_early(CUT_OFF, &failure);
     }
 
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
