@@ -364,9 +364,9 @@ impl Invocation {
     /// The glue opened these spans (innermost first): the invocation's own, never dropped
     /// from its buffer.
     fn opened(&self, open: Vec<Context>, facts: InvocationFacts) {
-        for cx in &open {
-            self.spans.0.keep_always(cx.span().span_context().span_id());
-        }
+        self.spans
+            .0
+            .keep_always(open.iter().map(|cx| cx.span().span_context().span_id()));
         let mut handed = self.lock();
         handed.open = open;
         handed.facts = Some(facts);

@@ -177,10 +177,10 @@ impl InvocationSpans {
         true
     }
 
-    /// Marks `span` as one of the invocation's own (invocation, trigger or batch span): it is
-    /// never the one dropped when the buffer is full.
-    pub(crate) fn keep_always(&self, span: SpanId) {
-        self.lock().essential.push(span);
+    /// Marks `spans` as the invocation's own (invocation, trigger or batch span): they are
+    /// never the ones dropped when the buffer is full.
+    pub(crate) fn keep_always(&self, spans: impl IntoIterator<Item = SpanId>) {
+        self.lock().essential.extend(spans);
     }
 
     /// Spans of this invocation dropped so far because its buffer was full.

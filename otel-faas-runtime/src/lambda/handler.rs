@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::layer::InvocationLayer;
 use crate::Error;
+use crate::invocation::Invocation;
 use crate::outcome::Outcome;
 use crate::trigger::records::records_verdict;
 use crate::trigger::{BatchedRecord, FaasTrigger, RecordsFailed, Response, Spec};
@@ -219,7 +220,7 @@ where
 /// also when the handler panicked (the panic then continues, for `lambda_runtime` to report).
 async fn managed<Fut: Future>(
     handler: Fut,
-    seen: impl FnOnce(Option<SpanContext>, &mut Fut::Output) -> Option<Response>,
+    seen: impl FnOnce(&Invocation, &mut Fut::Output) -> Option<Response>,
 ) -> Fut::Output {
     let Some(invocation) = crate::invocation::current() else {
         return handler.await;
@@ -230,7 +231,7 @@ async fn managed<Fut: Future>(
     let mut result = AssertUnwindSafe(handler).catch_unwind().await;
     drop(guard);
     let response = match &mut result {
-        Ok(output) => seen(invocation.span_context(), output),
+        Ok(output) => seen(&invocation, output),
         Err(_) => None,
     };
     invocation.finish(result.is_err(), response).await;
@@ -274,9 +275,9 @@ where
             Err(error) => Err(error),
         }
     };
-    managed(Box::pin(call), |sc, result| {
+    managed(Box::pin(call), |invocation, result| {
         let response = result.as_mut().ok()?;
-        if let Some(sc) = sc {
+        if let Some(sc) = invocation.span_context() {
             add_traceresponse(&sc, response);
         }
         Some(Response::Http(response.status()))
