@@ -323,8 +323,7 @@ impl TestKit {
 
     /// The spans exported so far as a printable trace tree.
     pub fn tree(&self) -> String {
-        let views: Vec<SpanView> = self.spans().0.iter().map(SpanView::from).collect();
-        render_trees(&views)
+        self.spans().tree()
     }
 
     /// Forgets the spans and metric points exported so far.
@@ -421,6 +420,12 @@ impl Spans {
             .iter()
             .filter(|s| s.parent_span_id == span.span_context.span_id())
             .collect()
+    }
+
+    /// The spans as a printable trace tree.
+    pub fn tree(&self) -> String {
+        let views: Vec<SpanView> = self.0.iter().map(SpanView::from).collect();
+        render_trees(&views)
     }
 
     /// Number of spans.
@@ -525,7 +530,6 @@ mod azure_kit {
     use crate::azure::FunctionApp;
     use crate::azure::server::{INVOCATION_ID, Routes, handle};
     use crate::config::Config;
-    use crate::render::{SpanView, render_trees};
     use crate::telemetry::Telemetry;
 
     /// Invokes the functions of a [`FunctionApp`] in process, as the Functions host invokes
@@ -678,8 +682,7 @@ mod azure_kit {
 
         /// The spans exported so far as a printable trace tree.
         pub fn tree(&self) -> String {
-            let views: Vec<SpanView> = self.spans().0.iter().map(SpanView::from).collect();
-            render_trees(&views)
+            self.spans().tree()
         }
 
         /// The FaaS metric points exported so far.
