@@ -33,6 +33,11 @@ pub struct FunctionConfig {
     /// Managed Instances, which then set `AWS_LAMBDA_MAX_CONCURRENCY` (the
     /// `PerExecutionEnvironmentMaxConcurrency` setting) in the function's environment.
     /// The emulator serves any number of concurrent `/invocation/next` long-polls either way.
+    /// Sources: AWS's "Lambda Managed Instances runtimes" and "Understanding the Lambda
+    /// Managed Instances execution environment" pages (runtime workers polling
+    /// `/runtime/invocation/next` concurrently), aws-lambda-go's support for the variable
+    /// (its pull request 600: "set by Lambda when a function is configured to use Managed
+    /// Instances"), and `lambda_runtime` 1.5's `max_concurrency_from_env`, which reads it.
     pub max_concurrency: u32,
 }
 
