@@ -58,8 +58,8 @@ pub trait Handler<Marker>: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
 
     /// Serves invocations from the Lambda Runtime API until it fails: several at once
-    /// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), through
-    /// `lambda_runtime`'s own concurrent loop, else one at a time.
+    /// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), else one at
+    /// a time, through `lambda_runtime`'s service stack fed by [`super::poll`].
     #[doc(hidden)]
     fn serve(self, layer: InvocationLayer) -> impl Future<Output = Result<(), Error>>;
 }
@@ -99,7 +99,7 @@ where
             let handler = handler.clone();
             async move { managed(Box::pin(handler(event)), |_, _| None).await }
         });
-        Runtime::new(service).layer(layer).run_concurrent().await
+        super::poll::serve(Runtime::new(service), layer).await
     }
 }
 
@@ -130,10 +130,7 @@ where
             let handler = handler.clone();
             async move { managed_http(&*handler, request).await }
         });
-        lambda_http::runtime_concurrent(service)
-            .layer(layer)
-            .run_concurrent()
-            .await
+        super::poll::serve(lambda_http::runtime_concurrent(service), layer).await
     }
 }
 
@@ -167,7 +164,7 @@ where
             let handler = handler.clone();
             async move { managed(Box::pin(each_record(&*handler, event)), |_, _| None).await }
         });
-        Runtime::new(service).layer(layer).run_concurrent().await
+        super::poll::serve(Runtime::new(service), layer).await
     }
 }
 

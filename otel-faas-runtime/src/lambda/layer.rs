@@ -31,6 +31,7 @@ use lambda_runtime::{Error, LambdaInvocation};
 use serde::de::DeserializeOwned;
 
 use super::extension::InvocationDone;
+use super::poll::Rejected;
 use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
@@ -138,8 +139,14 @@ where
     }
 
     fn call(&mut self, request: LambdaInvocation) -> Self::Future {
+        // An invocation whose caller header does not parse is not served: the poll loop
+        // posts its error once it is recorded here.
+        let rejected = request.parts.extensions.get::<Rejected>().cloned();
         let Some(telemetry) = self.layer.telemetry.clone() else {
-            return Box::pin(self.inner.call(request));
+            return match rejected {
+                Some(_) => Box::pin(std::future::ready(Ok(()))),
+                None => Box::pin(self.inner.call(request)),
+            };
         };
         let body = request.body.clone();
         let context = request.context.clone();
@@ -154,14 +161,28 @@ where
                 after_response: after_response.is_some(),
             },
         );
-        let call = self.inner.call(request);
+        let call = rejected.is_none().then(|| self.inner.call(request));
         let in_flight = self.layer.in_flight.clone();
         in_flight.add(&invocation);
         Box::pin(async move {
-            let result = invocation.clone().run(call).await;
+            let result = match call {
+                Some(call) => invocation.clone().run(call).await,
+                None => Ok(()),
+            };
             if !invocation.handler_called() {
-                let message = explain(&body);
-                let unread = unread(&telemetry, trigger, &context, &body, message);
+                let failure = match rejected {
+                    Some(Rejected(diagnostic)) => Failure {
+                        error_type: diagnostic.error_type.into(),
+                        message: diagnostic.error_message,
+                        stacktrace: None,
+                    },
+                    None => Failure {
+                        error_type: DESERIALIZE_ERROR.into(),
+                        message: explain(&body),
+                        stacktrace: None,
+                    },
+                };
+                let unread = unread(&telemetry, trigger, &context, &body, failure);
                 invocation
                     .clone()
                     .run(invocation.finish_unread(unread))
@@ -221,14 +242,15 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     }
 }
 
-/// The invocation span of an event the handler never saw. Its `faas.trigger` is `known`
+/// The invocation span of an event the handler never saw, failed with `failure`. Its
+/// `faas.trigger` is `known`
 /// (what the handler's argument type tells), else what `body` looks like, else `other`.
 pub(crate) fn unread(
     telemetry: &Telemetry,
     known: Option<FaasTrigger>,
     lambda: &lambda_runtime::Context,
     body: &[u8],
-    message: String,
+    failure: Failure,
 ) -> Unread {
     let trigger = known
         .or_else(|| looks_like(body))
@@ -248,11 +270,7 @@ pub(crate) fn unread(
         parent,
         attributes,
         coldstart,
-        failure: Failure {
-            error_type: DESERIALIZE_ERROR.into(),
-            message,
-            stacktrace: None,
-        },
+        failure,
     }
 }
 
