@@ -246,8 +246,8 @@ async fn malformed_json_fails_that_invocation_readably_and_the_loop_goes_on() {
     );
     assert_eq!(
         span.attribute("faas.trigger").cloned(),
-        string("other"),
-        "not JSON: nothing tells the trigger"
+        string("pubsub"),
+        "not JSON, but the handler takes SQS events"
     );
 
     let next = platform.invoke(sample("sqs_batch.json")).await;

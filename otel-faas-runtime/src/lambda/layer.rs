@@ -57,6 +57,7 @@ pub(crate) enum AfterResponse {
 pub struct InvocationLayer {
     telemetry: Option<Telemetry>,
     trigger: Option<FaasTrigger>,
+    fallback: Option<FaasTrigger>,
     explain: fn(&[u8]) -> String,
     watchdog: Arc<Watchdog>,
     after_response: Option<AfterResponse>,
@@ -72,14 +73,17 @@ impl std::fmt::Debug for InvocationLayer {
 }
 
 impl InvocationLayer {
-    /// A layer for handlers whose payload type is `P`.
+    /// A layer for handlers whose payload type is `P`, of `trigger` when their argument
+    /// type tells it (else their payload type may: [`crate::trigger::of_payload`]).
     pub(crate) fn new<P: DeserializeOwned>(
         telemetry: Option<Telemetry>,
         trigger: Option<FaasTrigger>,
     ) -> Self {
+        let (by_payload, fallback) = crate::trigger::of_payload(std::any::type_name::<P>());
         InvocationLayer {
             telemetry,
-            trigger,
+            trigger: trigger.or(by_payload),
+            fallback,
             explain: deserialize_error::<P>,
             watchdog: Arc::default(),
             after_response: None,
@@ -150,7 +154,8 @@ where
         };
         let body = request.body.clone();
         let context = request.context.clone();
-        let (trigger, explain) = (self.layer.trigger, self.layer.explain);
+        let (trigger, fallback, explain) =
+            (self.layer.trigger, self.layer.fallback, self.layer.explain);
         let after_response = self.layer.after_response.clone();
         let invocation = Invocation::begin(
             telemetry.clone(),
@@ -182,7 +187,7 @@ where
                         stacktrace: None,
                     },
                 };
-                let unread = unread(&telemetry, trigger, &context, &body, failure);
+                let unread = unread(&telemetry, (trigger, fallback), &context, &body, failure);
                 invocation
                     .clone()
                     .run(invocation.finish_unread(unread))
@@ -243,17 +248,19 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
 }
 
 /// The invocation span of an event the handler never saw, failed with `failure`. Its
-/// `faas.trigger` is `known`
-/// (what the handler's argument type tells), else what `body` looks like, else `other`.
+/// `faas.trigger` is the first of `(known, fallback)` that is known (what the handler's
+/// argument or payload type tells), else what `body` looks like, else the fallback, else
+/// `other`.
 pub(crate) fn unread(
     telemetry: &Telemetry,
-    known: Option<FaasTrigger>,
+    (known, fallback): (Option<FaasTrigger>, Option<FaasTrigger>),
     lambda: &lambda_runtime::Context,
     body: &[u8],
     failure: Failure,
 ) -> Unread {
     let trigger = known
         .or_else(|| looks_like(body))
+        .or(fallback)
         .unwrap_or(FaasTrigger::Other);
     let parent = telemetry
         .propagation()
