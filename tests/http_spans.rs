@@ -355,3 +355,30 @@ async fn the_handlers_own_tracing_spans_nest_under_the_server_span() {
             .any(|kv| kv.key.as_str() == "retries" && kv.value.to_string() == "2")
     );
 }
+
+#[tokio::test]
+async fn query_scrubbing_redacts_whole_secret_names_and_urls_with_passwords_only() {
+    // Name fragments used to match anywhere: `key`, `keyword`, `design` and `author` were
+    // all redacted, while a password inside a URL in a value was exported as it was.
+    let vars = [("OTEL_FAAS_REDACT_QUERY_KEYS", "otp, pin")];
+    let config = otel_faas_runtime::config::Config::from_lookup(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    });
+    let kit = TestKit::with_config(config);
+    let mut request = event("apigw_http_post.json");
+    request["rawQueryString"] = Value::from(
+        "key=hello&keyword=shoes&design=blue&author=bob\
+         &next=https://bob:SECRET@h.test/x&X-Amz-Security-Token=t0k&OTP=123456",
+    );
+    kit.invoke(pets, request).await.unwrap();
+    let span = kit.spans().named("POST /orders/{id}").clone();
+    assert_eq!(
+        span.attr("url.query").as_deref(),
+        Some(
+            "key=hello&keyword=shoes&design=blue&author=bob\
+             &next=https://REDACTED:REDACTED@h.test/x&X-Amz-Security-Token=REDACTED&OTP=REDACTED"
+        )
+    );
+}

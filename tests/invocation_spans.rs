@@ -251,22 +251,37 @@ async fn an_event_that_is_not_json_fails_readably_and_its_span_is_still_exported
 }
 
 #[tokio::test]
-async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger() {
+async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger_but_never_its_value() {
     let kit = TestKit::new();
-    let wrong = json!({ "Records": [ { "messageId": 42, "eventSource": "aws:sqs" } ] });
+    let wrong = json!({ "Records": [ {
+        "messageId": "m-1",
+        "eventSource": "aws:sqs",
+        "messageAttributes": "S3CR3T-api-key"
+    } ] });
     let error = kit
         .invoke(consume, wrong)
         .await
-        .expect_err("messageId must be a string");
+        .expect_err("messageAttributes must be a map");
     assert!(
         error
             .error_message
-            .contains("[Records[0].messageId] invalid type: integer `42`"),
-        "{}",
+            .contains("[Records[0].messageAttributes] invalid type: string, expected a map"),
+        "the field path and the expected type: {}",
         error.error_message
     );
     let spans = kit.spans();
     let span = spans.named("test-function");
+    // The event's value never leaves: not in the status, the exception event or the log.
+    let Status::Error { description } = &span.status else {
+        panic!("{:?}", span.status)
+    };
+    assert_eq!(description.as_ref(), error.error_message);
+    for event in span.events_named("exception") {
+        for kv in &event.attributes {
+            assert!(!kv.value.as_str().contains("S3CR3T"), "{kv:?}");
+        }
+    }
+    assert!(!error.error_message.contains("S3CR3T"));
     assert_eq!(
         span.attr("faas.trigger").as_deref(),
         Some("pubsub"),

@@ -344,6 +344,11 @@ impl Telemetry {
     pub(crate) fn value_limit(&self) -> usize {
         self.inner.config.attribute_value_length_limit
     }
+
+    /// The query keys redacted beside the default ones (`OTEL_FAAS_REDACT_QUERY_KEYS`).
+    pub(crate) fn redact_keys(&self) -> &[String] {
+        &self.inner.config.redact_query_keys
+    }
 }
 
 /// Builds a [`Telemetry`]; see [`Telemetry::builder`].

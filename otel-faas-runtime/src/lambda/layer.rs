@@ -35,6 +35,7 @@ use super::poll::Rejected;
 use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
+use crate::redact::without_values;
 use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
 use crate::watchdog::Watchdog;
@@ -236,13 +237,13 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
         Err(error) if error.path().to_string() == "." => {
             format!(
                 "failed to deserialize the incoming data into the function's payload type: {}",
-                error.inner()
+                without_values(&error.inner().to_string())
             )
         }
         Err(error) => format!(
             "failed to deserialize the incoming data into the function's payload type: [{}] {}",
             error.path(),
-            error.inner()
+            without_values(&error.inner().to_string())
         ),
     }
 }

@@ -93,8 +93,7 @@ impl<I: HttpInput> Trigger for Http<I> {
                 .propagation()
                 .extract(&HeaderCarrier(request.headers()), lambda_trace),
         );
-        let (route, method) =
-            request_attributes(request, telemetry.value_limit(), &mut span.attributes);
+        let (route, method) = request_attributes(request, telemetry, &mut span.attributes);
         span.name = Some(match route {
             Some(route) => format!("{method} {route}").into(),
             None => method.into(),
@@ -115,9 +114,10 @@ const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port")
 /// Pushes the request attributes; returns the route template and the method for the span name.
 fn request_attributes(
     request: &lambda_http::Request,
-    limit: usize,
+    telemetry: &Telemetry,
     out: &mut Vec<KeyValue>,
 ) -> (Option<String>, &'static str) {
+    let limit = telemetry.value_limit();
     let method = request.method().as_str();
     let known = KNOWN_METHODS.iter().find(|m| **m == method).copied();
     match known {
@@ -149,7 +149,7 @@ fn request_attributes(
     if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
         out.push(KeyValue::new(
             URL_QUERY,
-            bounded(&redact_query(query), limit),
+            bounded(&redact_query(query, telemetry.redact_keys()), limit),
         ));
     }
 

@@ -207,7 +207,7 @@ impl<I: AzureHttpInput> Trigger for AzureHttp<I> {
         if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
             out.push(KeyValue::new(
                 URL_QUERY,
-                bounded(&redact_query(query), limit),
+                bounded(&redact_query(query, telemetry.redact_keys()), limit),
             ));
         }
         let route = match request.extensions().get::<Route>() {
