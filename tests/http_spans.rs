@@ -382,3 +382,64 @@ async fn query_scrubbing_redacts_whole_secret_names_and_urls_with_passwords_only
         )
     );
 }
+
+/// `examples/events/apigw_http_aws_docs.json` is the payload format 2.0 example of the API
+/// Gateway developer guide ("Create AWS Lambda proxy integrations for HTTP APIs in API
+/// Gateway"): no `Host` or `User-Agent` header, and `sourceIp` written as a CIDR.
+#[tokio::test]
+async fn an_http_api_event_as_aws_documents_it_gives_agent_address_and_port() {
+    let kit = TestKit::new();
+    kit.invoke(pets, event("apigw_http_aws_docs.json"))
+        .await
+        .unwrap();
+    let spans = kit.spans();
+    let span = spans.named("POST");
+    assert_eq!(
+        span.attr("user_agent.original").as_deref(),
+        Some("agent"),
+        "from requestContext.http.userAgent"
+    );
+    assert_eq!(
+        span.attr("client.address").as_deref(),
+        Some("192.168.0.1"),
+        "an address, not a CIDR"
+    );
+    assert_eq!(span.attr("url.scheme").as_deref(), Some("https"));
+    assert_eq!(
+        span.attr("server.address").as_deref(),
+        Some("id.execute-api.us-east-1.amazonaws.com")
+    );
+    assert_eq!(
+        span.attr("server.port").as_deref(),
+        Some("443"),
+        "HTTP APIs serve HTTPS only"
+    );
+}
+
+/// `examples/events/alb_without_forwarded_proto.json` is `aws_lambda_events`' ALB fixture
+/// (`example-alb-lambda-target-request-headers-only.json`) without its `X-Forwarded-Proto`
+/// and `X-Forwarded-Port` headers.
+#[tokio::test]
+async fn an_alb_request_without_forwarded_proto_has_no_guessed_scheme() {
+    let kit = TestKit::new();
+    kit.invoke(pets, event("alb_without_forwarded_proto.json"))
+        .await
+        .unwrap();
+    let spans = kit.spans();
+    let span = spans.named("GET");
+    assert_eq!(
+        span.attr("url.scheme"),
+        None,
+        "an ALB listens on http and https"
+    );
+    assert_eq!(span.attr("server.port"), None);
+
+    kit.clear();
+    let mut on_80 = event("alb_without_forwarded_proto.json");
+    on_80["headers"]["x-forwarded-port"] = Value::from("80");
+    kit.invoke(pets, on_80).await.unwrap();
+    let spans = kit.spans();
+    let span = spans.named("GET");
+    assert_eq!(span.attr("url.scheme").as_deref(), Some("http"));
+    assert_eq!(span.attr("server.port").as_deref(), Some("80"));
+}
