@@ -45,7 +45,7 @@ async fn typed(event: LambdaEvent<EventBridgeEvent<OrderPlaced>>) -> Result<(), 
 }
 
 #[tokio::test]
-async fn an_event_is_consumed_under_its_detail_type() {
+async fn an_event_is_consumed_under_its_detail_type_with_the_cloudevents_id() {
     let kit = TestKit::new().function_name("orders");
     kit.invoke(on_event, sample("eventbridge_custom"))
         .await
@@ -68,6 +68,10 @@ async fn an_event_is_consumed_under_its_detail_type() {
         ("messaging.operation.type", "process"),
         (
             "messaging.message.id",
+            "4d8c1f2e-6b3a-4c9d-8e7f-1a2b3c4d5e6f",
+        ),
+        (
+            "cloudevents.event_id",
             "4d8c1f2e-6b3a-4c9d-8e7f-1a2b3c4d5e6f",
         ),
         ("cloudevents.event_source", "com.example.orders"),

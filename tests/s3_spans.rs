@@ -171,3 +171,20 @@ async fn a_malformed_notification_fails_readably_and_is_still_exported() {
         .unwrap_err();
     assert!(error_of(kit.spans().named("test-function")).is_some());
 }
+
+#[tokio::test]
+async fn a_time_in_the_first_second_of_the_epoch_is_still_the_documents_time() {
+    // Every timestamp whose whole seconds were 0 used to be taken for a missing one.
+    let kit = TestKit::new().function_name("thumbnails");
+    let mut event = sample("s3_put");
+    event["Records"][0]["eventTime"] = serde_json::Value::from("1970-01-01T00:00:00.250Z");
+    kit.invoke(on_upload, event).await.unwrap();
+    let spans = kit.spans();
+    assert_eq!(
+        spans
+            .named("thumbnails")
+            .attr("faas.document.time")
+            .as_deref(),
+        Some("1970-01-01T00:00:00.250Z")
+    );
+}

@@ -35,7 +35,7 @@ use lambda_runtime::LambdaEvent;
 use opentelemetry::trace::{Link, SpanKind};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
-    CLOUDEVENTS_EVENT_SOURCE, CLOUDEVENTS_EVENT_TYPE, MESSAGING_MESSAGE_ID,
+    CLOUDEVENTS_EVENT_ID, CLOUDEVENTS_EVENT_SOURCE, CLOUDEVENTS_EVENT_TYPE, MESSAGING_MESSAGE_ID,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -181,6 +181,9 @@ impl<I: EventBridgeInput> Trigger for EventBridge<I> {
         let mut attributes = consumer_attributes(SYSTEM, None, limit);
         let fields = [
             (MESSAGING_MESSAGE_ID, event.id()),
+            // Required beside `cloudevents.event_source` by the CloudEvents conventions
+            // (`model/cloudevents/spans.yaml`).
+            (CLOUDEVENTS_EVENT_ID, event.id()),
             (CLOUDEVENTS_EVENT_SOURCE, event.source()),
             (CLOUDEVENTS_EVENT_TYPE, event.detail_type()),
         ];
