@@ -62,6 +62,9 @@ pub(crate) struct Invocation {
     handed: Mutex<Handed>,
     /// [`RUNNING`], then [`FINISHED`] or [`TIMED_OUT`], whichever comes first.
     end: AtomicU8,
+    /// When the platform handed the invocation over: what an invocation whose event could
+    /// not be read took is measured from here.
+    began: std::time::Instant,
 }
 
 /// What a platform loop gives each of its invocations.
@@ -128,6 +131,7 @@ impl Invocation {
             supervision,
             handed: Mutex::new(Handed::default()),
             end: AtomicU8::new(RUNNING),
+            began: std::time::Instant::now(),
         })
     }
 
@@ -251,6 +255,7 @@ impl Invocation {
         telemetry.record_invocation(&InvocationFacts::unreadable(
             unread.trigger,
             unread.coldstart,
+            self.began.elapsed(),
         ));
         unread
             .failure
