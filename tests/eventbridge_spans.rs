@@ -59,7 +59,7 @@ async fn an_event_is_consumed_under_its_detail_type_with_the_cloudevents_id() {
         "0000000000000000",
         "the detail is only read when asked"
     );
-    let consumer = spans.named("process Order Placed");
+    let consumer = spans.named("process");
     assert_eq!(consumer.span_kind, SpanKind::Consumer);
     assert_eq!(consumer.parent_span_id, invocation.span_context.span_id());
     for (key, value) in [
@@ -89,7 +89,7 @@ async fn links_from_detail_links_to_a_top_level_traceparent() {
         .await
         .unwrap();
     let spans = kit.spans();
-    let consumer = spans.named("process Order Placed");
+    let consumer = spans.named("process");
     assert_eq!(
         linked_traces(consumer),
         ["4bf92f3577b34da6a3ce929d0e0e4736"]
@@ -104,7 +104,7 @@ async fn links_from_detail_reads_a_trace_context_object() {
         .unwrap();
     let spans = kit.spans();
     assert_eq!(
-        linked_traces(spans.named("process Invoice Paid")),
+        linked_traces(spans.named("process")),
         ["5bf92f3577b34da6a3ce929d0e0e4736"]
     );
 }
@@ -170,7 +170,7 @@ async fn an_aws_service_event_names_its_source() {
         .await
         .unwrap();
     let spans = kit.spans();
-    let consumer = spans.named("process EC2 Instance State-change Notification");
+    let consumer = spans.named("process");
     assert_eq!(
         consumer.attr("cloudevents.event_source").as_deref(),
         Some("aws.ec2")

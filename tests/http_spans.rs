@@ -345,7 +345,7 @@ async fn the_handlers_own_tracing_spans_nest_under_the_server_span() {
     let level = logged[0]
         .attributes
         .iter()
-        .find(|kv| kv.key.as_str() == "level")
+        .find(|kv| kv.key.as_str() == "otel_faas.level")
         .map(|kv| kv.value.to_string());
     assert_eq!(level.as_deref(), Some("WARN"));
     assert!(

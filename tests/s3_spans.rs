@@ -50,6 +50,11 @@ async fn a_mixed_batch_keeps_only_what_every_record_agrees_on() {
     ] {
         assert_eq!(span.attr(key), None, "{key} differs across records");
     }
+    assert_eq!(
+        span.attr("otel_faas.document.mixed").as_deref(),
+        Some(r#"["faas.document.collection","faas.document.operation"]"#),
+        "what the conventions require and the records disagree on"
+    );
 
     kit.clear();
     kit.invoke(on_upload, sample("s3_restore")).await.unwrap();

@@ -219,7 +219,11 @@ impl Invocation {
         };
         if let Some(mut facts) = facts.filter(|_| !timed_out) {
             facts.duration = started.map(|started| started.elapsed());
-            facts.failed |= failed;
+            // A 5xx answer fails the invocation, for the metrics as for its span (the HTTP
+            // conventions make a server span with a 5xx status an error).
+            let server_error =
+                matches!(response, Some(Response::Http(status)) if status.is_server_error());
+            facts.failed |= failed || server_error;
             self.telemetry.record_invocation(&facts);
         }
         match span {
@@ -518,6 +522,12 @@ where
             }
             if let Some((batch, size)) = &spans.batch {
                 verdict.record_failed_items(&batch.span(), *size, T::ITEMS);
+                // Where the batch span is the invocation span (S3, DynamoDB), items reported
+                // failed make it an error, and so the invocation, for the FaaS metrics too.
+                let batch_is_invocation = spans.invocation.as_ref().is_some_and(|cx| {
+                    cx.span().span_context().span_id() == batch.span().span_context().span_id()
+                });
+                failed |= batch_is_invocation && !verdict.failed_items.is_empty();
             }
         }
         Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),

@@ -13,7 +13,7 @@
 //! | `sqs` | `LambdaEvent<SqsEvent>` | SERVER *function* → CONSUMER `process {queue}` | — | one per message with an `AWSTraceHeader` |
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
 //! | `sns` | `LambdaEvent<SnsEvent>` | SERVER *function* → CONSUMER `process {topic}` | — | one per notification whose message attributes carry a context |
-//! | `eventbridge` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER *function* → CONSUMER `process {detail-type}` | `detail` with `parent_from = "detail"` | `detail` with `links_from = "detail"` |
+//! | `eventbridge` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER *function* → CONSUMER `process` (no bus in the event) | `detail` with `parent_from = "detail"` | `detail` with `links_from = "detail"` |
 //! | `schedule` | `LambdaEvent<EventBridgeEvent>` | SERVER *function*, `faas.trigger=timer` | none: a new root | — |
 //! | `s3` | `LambdaEvent<S3Event>` | SERVER *function* with `faas.document.*` | — | — |
 //! | `dynamodb` | `LambdaEvent<dynamodb::Event>` | SERVER *function* with `faas.document.*` | — | — |
