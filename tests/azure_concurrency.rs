@@ -13,7 +13,7 @@ use http::StatusCode;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use otel_faas_local::azure::{FunctionsHost, HostAnswer};
+use otel_faas_local::azure::{FunctionsHost, HostAnswer, HostInvocation};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, QueueMessage, RunningApp};
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::outgoing::OutgoingSpan;
@@ -42,7 +42,7 @@ impl Batches {
 /// each, yielding between them so concurrent invocations interleave, then the outcome.
 #[traced_function(trigger = "queue")]
 async fn work(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
-    let order: Value = serde_json::from_str(event.payload.body.as_str().unwrap_or("{}"))?;
+    let order = &event.payload.body;
     let step = Duration::from_millis(order["step_ms"].as_u64().unwrap_or(5));
     for i in 0..order["steps"].as_u64().unwrap_or(0) {
         let call = OutgoingSpan::http(
@@ -61,11 +61,12 @@ async fn work(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
     }
 }
 
-fn message(order: &Value) -> Value {
-    json!({
-        "Data": { "work": order.to_string() },
-        "Metadata": { "DequeueCount": 1, "Id": "0c5fb2a6-3f7d-4c4e-9a55-1f2a3b4c5d6e" }
-    })
+/// A queue message holding `order`, as the host sends it.
+fn message(order: &Value) -> HostInvocation {
+    HostInvocation::new("Work")
+        .data("work", json!(order.to_string()))
+        .metadata("DequeueCount", json!(1))
+        .metadata("Id", json!("0c5fb2a6-3f7d-4c4e-9a55-1f2a3b4c5d6e"))
 }
 
 async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
@@ -99,7 +100,7 @@ async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
 /// Posts every order at once, invocation `inv-{i}` for the `i`th.
 async fn all_at_once(host: &FunctionsHost, orders: &[Value]) -> Vec<HostAnswer> {
     let requests = orders.iter().enumerate().map(|(i, order)| async move {
-        host.invoke("Work", &format!("inv-{i}"), &message(order))
+        host.invoke(&format!("inv-{i}"), &message(order))
             .await
             .expect("the custom handler answers")
     });
@@ -210,12 +211,12 @@ async fn a_request_the_host_gives_up_on_still_ends_and_exports_beside_the_others
     // The host's `functionTimeout` passes before the slow invocation ends: it hangs up.
     let slow = tokio::time::timeout(
         Duration::from_millis(150),
-        host.invoke("Work", "inv-slow", &slow_order),
+        host.invoke("inv-slow", &slow_order),
     );
     let healthy = join_all((0..4).map(|i| {
         let order = json!({ "steps": 3, "step_ms": 10 + i * 10 });
         async move {
-            host.invoke("Work", &format!("inv-{i}"), &message(&order))
+            host.invoke(&format!("inv-{i}"), &message(&order))
                 .await
                 .expect("the custom handler answers")
         }

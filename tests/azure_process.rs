@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use otel_faas_local::azure::FunctionsHost;
+use otel_faas_local::azure::{FunctionsHost, HostInvocation};
 use otel_faas_local::collector::Collector;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -55,17 +55,16 @@ async fn the_deployed_handler_serves_its_port_exports_and_stops_on_sigterm() {
     }
 
     let host = FunctionsHost::new(([127, 0, 0, 1], port).into());
-    let payload = json!({
-        "Data": { "order": { "orderId": 7 } },
-        "Metadata": {
-            "MessageId": "0c9e7d5b3a1f",
-            "DeliveryCount": 1,
-            "ApplicationProperties": { "Diagnostic-Id": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
-            "sys": { "MethodName": "ProcessOrder", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6" }
-        }
-    });
+    let payload = HostInvocation::new("ProcessOrder")
+        .data("order", json!(r#"{"orderId":7}"#))
+        .metadata("MessageId", json!("0c9e7d5b3a1f"))
+        .metadata("DeliveryCount", json!(1))
+        .metadata(
+            "ApplicationProperties",
+            json!({ "Diagnostic-Id": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }),
+        );
     let answer = host
-        .invoke("ProcessOrder", "e2e-invocation-1", &payload)
+        .invoke("e2e-invocation-1", &payload)
         .await
         .expect("answered");
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());

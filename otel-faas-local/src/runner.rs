@@ -280,7 +280,7 @@ async fn print_trace(collector: &Collector, request_id: &str) {
 /// Whether the function will send metrics to the embedded collector, as the function reads
 /// the environment it inherits: not when the SDK or the metrics are off, nor when metrics go to
 /// an endpoint of their own.
-fn metrics_expected(config: &Config) -> bool {
+pub(crate) fn metrics_expected(config: &Config) -> bool {
     !config.sdk_disabled
         && config.metrics_exporter == ExporterKind::Otlp
         && std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none_or(|e| e.is_empty())
@@ -288,7 +288,7 @@ fn metrics_expected(config: &Config) -> bool {
 
 /// Which metric points the runner has shown, and whether to wait for more.
 #[derive(Debug)]
-struct MetricsCursor {
+pub(crate) struct MetricsCursor {
     /// Points received before the current invocation's (all shown already).
     shown: usize,
     /// Whether to wait for the current invocation's points. Turned off when none came for an
@@ -297,7 +297,7 @@ struct MetricsCursor {
 }
 
 impl MetricsCursor {
-    fn new(expected: bool) -> Self {
+    pub(crate) fn new(expected: bool) -> Self {
         MetricsCursor {
             shown: 0,
             wait: expected,
@@ -306,7 +306,7 @@ impl MetricsCursor {
 }
 
 /// Prints the metric points that arrived since the previous invocation's, if any.
-async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
+pub(crate) async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
     if cursor.wait
         && !collector
             .wait_for_metric_count(cursor.shown + 1, METRICS_GRACE)

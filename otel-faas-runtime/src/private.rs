@@ -117,6 +117,11 @@ pub mod local {
     #[cfg(feature = "azure")]
     pub const AZURE_INVOCATION_ID: &str = crate::azure::INVOCATION_ID;
 
+    /// What a function app's `host.json` says about running its custom handler, for the host
+    /// double (`functionTimeout`, `workingDirectory`).
+    #[cfg(feature = "azure")]
+    pub use crate::azure::host_json::HostJson;
+
     /// The function app `app` serves, as it was described (explicitly or by the environment).
     #[cfg(feature = "azure")]
     pub fn app_identity(app: &crate::azure::FunctionApp) -> &crate::azure::AppIdentity {

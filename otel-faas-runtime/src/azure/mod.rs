@@ -43,6 +43,7 @@
 mod context;
 mod function_json;
 mod handler;
+pub(crate) mod host_json;
 pub(crate) mod payload;
 mod resource;
 pub(crate) mod server;
@@ -144,8 +145,9 @@ impl FunctionApp {
         self
     }
 
-    /// Reads the functions' `function.json` files in `root` instead of the app root the
-    /// host runs the handler in (`AzureWebJobsScriptRoot`, else the current directory).
+    /// Reads the functions' `function.json` files and `host.json` in `root` instead of the
+    /// app root the host names (`FUNCTIONS_APP_ROOT_PATH`, else `AzureWebJobsScriptRoot`,
+    /// else the current directory).
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
         self.root = Some(root.into());
         self
@@ -206,9 +208,12 @@ impl FunctionApp {
         Ok(())
     }
 
-    /// The functions, their `function.json` bindings read, as the server routes to them.
+    /// The functions, their `function.json` bindings read, as the server routes to them, with
+    /// `host.json`'s `functionTimeout` for each invocation's deadline.
     pub(crate) fn routes(self, telemetry: Option<Telemetry>) -> server::Routes {
         let root = self.root.unwrap_or_else(FunctionBindings::app_root);
+        let function_timeout =
+            host_json::HostJson::load_from(&root).function_timeout(|key| std::env::var(key).ok());
         let functions = self
             .functions
             .into_iter()
@@ -220,6 +225,8 @@ impl FunctionApp {
         server::Routes {
             functions,
             telemetry,
+            function_timeout,
+            watchdog: Arc::default(),
         }
     }
 
