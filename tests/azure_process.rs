@@ -100,7 +100,8 @@ async fn the_deployed_handler_serves_its_port_exports_and_stops_on_sigterm() {
     );
     assert_eq!(
         server.resource_attribute("cloud.region"),
-        Some("North Europe")
+        Some("northeurope"),
+        "REGION_NAME's display name, as the region's id"
     );
     assert_eq!(
         server.resource_attribute("faas.instance"),

@@ -266,3 +266,87 @@ pub(crate) fn timespan(duration: Duration) -> String {
         nanos => format!("{h:02}:{m:02}:{s:02}.{:07}", nanos / 100),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// The request head the double sends, read off the wire.
+    async fn sent_head(send: impl AsyncFnOnce(FunctionsHost)) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = FunctionsHost::new(listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.unwrap();
+                head.extend_from_slice(&buf[..n]);
+            }
+            stream
+                .write_all(b"HTTP/1.1 500 boom: no PNG\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&head).to_lowercase()
+        });
+        send(host).await;
+        server.await.unwrap()
+    }
+
+    // `DefaultHttpWorkerService.AddHeaders` adds the invocation id, the host version and the
+    // user agent, and nothing else: no trace context reaches the worker with the invocation
+    // JSON.
+    #[tokio::test]
+    async fn an_invocation_carries_the_hosts_headers_and_no_invented_trace_context() {
+        let head = sent_head(async |host| {
+            let answer = host
+                .invoke("inv-1", &HostInvocation::new("Resize"))
+                .await
+                .unwrap();
+            assert_eq!(
+                answer.host_failure().as_deref(),
+                Some("Response status code does not indicate success: 500 (boom: no PNG).")
+            );
+        })
+        .await;
+        assert!(head.starts_with("post /resize http/1.1"), "{head}");
+        assert!(
+            head.contains("x-azure-functions-invocationid: inv-1"),
+            "{head}"
+        );
+        assert!(head.contains("x-azure-functions-hostversion: "), "{head}");
+        assert!(head.contains("user-agent: azure-functions-host/"), "{head}");
+        assert!(!head.contains("traceparent"), "{head}");
+        assert!(!head.contains("request-id"), "{head}");
+    }
+
+    // A forwarded request keeps the caller's headers, its `traceparent` included; the host's
+    // user agent is added to the caller's (`UserAgent.ParseAdd`).
+    #[tokio::test]
+    async fn a_forwarded_request_keeps_the_callers_trace_context() {
+        let head = sent_head(async |host| {
+            let request = http::Request::builder()
+                .uri("/api/hello/ada")
+                .header(
+                    "traceparent",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                )
+                .header("user-agent", "curl/8.5.0")
+                .body(Bytes::new())
+                .unwrap();
+            host.forward("inv-2", request).await.unwrap();
+        })
+        .await;
+        assert!(
+            head.contains("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            "{head}"
+        );
+        assert!(
+            head.contains("user-agent: curl/8.5.0 azure-functions-host/"),
+            "{head}"
+        );
+    }
+}

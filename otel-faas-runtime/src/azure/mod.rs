@@ -34,6 +34,25 @@
 //! | `"event_hubs"` | `AzureEvent<EventHubsBatch>` | SERVER → CONSUMER `process {event hub}`, a link per event with a context |
 //! | `"timer"` | `AzureEvent<TimerInfo>` | SERVER *function*, `faas.trigger=timer`, a new trace |
 //!
+//! # Where the trace context comes from
+//!
+//! The host puts none of its own in the request it sends the handler (`DefaultHttpWorkerService`
+//! adds only the invocation id, its version and its user agent), so its own telemetry of the
+//! invocation and the handler's trace are joined only by `faas.invocation_id`. The context a
+//! span continues is the one the *caller* sent: an HTTP caller's `traceparent` header (in
+//! `Data.req.Headers`, or on the forwarded request), a Service Bus message's `traceparent` or
+//! `Diagnostic-Id` application property, an event's in its properties (a link per event).
+//! Storage queue messages and timers carry none: each invocation is a new trace.
+//!
+//! # Timeouts
+//!
+//! When an invocation outlives `host.json`'s `functionTimeout` (5 minutes by default on the
+//! Consumption plan, 30 on the others), the host kills the whole handler process with
+//! SIGKILL and starts a new one. The server reads `functionTimeout` from the app root's
+//! `host.json` and gives each invocation that deadline: a margin before it
+//! (`OTEL_FAAS_DEADLINE_MARGIN`), the invocation's spans end with `error.type=timeout`, it is
+//! counted in `faas.timeouts`, and its spans are exported before the kill.
+//!
 //! Every invocation span carries `faas.trigger`, `faas.invocation_id` (the host's
 //! `X-Azure-Functions-InvocationId`), `faas.name` (`<app>/<function>`), `faas.coldstart` and,
 //! when the subscription and resource group are known, `cloud.resource_id`; the resource
@@ -133,8 +152,7 @@ impl FunctionApp {
         }
     }
 
-    /// The function app served (what its resource describes), for the local runner's host
-    /// double and the test kit.
+    /// The function app served (what its resource describes), for the test kit.
     pub(crate) fn app_identity(&self) -> &AppIdentity {
         &self.identity
     }

@@ -500,4 +500,86 @@ mod tests {
         assert!(serde_json::from_str::<T>(r#"{"q": "[1]"}"#).is_err());
         assert!(serde_json::from_str::<T>(r#"{"q": 7}"#).is_err());
     }
+
+    #[test]
+    fn scalars_strings_and_arrays_are_read_in_the_hosts_json_text_and_natively() {
+        #[derive(Deserialize)]
+        struct M {
+            #[serde(default, deserialize_with = "host_u64")]
+            count: Option<u64>,
+            #[serde(default, deserialize_with = "host_string")]
+            id: Option<String>,
+            #[serde(default, deserialize_with = "host_strings")]
+            ids: Vec<Option<String>>,
+            #[serde(default, deserialize_with = "host_i64s")]
+            seqs: Vec<Option<i64>>,
+        }
+        let host: M = serde_json::from_str(
+            r#"{"count": "4", "id": "\"abc\"", "ids": "[\"a\",null]", "seqs": "[1,-2]"}"#,
+        )
+        .unwrap();
+        assert_eq!(host.count, Some(4));
+        assert_eq!(host.id.as_deref(), Some("abc"));
+        assert_eq!(host.ids, [Some("a".to_owned()), None]);
+        assert_eq!(host.seqs, [Some(1), Some(-2)]);
+        let native: M =
+            serde_json::from_str(r#"{"count": 4, "id": "abc", "ids": ["a"], "seqs": [1]}"#)
+                .unwrap();
+        assert_eq!((native.count, native.id.as_deref()), (Some(4), Some("abc")));
+        assert_eq!(native.ids, [Some("a".to_owned())]);
+        let error = serde_json::from_str::<M>(r#"{"count": "four"}"#)
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("expected an integer, found a string"),
+            "{error}"
+        );
+        assert!(
+            !error.to_string().contains("four"),
+            "the value is not echoed: {error}"
+        );
+    }
+
+    #[test]
+    fn a_body_is_unwrapped_from_the_hosts_double_encoding_once() {
+        let host = Value::String(r#""{\"orderId\":1}""#.to_owned());
+        assert_eq!(
+            message_body(host, false),
+            serde_json::json!({ "orderId": 1 })
+        );
+        assert_eq!(
+            message_body(Value::String("\"cat.png\"".into()), false),
+            "cat.png"
+        );
+        // Native forms: a plain string, JSON text, an object.
+        assert_eq!(
+            message_body(Value::String("cat.png".into()), false),
+            "cat.png"
+        );
+        assert_eq!(
+            message_body(Value::String(r#"{"orderId":1}"#.into()), false),
+            serde_json::json!({ "orderId": 1 })
+        );
+        assert_eq!(
+            message_body(serde_json::json!({ "a": 1 }), false),
+            serde_json::json!({ "a": 1 })
+        );
+        // `"dataType": "binary"`: base64 of the bytes.
+        assert_eq!(
+            message_body(Value::String("eyJhIjoxfQ==".into()), true),
+            serde_json::json!({ "a": 1 })
+        );
+        let bodies = message_bodies(&Value::String(r#"["{\"a\":1}","x"]"#.into()), false).unwrap();
+        assert_eq!(
+            bodies,
+            [serde_json::json!({ "a": 1 }), Value::String("x".into())]
+        );
+        assert_eq!(
+            message_bodies(&Value::String(r#""[1]""#.into()), false),
+            None,
+            "one body"
+        );
+    }
 }

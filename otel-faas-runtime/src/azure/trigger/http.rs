@@ -4,8 +4,10 @@
 //! The invocation span is the HTTP server span of the semantic conventions: kind SERVER,
 //! named `{method} {http.route}`. The route is `/api/` and `function.json`'s `route`, else
 //! `/api/{function}` — Azure's default (a custom `routePrefix` of `host.json` is not read).
-//! The parent comes from the request's `traceparent`/`tracestate`/`baggage` headers; a
-//! malformed header starts a new trace. Attributes: `http.request.method` (`_OTHER` plus
+//! The parent comes from the request's `traceparent`/`tracestate`/`baggage` headers — the
+//! caller's, which the host passes on in `Data.req.Headers` (or as they came, forwarded); a
+//! malformed header starts a new trace. A body the host wrote as base64 (an
+//! `application/octet-stream` or `multipart/*` request) is decoded. Attributes: `http.request.method` (`_OTHER` plus
 //! `http.request.method_original` for a non-standard method), `url.path`, `url.scheme`,
 //! `url.query` with secret-looking values scrubbed, `http.route`, `user_agent.original`,
 //! `client.address` (first `X-Forwarded-For` entry, without its port), `server.address`, `server.port`, and,
