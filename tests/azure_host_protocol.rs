@@ -240,6 +240,37 @@ async fn batches_sent_as_json_text_arrays_are_read_not_refused() {
     h.running.shutdown().await;
 }
 
+#[traced_function(trigger = "event_hubs")]
+async fn one_reading(event: AzureEvent<EventHubsBatch>) -> Result<(), Error> {
+    let events = &event.payload.events;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].body["reading"], 1);
+    assert_eq!(events[0].sequence_number, Some(7));
+    assert_eq!(events[0].offset.as_deref(), Some("512"));
+    Ok(())
+}
+
+/// Fixture: one event (`"cardinality": "one"`): its body, a string, double-encoded; the
+/// `long` sequence number and the string offset as JSON text; `Properties`, a dictionary, an
+/// object (encoded as the Service Bus fixture above).
+const EVENT_HUBS_ONE_FIXTURE: &str = r#"{"Data":{"event":"\"{\\\"reading\\\":1}\""},"Metadata":{"PartitionContext":{"EventHubName":"telemetry","ConsumerGroup":"$Default","PartitionId":"0"},"Properties":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},"SequenceNumber":"7","Offset":"\"512\"","EnqueuedTimeUtc":"2023-12-01T01:22:10","sys":{"MethodName":"One","UtcNow":"2026-11-21T09:00:01Z","RandGuid":"6a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3"}}}"#;
+
+#[tokio::test]
+async fn one_event_in_the_hosts_encoding_is_a_batch_of_one() {
+    let bindings = FunctionBindings::parse(
+        br#"{"bindings": [{"type": "eventHubTrigger", "direction": "in", "name": "event", "eventHubName": "telemetry", "cardinality": "one"}]}"#,
+    )
+    .unwrap();
+    let h = Harness::start(FunctionApp::new().function_with("One", bindings, one_reading)).await;
+    let answer = h.post("One", "inv-eh-one", EVENT_HUBS_ONE_FIXTURE).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.host_failure());
+    let spans = h.spans();
+    let consumer = spans.named("process telemetry");
+    assert_eq!(consumer.attr("messaging.batch.message_count"), None);
+    assert_eq!(consumer.links.len(), 1);
+    h.running.shutdown().await;
+}
+
 // ---- 4. binary HTTP bodies arrive as base64 --------------------------------------------
 
 #[traced_function(trigger = "http")]

@@ -107,7 +107,8 @@ impl LocalHost {
         self
     }
 
-    /// Forwards an HTTP request as the host does with `enableForwardingHttpRequest`.
+    /// Forwards an HTTP request as the host does with `enableForwardingHttpRequest` (sent only
+    /// when the app's `host.json` sets it).
     pub fn forward(mut self, label: &str, request: Request<Bytes>) -> Self {
         self.planned
             .push((label.to_owned(), Planned::Forward { request }));
@@ -156,6 +157,7 @@ impl LocalHost {
         )
         .await?;
         let timeout = worker.function_timeout();
+        let forwarding = worker.host_json().enable_forwarding_http_request;
         let host = FunctionsHost::new(worker.addr()).with_function_timeout(timeout);
         println!("otel-faas local Functions host");
         println!("  app root              {}", root.display());
@@ -190,6 +192,15 @@ impl LocalHost {
                     format!("POST /{function}"),
                     host.post_raw(&format!("/{function}"), &id, body).await,
                 ),
+                Planned::Forward { request } if !forwarding => {
+                    println!(
+                        "◀ not sent: host.json does not set customHandler.enableForwardingHttpRequest, \
+                         so the host sends {} {} in its JSON",
+                        request.method(),
+                        request.uri().path()
+                    );
+                    continue;
+                }
                 Planned::Forward { request } => (
                     format!("{} {} (forwarded)", request.method(), request.uri().path()),
                     host.forward(&id, request).await,
