@@ -37,9 +37,10 @@
 //! # Where the trace context comes from
 //!
 //! The host puts none of its own in the request it sends the handler (`DefaultHttpWorkerService`
-//! adds only the invocation id, its version and its user agent), so its own telemetry of the
-//! invocation and the handler's trace are joined only by `faas.invocation_id`. The context a
-//! span continues is the one the *caller* sent: an HTTP caller's `traceparent` header (in
+//! adds only the invocation id, its version and its user agent), so the handler's spans are
+//! never children of the host's own: both continue the caller's context where there is one,
+//! and `faas.invocation_id` always ties them. The context a span continues is the one the
+//! *caller* sent: an HTTP caller's `traceparent` header (in
 //! `Data.req.Headers`, or on the forwarded request), a Service Bus message's `traceparent` or
 //! `Diagnostic-Id` application property, an event's in its properties (a link per event).
 //! Storage queue messages and timers carry none: each invocation is a new trace.
