@@ -154,6 +154,7 @@ impl FunctionApp {
     }
 
     /// The function app served (what its resource describes), for the test kit.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn app_identity(&self) -> &AppIdentity {
         &self.identity
     }
