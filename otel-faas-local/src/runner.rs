@@ -146,9 +146,8 @@ impl LocalRunner {
 
     async fn emulate(self) -> Result<(), Error> {
         let api = RuntimeApi::start(self.function.clone()).await?;
-        let config = Config::from_env();
-        let signals = Signals::from(&config, |key| std::env::var(key).ok());
-        let collector = match signals.traces.is_local() || signals.metrics.is_local() {
+        let signals = Signals::from_env();
+        let collector = match signals.any_local() {
             true => Some(Collector::start().await?),
             false => None,
         };
@@ -169,14 +168,7 @@ impl LocalRunner {
             self.function.function_name
         );
         println!("  Runtime API emulator  http://{}", api.endpoint());
-        if let Some(collector) = &collector {
-            println!(
-                "  OTLP collector        {} (embedded)",
-                collector.endpoint()
-            );
-        }
-        println!("  spans                 {}", signals.traces);
-        println!("  metrics               {}", signals.metrics);
+        signals.print(collector.as_ref());
         let collector = collector.as_ref();
         let traces_from = collector.filter(|_| signals.traces.is_local());
         let metrics_from = collector.filter(|_| signals.metrics.is_local());
@@ -287,14 +279,14 @@ async fn print_trace(collector: &Collector, request_id: &str) {
 
 /// Where the function sends each signal, as it reads the environment it inherits.
 #[derive(Debug, PartialEq)]
-struct Signals {
-    traces: Destination,
-    metrics: Destination,
+pub(crate) struct Signals {
+    pub(crate) traces: Destination,
+    pub(crate) metrics: Destination,
 }
 
 /// Where one signal goes.
 #[derive(Debug, PartialEq)]
-enum Destination {
+pub(crate) enum Destination {
     /// To the embedded collector, and printed.
     Local,
     /// To an endpoint the user set.
@@ -306,7 +298,7 @@ enum Destination {
 }
 
 impl Destination {
-    fn is_local(&self) -> bool {
+    pub(crate) fn is_local(&self) -> bool {
         *self == Destination::Local
     }
 }
@@ -326,7 +318,7 @@ impl Signals {
     /// Reads the OTLP exporter variables as the OpenTelemetry exporter spec orders them: a
     /// signal's own endpoint (`OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT`) over the
     /// generic one (`OTEL_EXPORTER_OTLP_ENDPOINT`); an empty value is unset.
-    fn from(config: &Config, var: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn from(config: &Config, var: impl Fn(&str) -> Option<String>) -> Self {
         let var = |key: &str| var(key).filter(|v| !v.is_empty());
         let generic = var("OTEL_EXPORTER_OTLP_ENDPOINT");
         let elsewhere = |signal: &str| var(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"));
@@ -350,11 +342,33 @@ impl Signals {
             metrics: destination(metrics_on, "METRICS"),
         }
     }
+
+    /// As the function this process starts will read them.
+    pub(crate) fn from_env() -> Self {
+        Signals::from(&Config::from_env(), |key| std::env::var(key).ok())
+    }
+
+    /// Whether a signal stays local, so the embedded collector is needed.
+    pub(crate) fn any_local(&self) -> bool {
+        self.traces.is_local() || self.metrics.is_local()
+    }
+
+    /// Prints where each signal goes, under the runner's heading.
+    pub(crate) fn print(&self, collector: Option<&Collector>) {
+        if let Some(collector) = collector {
+            println!(
+                "  OTLP collector        {} (embedded)",
+                collector.endpoint()
+            );
+        }
+        println!("  spans                 {}", self.traces);
+        println!("  metrics               {}", self.metrics);
+    }
 }
 
 /// Which metric points the runner has shown, and whether to wait for more.
 #[derive(Debug)]
-struct MetricsCursor {
+pub(crate) struct MetricsCursor {
     /// Points received before the current invocation's (all shown already).
     shown: usize,
     /// Whether to wait for the current invocation's points. Turned off when none came for an
@@ -363,7 +377,7 @@ struct MetricsCursor {
 }
 
 impl MetricsCursor {
-    fn new(expected: bool) -> Self {
+    pub(crate) fn new(expected: bool) -> Self {
         MetricsCursor {
             shown: 0,
             wait: expected,
@@ -372,7 +386,7 @@ impl MetricsCursor {
 }
 
 /// Prints the metric points that arrived since the previous invocation's, if any.
-async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
+pub(crate) async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
     if cursor.wait
         && !collector
             .wait_for_metric_count(cursor.shown + 1, METRICS_GRACE)
