@@ -27,13 +27,6 @@ pub(crate) fn from_config(
         ExporterKind::None => None,
         ExporterKind::Console => Some(Box::new(ConsoleExporter)),
         ExporterKind::Otlp => {
-            if let Some(protocol) = &config.otlp_protocol
-                && protocol != "http/protobuf"
-            {
-                warnings.push(format!(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?} is not supported; exporting with http/protobuf"
-                ));
-            }
             if config.otlp_endpoint.starts_with("https://") {
                 warnings.push(format!(
                     "OTLP endpoint {} uses https, which this build cannot reach (no TLS); export to a collector \
