@@ -14,9 +14,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::trace::{
-    RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanExporter,
-};
+use opentelemetry_sdk::trace::{RandomIdGenerator, SdkTracer, SdkTracerProvider, SpanExporter};
 use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
@@ -24,7 +22,7 @@ use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
 use crate::metrics::{DynMetricExporter, FaasMetrics};
 pub use crate::processor::FlushOutcome;
 use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBuffer};
-use crate::propagation::Propagation;
+use crate::propagation::{HeadSampler, Propagation};
 use crate::sampling::KeepingSampler;
 
 /// The attribute of an invocation span that counts the spans of the invocation its full
@@ -428,7 +426,7 @@ impl TelemetryBuilder {
             config.keep,
         ));
         let propagation = Propagation::new(&config.propagators);
-        let head = sampler(&config.sampler);
+        let head = HeadSampler::new(&config.sampler);
         let builder =
             SdkTracerProvider::builder().with_span_processor(InvocationProcessor(buffer.clone()));
         let builder = match config.keep.any() && config.sampler != SamplerConfig::AlwaysOff {
@@ -470,14 +468,5 @@ impl TelemetryBuilder {
                 last_flush_warning: AtomicU64::new(0),
             }),
         }
-    }
-}
-
-fn sampler(config: &SamplerConfig) -> Sampler {
-    match config {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
-        SamplerConfig::ParentBased(root) => Sampler::ParentBased(Box::new(sampler(root))),
     }
 }
