@@ -19,6 +19,7 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
+use crate::export::Rejections;
 use crate::metrics::{DynMetricExporter, FaasMetrics};
 pub use crate::processor::FlushOutcome;
 use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBuffer};
@@ -68,6 +69,8 @@ struct Inner {
     arns: ArnCache,
     warnings: Vec<String>,
     last_flush_warning: AtomicU64,
+    /// What collectors rejected in answers not yet reported.
+    rejections: Arc<Rejections>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -238,9 +241,12 @@ impl Telemetry {
             .await
     }
 
-    /// Logs a flush that lost spans, at most once a minute so a collector that is down does
-    /// not flood the function's logs.
+    /// Logs a flush that lost spans, or whose spans the collector rejected in part, at most
+    /// once a minute so a collector that is down does not flood the function's logs.
     fn report(&self, outcome: &FlushOutcome) {
+        if let Some(rejected) = self.inner.rejections.take() {
+            self.warn_rarely(&rejected.describe());
+        }
         let problem = match outcome {
             FlushOutcome::Failed { spans, error } => {
                 format!("export of {spans} spans failed: {error}")
@@ -393,13 +399,15 @@ impl TelemetryBuilder {
         let resource = self
             .resource
             .unwrap_or_else(|| crate::resource::detect(&config));
+        let rejections = Arc::new(Rejections::default());
         let exporter = match self.exporter {
             Some(mut exporter) => {
                 exporter.set_resource(&resource);
                 Some(exporter)
             }
             None => {
-                let (exporter, problems) = crate::export::from_config(&config, &resource);
+                let (exporter, problems) =
+                    crate::export::from_config(&config, &resource, &rejections);
                 warnings.extend(problems);
                 exporter
             }
@@ -466,6 +474,7 @@ impl TelemetryBuilder {
                 arns: ArnCache::default(),
                 warnings,
                 last_flush_warning: AtomicU64::new(0),
+                rejections,
             }),
         }
     }
