@@ -615,6 +615,30 @@ async fn a_collector_that_refuses_connections_fails_the_export_not_the_invocatio
 }
 
 #[tokio::test]
+async fn a_partial_success_is_logged_with_the_rejected_count_and_the_collectors_message() {
+    let collector = Collector::start_rejecting_spans(2, "2 spans exceed the attribute limit")
+        .await
+        .expect("collector");
+    let platform = Platform::start_with(
+        "other",
+        &[],
+        FunctionConfig::new(FUNCTION),
+        Some(collector.endpoint()),
+    )
+    .await;
+    let outcome = platform.invoke(json!({ "n": 1 })).await;
+    assert_eq!(outcome.response_json(), Some(json!({ "echo": { "n": 1 } })));
+    platform.wait_until_logged("rejected").await;
+    let output = platform.function.output();
+    assert!(
+        output.iter().any(|line| line.contains("WARN")
+            && line.contains("the collector rejected 2 of the exported spans")
+            && line.contains("2 spans exceed the attribute limit")),
+        "the partial success is reported: {output:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_collector_that_never_answers_is_abandoned_at_the_flush_timeout() {
     let env = [("OTEL_FAAS_FLUSH_TIMEOUT", "300")];
     let platform = Platform::start_with(

@@ -938,3 +938,179 @@ async fn outside_an_invocation_nothing_is_injected() {
     assert!(headers.is_empty());
     assert_eq!(TraceContext::current().xray_header(), None);
 }
+
+// ---------------------------------------------------------------------------------------
+// X-Ray headers: what they carry (Root, Parent, Sampled, Lineage) and what they do not
+
+/// Everything a handler writes downstream: the headers `inject_headers` writes, the X-Ray
+/// header of `AWSTraceHeader` and EventBridge's `TraceHeader`, an EventBridge `detail`,
+/// a client context, and SQS message attributes.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Written {
+    headers: HashMap<String, String>,
+    xray_header: Option<String>,
+    detail: Value,
+    client_context: Value,
+    attributes: Vec<(String, String)>,
+}
+
+#[traced_function(trigger = "other")]
+async fn write_everything(_event: LambdaEvent<Value>) -> Result<Written, Error> {
+    let trace = TraceContext::current();
+    let mut headers = http::HeaderMap::new();
+    trace.inject_headers(&mut headers);
+    let mut detail = json!({ "order": 7 });
+    trace.inject_json(&mut detail);
+    let client_context = trace.client_context(None)?.unwrap_or_default();
+    let client_context = base64::engine::general_purpose::STANDARD.decode(client_context)?;
+    Ok(Written {
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect(),
+        xray_header: trace.xray_header(),
+        detail,
+        client_context: serde_json::from_slice(&client_context)?,
+        attributes: trace.message_attributes([], 10).fields,
+    })
+}
+
+/// `Root=1-{8}-{24};Parent={16};Sampled={0|1}` and nothing else, for `span`.
+fn xray_for(span: &SpanData, sampled: char) -> String {
+    xray_of(span).replace("Sampled=1", &format!("Sampled={sampled}"))
+}
+
+/// A W3C `tracestate` a Datadog-instrumented caller sends (`;` and `:` inside values).
+const DATADOG_TRACESTATE: &str = "dd=s:2;o:rum;t.dm:-5,vendor=x";
+
+#[tokio::test]
+async fn tracestate_is_not_copied_into_the_xray_headers_written() {
+    let kit = kit_with(&[("OTEL_PROPAGATORS", "tracecontext,baggage,xray")]);
+    // 32 members, the most W3C allows (255 bytes, under its 512).
+    let long: Vec<String> = (0..32).map(|n| format!("k{n:02}=v{n:02}")).collect();
+    for tracestate in [DATADOG_TRACESTATE.to_owned(), long.join(",")] {
+        kit.clear();
+        let caller = Invocation {
+            client_context: Some(HashMap::from([
+                ("traceparent".to_owned(), CALLER.to_owned()),
+                ("tracestate".to_owned(), tracestate.clone()),
+            ])),
+            ..Invocation::default()
+        };
+        let written = kit
+            .invoke_with(write_everything, json!({}), caller)
+            .await
+            .expect("ran");
+        let invocation = kit.spans().named("test-function").clone();
+        let xray = xray_for(&invocation, '1');
+        assert_eq!(written.headers["x-amzn-trace-id"], xray, "{tracestate}");
+        assert_eq!(written.xray_header.as_deref(), Some(xray.as_str()));
+        assert_eq!(written.detail["traceContext"]["AWSTraceHeader"], xray);
+        // The W3C header still carries it, unchanged.
+        assert_eq!(written.headers["tracestate"], tracestate);
+    }
+}
+
+/// What Lambda sends as `Lambda-Runtime-Trace-Id` when recursive-loop detection tracks the
+/// invocation (the lineage as in an SQS `AWSTraceHeader` Lambda delivered).
+const WITH_LINEAGE: &str = "Root=1-b5a9daed-357f662c2c285cf280b61d38;Parent=6654c0335342e1d2;Sampled=1;Lineage=1:fe460cdd:0";
+
+#[tokio::test]
+async fn xray_lineage_does_not_leak_into_tracestate_and_goes_on_in_xray_headers() {
+    let kit = kit_with(&[("OTEL_PROPAGATORS", "tracecontext,baggage,xray-lambda")]);
+    let invocation = Invocation {
+        xray_trace_id: Some(WITH_LINEAGE.to_owned()),
+        ..Invocation::default()
+    };
+    let written = kit
+        .invoke_with(write_everything, json!({}), invocation)
+        .await
+        .expect("ran");
+    let invocation = kit.spans().named("test-function").clone();
+    assert_eq!(
+        invocation.span_context.trace_id().to_string(),
+        "b5a9daed357f662c2c285cf280b61d38"
+    );
+    assert_eq!(invocation.span_context.trace_state().header(), "");
+
+    let xray = format!("{};Lineage=1:fe460cdd:0", xray_for(&invocation, '1'));
+    assert_eq!(written.headers["x-amzn-trace-id"], xray);
+    assert_eq!(written.xray_header.as_deref(), Some(xray.as_str()));
+    assert_eq!(written.detail["traceContext"]["AWSTraceHeader"], xray);
+    // Nowhere else: not in `tracestate` (not written at all), nor in any other value.
+    assert_eq!(written.headers.get("tracestate"), None);
+    assert_eq!(written.detail["traceContext"].get("tracestate"), None);
+    assert_eq!(written.client_context["custom"].get("tracestate"), None);
+    // Nowhere else either: the other values written carry no lineage.
+    let custom = written.client_context["custom"]
+        .as_object()
+        .expect("custom");
+    let w3c = written
+        .headers
+        .iter()
+        .chain(written.attributes.iter().map(|(k, v)| (k, v)))
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .chain(custom.iter().map(|(k, v)| (k.as_str(), v.to_string())))
+        .filter(|(key, _)| !key.eq_ignore_ascii_case("x-amzn-trace-id"));
+    for (key, value) in w3c {
+        assert!(
+            !value.to_ascii_lowercase().contains("lineage"),
+            "{key}: {value}"
+        );
+    }
+    assert!(
+        written
+            .attributes
+            .iter()
+            .all(|(key, _)| key != "tracestate"),
+        "{:?}",
+        written.attributes
+    );
+}
+
+#[tokio::test]
+async fn xray_sampled_question_mark_is_decided_by_the_local_sampler_not_dropped() {
+    let requested = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?";
+    let without_decision = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8";
+    for (sampler, sampled) in [
+        ("parentbased_always_on", '1'),
+        ("parentbased_always_off", '0'),
+    ] {
+        for header in [requested, without_decision] {
+            let kit = kit_with(&[
+                ("OTEL_PROPAGATORS", "tracecontext,baggage,xray-lambda"),
+                ("OTEL_TRACES_SAMPLER", sampler),
+                // Recorded whatever the decision, to read what the span would have carried.
+                ("OTEL_FAAS_KEEP", "coldstarts"),
+            ]);
+            let invocation = Invocation {
+                xray_trace_id: Some(header.to_owned()),
+                ..Invocation::default()
+            };
+            let written = kit
+                .invoke_with(write_everything, json!({}), invocation)
+                .await
+                .expect("ran");
+            let spans = kit.spans();
+            let span = spans.named("test-function");
+            // The caller's trace and parent are kept either way.
+            assert_eq!(
+                span.span_context.trace_id().to_string(),
+                "5759e988bd862e3fe1be46a994272793"
+            );
+            assert_eq!(span.parent_span_id.to_string(), "53995c3f42cd8ad8");
+            // The decision is the local sampler's, and goes on as `1` or `0`, never `?`.
+            let xray = written.xray_header.expect("an X-Ray header");
+            assert!(
+                xray.ends_with(&format!(";Sampled={sampled}")),
+                "{sampler}: {xray}"
+            );
+            let flags = if sampled == '1' { "01" } else { "00" };
+            assert!(
+                written.headers["traceparent"].ends_with(flags),
+                "{sampler}: {}",
+                written.headers["traceparent"]
+            );
+        }
+    }
+}

@@ -126,6 +126,11 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// The signal-specific OTLP protocol variable, read before [`OTLP_PROTOCOL`].
+const OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// The OTLP protocol variable for every signal.
+const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+
 /// Default for [`Config::flush_timeout`].
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Default for [`Config::deadline_margin`].
@@ -224,8 +229,19 @@ impl Config {
             (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
             (None, None) => "http://localhost:4318/v1/traces".to_owned(),
         };
-        let otlp_protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        // The warning names the variable the value came from: the signal-specific one wins.
+        let (protocol_var, otlp_protocol) = match var(OTLP_TRACES_PROTOCOL) {
+            Some(protocol) => (OTLP_TRACES_PROTOCOL, Some(protocol)),
+            None => (OTLP_PROTOCOL, var(OTLP_PROTOCOL)),
+        };
+        if let Some(protocol) = otlp_protocol
+            .as_deref()
+            .filter(|p| exporter == ExporterKind::Otlp && *p != "http/protobuf")
+        {
+            warnings.push(format!(
+                "{protocol_var}={protocol:?} is not supported; exporting with http/protobuf"
+            ));
+        }
         let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
             None => default,
             Some(v) => v
@@ -536,6 +552,53 @@ mod tests {
         assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert!(!c.sdk_disabled);
         assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn an_unsupported_otlp_protocol_warning_names_the_variable_it_came_from() {
+        // What the pipeline warns about at start-up, exporter included.
+        let warnings = |vars: &[(&str, &str)]| {
+            crate::Telemetry::builder()
+                .config(config(vars))
+                .build()
+                .warnings()
+                .to_vec()
+        };
+        let protocol = |warnings: &[String]| {
+            warnings
+                .iter()
+                .filter(|w| w.contains("is not supported; exporting with http/protobuf"))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            protocol(&warnings(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])),
+            [
+                r#"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="grpc" is not supported; exporting with http/protobuf"#
+            ]
+        );
+        assert_eq!(
+            protocol(&warnings(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ])),
+            Vec::<String>::new(),
+            "the signal-specific variable wins"
+        );
+        assert_eq!(
+            protocol(&warnings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])),
+            [
+                r#"OTEL_EXPORTER_OTLP_PROTOCOL="http/json" is not supported; exporting with http/protobuf"#
+            ]
+        );
+        assert_eq!(
+            protocol(&warnings(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_TRACES_EXPORTER", "console"),
+            ])),
+            Vec::<String>::new(),
+            "no OTLP export, nothing to warn about"
+        );
     }
 
     #[test]

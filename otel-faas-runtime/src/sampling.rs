@@ -31,8 +31,10 @@ use std::time::Duration;
 
 use opentelemetry::trace::{Link, SpanContext, SpanKind, Status, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
-use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample, SpanData};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample, SpanData};
 use opentelemetry_semantic_conventions::attribute::{FAAS_COLDSTART, FAAS_INVOCATION_ID};
+
+use crate::propagation::HeadSampler;
 
 /// The attribute a kept trace's invocation span carries: why it was kept.
 pub const KEPT_BY: &str = "otel_faas.sampling.kept_by";
@@ -113,7 +115,7 @@ fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
 /// The head sampler, with what it drops recorded (not sampled) so a keep rule can still
 /// keep it.
 #[derive(Clone, Debug)]
-pub(crate) struct KeepingSampler(pub(crate) Sampler);
+pub(crate) struct KeepingSampler(pub(crate) HeadSampler);
 
 impl ShouldSample for KeepingSampler {
     fn should_sample(

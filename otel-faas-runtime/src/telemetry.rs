@@ -14,17 +14,16 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::trace::{
-    RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider, SpanExporter,
-};
+use opentelemetry_sdk::trace::{RandomIdGenerator, SdkTracer, SdkTracerProvider, SpanExporter};
 use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
+use crate::export::Rejections;
 use crate::metrics::{DynMetricExporter, FaasMetrics};
 pub use crate::processor::FlushOutcome;
 use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBuffer};
-use crate::propagation::Propagation;
+use crate::propagation::{HeadSampler, Propagation};
 use crate::sampling::KeepingSampler;
 
 /// The attribute of an invocation span that counts the spans of the invocation its full
@@ -70,6 +69,8 @@ struct Inner {
     arns: ArnCache,
     warnings: Vec<String>,
     last_flush_warning: AtomicU64,
+    /// What collectors rejected in answers not yet reported.
+    rejections: Arc<Rejections>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -243,9 +244,12 @@ impl Telemetry {
             .await
     }
 
-    /// Logs a flush that lost spans, at most once a minute so a collector that is down does
-    /// not flood the function's logs.
+    /// Logs a flush that lost spans, or whose spans the collector rejected in part, at most
+    /// once a minute so a collector that is down does not flood the function's logs.
     fn report(&self, outcome: &FlushOutcome) {
+        if let Some(rejected) = self.inner.rejections.take() {
+            self.warn_rarely(&rejected.describe());
+        }
         let problem = match outcome {
             FlushOutcome::Failed { spans, error } => {
                 format!("export of {spans} spans failed: {error}")
@@ -403,13 +407,15 @@ impl TelemetryBuilder {
         let resource = self
             .resource
             .unwrap_or_else(|| crate::resource::detect(&config));
+        let rejections = Arc::new(Rejections::default());
         let exporter = match self.exporter {
             Some(mut exporter) => {
                 exporter.set_resource(&resource);
                 Some(exporter)
             }
             None => {
-                let (exporter, problems) = crate::export::from_config(&config, &resource);
+                let (exporter, problems) =
+                    crate::export::from_config(&config, &resource, &rejections);
                 warnings.extend(problems);
                 exporter
             }
@@ -436,7 +442,7 @@ impl TelemetryBuilder {
             config.keep,
         ));
         let propagation = Propagation::new(&config.propagators);
-        let head = sampler(&config.sampler);
+        let head = HeadSampler::new(&config.sampler);
         let builder =
             SdkTracerProvider::builder().with_span_processor(InvocationProcessor(buffer.clone()));
         let builder = match config.keep.any() && config.sampler != SamplerConfig::AlwaysOff {
@@ -476,16 +482,8 @@ impl TelemetryBuilder {
                 arns: ArnCache::default(),
                 warnings,
                 last_flush_warning: AtomicU64::new(0),
+                rejections,
             }),
         }
-    }
-}
-
-fn sampler(config: &SamplerConfig) -> Sampler {
-    match config {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
-        SamplerConfig::ParentBased(root) => Sampler::ParentBased(Box::new(sampler(root))),
     }
 }

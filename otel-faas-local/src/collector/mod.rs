@@ -26,6 +26,14 @@
 //!   is decoded, before the delay, so an exporter that gives up waiting has still delivered it.
 //! - A failing collector: [`Collector::start_answering`] stores every decodable export, traces
 //!   and metrics alike, and answers it with the status it was given.
+//! - A collector that rejects part of each span export:
+//!   [`Collector::start_rejecting_spans`] answers every decoded `/v1/traces` export with
+//!   `200` and an `ExportTraceServiceResponse` whose `partial_success` holds the count and
+//!   message it was given, as the OTLP specification's "Partial Success" (OTLP/HTTP) says a
+//!   server answers a request it accepted only in part (open-telemetry/opentelemetry-proto,
+//!   `docs/specification.md`; the message is `ExportTracePartialSuccess` in
+//!   `opentelemetry/proto/collector/trace/v1/trace_service.proto`). It still stores every
+//!   span it decoded; metric exports are answered in full.
 //!
 //! Requests the collector turns down get a `text/plain` message saying why, and the collector
 //! keeps serving. Both paths follow the same rules:
@@ -46,8 +54,9 @@
 //! - OTLP/JSON (answered `415`), OTLP/gRPC, HTTP/2 and TLS.
 //! - The logs and profiles endpoints (`/v1/logs`, … answer `404`).
 //! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
-//! - Partial success, throttling (`429`/`503` with `Retry-After`) and authentication: every
-//!   decodable export is accepted whole, whatever its headers.
+//! - Partial success for metrics, throttling (`429`/`503` with `Retry-After`) and
+//!   authentication: every decodable export is accepted (see above for spans), whatever its
+//!   headers.
 //!
 //! # Example
 //!
@@ -83,7 +92,9 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest,
+};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -155,18 +166,36 @@ impl Collector {
     /// `delay` (to emulate a slow collector). Spans and metric points are stored on arrival,
     /// before the delay.
     pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
-        Self::start_with(delay, StatusCode::OK).await
+        Self::start_with(delay, StatusCode::OK, None).await
     }
 
     /// A collector that decodes, stores and counts every export, traces and metrics alike,
     /// but answers it with `status`, as an overloaded (`503`) or broken (`500`) collector does.
     pub async fn start_answering(status: StatusCode) -> std::io::Result<Collector> {
-        Self::start_with(Duration::ZERO, status).await
+        Self::start_with(Duration::ZERO, status, None).await
     }
 
-    async fn start_with(delay: Duration, answer: StatusCode) -> std::io::Result<Collector> {
+    /// A collector that answers every span export it decodes as accepted only in part:
+    /// `200` with `partial_success` saying `rejected_spans` were rejected, for the reason in
+    /// `error_message` (see the module documentation). Every decoded span is stored anyway.
+    pub async fn start_rejecting_spans(
+        rejected_spans: i64,
+        error_message: &str,
+    ) -> std::io::Result<Collector> {
+        let partial = ExportTracePartialSuccess {
+            rejected_spans,
+            error_message: error_message.to_owned(),
+        };
+        Self::start_with(Duration::ZERO, StatusCode::OK, Some(partial)).await
+    }
+
+    async fn start_with(
+        delay: Duration,
+        answer: StatusCode,
+        partial_success: Option<ExportTracePartialSuccess>,
+    ) -> std::io::Result<Collector> {
         let (listener, addr) = server::bind_loopback().await?;
-        let shared = Arc::new(Shared::new(addr, delay, answer));
+        let shared = Arc::new(Shared::new(addr, delay, answer, partial_success));
         let handler = Arc::clone(&shared);
         server::serve(
             listener,
@@ -342,6 +371,8 @@ struct Shared {
     delay: Duration,
     /// The status every decoded export is answered with.
     answer: StatusCode,
+    /// What a decoded span export answered `200` says it rejected, if anything.
+    partial_success: Option<ExportTracePartialSuccess>,
     spans: Mutex<Vec<ReceivedSpan>>,
     metrics: Mutex<Vec<ReceivedMetric>>,
     /// Decoded span exports.
@@ -356,11 +387,17 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(addr: SocketAddr, delay: Duration, answer: StatusCode) -> Self {
+    fn new(
+        addr: SocketAddr,
+        delay: Duration,
+        answer: StatusCode,
+        partial_success: Option<ExportTracePartialSuccess>,
+    ) -> Self {
         Self {
             addr,
             delay,
             answer,
+            partial_success,
             spans: Mutex::new(Vec::new()),
             metrics: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),

@@ -98,7 +98,9 @@ pub(super) async fn handle_export(
 ) -> HttpResponse {
     match accept_export(shared, signal, request).await {
         Ok(()) => match signal {
-            Signal::Traces => protobuf_response(&ExportTraceServiceResponse::default()),
+            Signal::Traces => protobuf_response(&ExportTraceServiceResponse {
+                partial_success: shared.partial_success.clone(),
+            }),
             Signal::Metrics => protobuf_response(&ExportMetricsServiceResponse::default()),
         },
         Err(rejection) => text_response(rejection.status, rejection.message),

@@ -44,6 +44,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::OutgoingSpan;
 #[cfg(any(feature = "aws-sdk-sqs", feature = "aws-sdk-sns"))]
 use super::TraceContext;
+use crate::propagation::lineage_of;
 use crate::propagation::wire::XRAY_HEADER;
 
 /// Traces the sends and invokes of an AWS SDK client; add it with the client config
@@ -169,19 +170,16 @@ fn start(input: &mut Input, region: Option<&str>) -> Option<(OutgoingSpan, Optio
     None
 }
 
-/// `ours` with the fields of the header already `set` that are not the trace's own — the
-/// `Lineage` Lambda's recursive-loop detection reads, for one — kept after it.
+/// `ours`, with the `Lineage` of the header already `set` when `ours` has none: the AWS
+/// SDK's recursion detection copies the invocation's `_X_AMZN_TRACE_ID` there, and Lambda's
+/// recursive-loop detection reads its `Lineage`. Nothing else of it is kept: an X-Ray header
+/// written here carries `Root`, `Parent`, `Sampled` and `Lineage` only.
 fn merge_xray(set: &str, ours: &str) -> String {
-    const OWN: [&str; 4] = ["Root", "Parent", "Sampled", "Self"];
-    let mut merged = ours.to_owned();
-    for field in set.split(';').map(str::trim).filter(|f| !f.is_empty()) {
-        let key = field.split('=').next().unwrap_or_default();
-        if !OWN.contains(&key) {
-            merged.push(';');
-            merged.push_str(field);
-        }
+    let has_lineage = ours.split(';').any(|f| f.starts_with("Lineage="));
+    match lineage_of(set).filter(|_| !has_lineage) {
+        Some(lineage) => format!("{ours};Lineage={lineage}"),
+        None => ours.to_owned(),
     }
-    merged
 }
 
 /// Records what the operation's output says.
@@ -547,6 +545,25 @@ mod tests {
                 "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"
             ),
             "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1;Lineage=a87bd80c:0"
+        );
+    }
+
+    #[test]
+    fn only_the_lineage_of_the_header_already_set_is_kept_and_only_once() {
+        let ours = "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1";
+        assert_eq!(
+            merge_xray(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Self=1-x;Dd=s:2;Lineage=1:fe460cdd:0",
+                &format!("{ours};Lineage=1:fe460cdd:0")
+            ),
+            format!("{ours};Lineage=1:fe460cdd:0")
+        );
+        assert_eq!(
+            merge_xray(
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Dd=s:2;O:rum",
+                ours
+            ),
+            ours
         );
     }
 }

@@ -4,11 +4,10 @@
 
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_aws::trace::XrayPropagator;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 use super::wire::{LAMBDA_TRACE_KEY, TRACEPARENT, XRAY_HEADER, max_len};
-use super::xray::{XrayLambdaPropagator, is_xray_header};
+use super::xray::{XrayLambdaPropagator, XrayPropagator, is_xray_header};
 use crate::config::PropagatorKind;
 
 /// The configured propagators, composed in `OTEL_PROPAGATORS` order.
@@ -33,7 +32,7 @@ impl Propagation {
                 match kind {
                     PropagatorKind::TraceContext => Box::new(TraceContextPropagator::new()),
                     PropagatorKind::Baggage => Box::new(BaggagePropagator::new()),
-                    PropagatorKind::Xray => Box::new(XrayPropagator::new()),
+                    PropagatorKind::Xray => Box::new(XrayPropagator),
                     PropagatorKind::XrayLambda => Box::new(XrayLambdaPropagator::default()),
                 }
             })

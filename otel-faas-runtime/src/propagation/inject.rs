@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use opentelemetry::Context;
-use opentelemetry::propagation::{Injector, TextMapPropagator as _};
+use opentelemetry::propagation::Injector;
 use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_aws::trace::XrayPropagator;
 use serde_json::{Map, Value};
 
 use super::wire::{AWS_TRACE_HEADER, BAGGAGE, JSON_KEY, TRACEPARENT, TRACESTATE, XRAY_HEADER};
@@ -146,10 +145,11 @@ impl TraceContext {
         }
     }
 
-    /// The context as an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`), whichever
-    /// propagators are configured (but none with `OTEL_PROPAGATORS=none`): the value of SQS's
-    /// `AWSTraceHeader` system attribute, which the SQS trigger reads first, and of
-    /// EventBridge's `TraceHeader`.
+    /// The context as an X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`, then the
+    /// `Lineage` of the invocation's X-Ray header when it had one; nothing of the W3C
+    /// `tracestate`), whichever propagators are configured (but none with
+    /// `OTEL_PROPAGATORS=none`): the value of SQS's `AWSTraceHeader` system attribute, which
+    /// the SQS trigger reads first, and of EventBridge's `TraceHeader`.
     pub fn xray_header(&self) -> Option<String> {
         let propagates = self
             .telemetry
@@ -158,9 +158,7 @@ impl TraceContext {
         if !propagates || !self.is_valid() {
             return None;
         }
-        let mut fields = Fields::default();
-        XrayPropagator::new().inject_context(&self.cx, &mut fields);
-        fields.0.into_iter().next().map(|(_, value)| value)
+        super::xray::header_of(&self.cx)
     }
 
     /// Writes the context into a JSON object (an EventBridge `detail`, a Kinesis record) under

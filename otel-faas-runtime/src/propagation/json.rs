@@ -14,8 +14,8 @@ use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use serde::Deserialize;
 
-use super::wire::{BAGGAGE, TRACEPARENT, TRACESTATE, XRAY_HEADER};
-use super::xray::xray_span_context;
+use super::wire::{BAGGAGE, TRACEPARENT, TRACESTATE, XRAY_HEADER, max_len};
+use super::xray::XrayHeader;
 use crate::telemetry::Telemetry;
 
 /// Payloads larger than this are not searched for a context.
@@ -68,8 +68,12 @@ impl<'a> Carried<'a> {
             if cx.span().span_context().is_valid() {
                 return Some(cx);
             }
-            let xray = carried.xray.as_deref().and_then(xray_span_context)?;
-            Some(cx.with_remote_span_context(xray))
+            let xray = carried
+                .xray
+                .as_deref()
+                .filter(|header| header.len() <= max_len(XRAY_HEADER))
+                .and_then(XrayHeader::parse)?;
+            Some(xray.context(&cx))
         })
     }
 

@@ -16,7 +16,8 @@
 //! |---|---|
 //! | `wire.rs` | every wire name (headers, attributes, JSON keys) and the bound on its value |
 //! | `extract.rs` | the configured propagators, and the bounded, checked extraction |
-//! | `xray.rs` | the X-Ray header's grammar, its fast reader, the `xray-lambda` propagator |
+//! | `xray.rs` | the X-Ray header's grammar, reader and writer; the `xray` and `xray-lambda` propagators |
+//! | `requested.rs` | X-Ray's `Sampled=?`: the head sampler that makes the decision the caller asked for |
 //! | `carriers.rs` | headers, string maps, message attributes, application properties, record headers |
 //! | `json.rs` | a context carried inside a JSON payload (EventBridge `detail`, Kinesis data) |
 //! | `inject.rs` | the context a handler passes on, written into each kind of outgoing carrier |
@@ -25,12 +26,16 @@ mod carriers;
 mod extract;
 pub(crate) mod inject;
 pub(crate) mod json;
+mod requested;
 pub(crate) mod wire;
 mod xray;
 
 pub(crate) use carriers::*;
 pub(crate) use extract::Propagation;
+pub(crate) use requested::HeadSampler;
 pub use wire::JSON_KEY;
+#[cfg(feature = "aws-sdk")]
+pub(crate) use xray::lineage_of;
 pub(crate) use xray::xray_span_context;
 
 #[cfg(test)]

@@ -8,15 +8,20 @@ use super::xray::*;
 use super::*;
 use crate::config::PropagatorKind;
 
+/// The X-Ray crate's reading of `header`, as a parent: `None` unless it names a valid one.
+fn the_crates(header: &str) -> Option<SpanContext> {
+    opentelemetry_aws::trace::xray_propagator::span_context_from_str(header.trim())
+        .filter(SpanContext::is_valid)
+}
+
 #[test]
-fn the_fast_xray_reader_agrees_with_the_xray_crate() {
+fn the_xray_reader_agrees_with_the_xray_crate_on_ids_and_sampling() {
     let root = "Root=1-5759e988-bd862e3fe1be46a994272793";
     let parent = "Parent=53995c3f42cd8ad8";
     let mut headers = vec![
         format!("{root};{parent};Sampled=1"),
         format!("{root};{parent};Sampled=0"),
         format!("{root};{parent};Sampled=?"),
-        format!("{root};{parent};Sampled=yes"),
         format!("{root};{parent}"),
         format!("{parent};{root}"),
         format!("{root};{parent};Sampled=1;"),
@@ -24,7 +29,7 @@ fn the_fast_xray_reader_agrees_with_the_xray_crate() {
         format!("{root};{parent};Parent=0000000000000001;Sampled=1"),
         format!("{root};{parent};Sampled=1;Self=1-67891233-abcdef012345678912345678"),
         format!("{root};{parent};Lineage=a87bd80c:1|68fd508a:5"),
-        format!("{root};{parent};junk"),
+        format!("{root};{parent};Sampled=0;Lineage=1:fe460cdd:0"),
         format!("Root==1-5759e988-bd862e3fe1be46a994272793;{parent}"),
         format!("{root};Parent=53995c3f42cd8ad8z"),
         format!("Root=2-5759e988-bd862e3fe1be46a994272793;{parent}"),
@@ -40,23 +45,123 @@ fn the_fast_xray_reader_agrees_with_the_xray_crate() {
         .collect();
     headers.extend(more);
     for header in &headers {
-        let theirs = is_xray_header(header)
-            .then(|| {
-                opentelemetry_aws::trace::xray_propagator::span_context_from_str(header.trim())
-            })
-            .flatten()
-            .filter(SpanContext::is_valid);
-        assert_eq!(xray_span_context(header), theirs, "{header}");
+        let ours = XrayHeader::parse(header).map(|h| h.span_context());
+        let theirs = the_crates(header);
+        let ids = |sc: &SpanContext| (sc.trace_id(), sc.span_id(), sc.is_sampled());
+        if ours.is_some() {
+            assert!(!outside_the_grammar(header), "{header}");
+        }
+        if ours.is_none() && theirs.is_some() {
+            assert!(outside_the_grammar(header), "{header}");
+            continue;
+        }
+        assert_eq!(ours.as_ref().map(ids), theirs.as_ref().map(ids), "{header}");
+        if let Some(ours) = ours {
+            assert_eq!(ours.trace_state().header(), "", "{header}");
+            assert_eq!(
+                ours.trace_flags().to_u8() & !1,
+                0,
+                "only the sampled flag: {header}"
+            );
+        }
     }
-    assert!(
-        plain_xray(&headers[0]).is_some(),
-        "the common header takes the fast path"
-    );
-    assert!(
-        plain_xray(&headers[9]).is_none(),
-        "extra fields go to the crate"
-    );
 }
+
+/// The tracing header's grammar, written out apart from the reader: every field one
+/// `key=value` (the Python propagator's `_extract_span_properties` raises
+/// `AwsParseTraceHeaderError` otherwise, and the Java one refuses a field without `=`), `Root`
+/// `1-{8 hex}-{24 hex}` and `Parent` 16 hex digits (AWS's guide), `Sampled` `1`, `0` or `?`
+/// (Python and Java refuse any other value, `?` included, which is ours to decide).
+fn outside_the_grammar(header: &str) -> bool {
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    header.trim().split_terminator(';').any(|field| {
+        let parts: Vec<&str> = field.split('=').collect();
+        let [key, value] = parts[..] else {
+            return true;
+        };
+        match key {
+            "Root" => !matches!(value.split('-').collect::<Vec<_>>()[..],
+                ["1", time, id] if hex(time, 8) && hex(id, 24)),
+            "Parent" => !hex(value, 16),
+            "Sampled" => !matches!(value, "0" | "1" | "?"),
+            _ => false,
+        }
+    })
+}
+
+#[test]
+fn the_xray_reader_refuses_what_the_python_and_java_propagators_refuse() {
+    let valid = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8";
+    for header in [
+        format!("{valid};Sampled=yes"),
+        format!("{valid};Sampled=11"),
+        format!("{valid};Sampled="),
+        format!("{valid};junk"),
+        format!("{valid};;Sampled=1"),
+    ] {
+        assert!(the_crates(&header).is_some(), "the crate takes {header}");
+        assert!(outside_the_grammar(&header), "{header}");
+        assert!(XrayHeader::parse(&header).is_none(), "{header}");
+    }
+}
+
+#[test]
+fn xray_fields_beyond_root_parent_and_sampled_stay_out_of_the_trace_state() {
+    let header = format!("{XRAY};Self=1-67891233-abcdef012345678912345678;Lineage=1:fe460cdd:0");
+    for kinds in [
+        &[PropagatorKind::Xray][..],
+        &[PropagatorKind::TraceContext, PropagatorKind::XrayLambda],
+    ] {
+        let sc = parent(kinds, &[(XRAY_HEADER, &header)], None);
+        assert_eq!(sc.span_id().to_string(), "53995c3f42cd8ad8");
+        assert_eq!(sc.trace_state().header(), "", "{kinds:?}");
+    }
+    // The Lambda runtime's header (Lambda adds the lineage there) as well.
+    let sc = parent(&[PropagatorKind::XrayLambda], &[], Some(&header));
+    assert!(sc.is_valid());
+    assert_eq!(sc.trace_state().header(), "");
+}
+
+#[test]
+fn a_w3c_trace_state_found_first_is_kept_under_an_xray_parent() {
+    let sc = parent(
+        &[PropagatorKind::TraceContext, PropagatorKind::Xray],
+        &[
+            ("traceparent", TRACEPARENT),
+            ("tracestate", "vendor=a"),
+            (XRAY_HEADER, XRAY),
+        ],
+        None,
+    );
+    assert_eq!(sc.span_id().to_string(), "53995c3f42cd8ad8");
+    assert_eq!(sc.trace_state().header(), "vendor=a");
+}
+
+#[test]
+fn xray_lineage_is_kept_for_xray_headers_only_when_it_cannot_break_a_reader() {
+    let written = |lineage: &str| {
+        let header = format!("{XRAY};Lineage={lineage}");
+        let h = headers(&[(XRAY_HEADER, &header)]);
+        let cx = Propagation::new(&[PropagatorKind::Xray]).extract(&HeaderCarrier(&h), None);
+        assert!(cx.span().span_context().is_valid(), "{lineage}");
+        header_of(&cx).expect("a header")
+    };
+    for lineage in [
+        "1:fe460cdd:0",
+        "a87bd80c:1|68fd508a:5|c512fbe3:2",
+        "037bed70:0",
+    ] {
+        assert_eq!(written(lineage), format!("{XRAY};Lineage={lineage}"));
+    }
+    for lineage in ["", "a,b", "a b", "x\"y", &"1".repeat(MAX_LINEAGE + 1)] {
+        assert_eq!(
+            written(lineage),
+            XRAY,
+            "{lineage:?} is dropped, not the trace"
+        );
+    }
+}
+
 use opentelemetry::baggage::BaggageExt;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -1,99 +1,260 @@
-//! The X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`): its grammar, a fast reader for
-//! the headers AWS services write, and the `xray-lambda` propagator of the AWS Lambda
-//! semantic conventions.
+//! The X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`): its grammar, its reader and its
+//! writer, and the `xray` and `xray-lambda` propagators built on them.
+//!
+//! # The header
+//!
+//! Followed: the AWS X-Ray developer guide, "Tracing header"
+//! (<https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader>),
+//! and two independent implementations of it: the OpenTelemetry Python propagator
+//! (open-telemetry/opentelemetry-python-contrib,
+//! `propagator/opentelemetry-propagator-aws-xray/src/opentelemetry/propagators/aws/aws_xray_propagator.py`)
+//! and the OpenTelemetry Java one (open-telemetry/opentelemetry-java-contrib,
+//! `aws-xray-propagator/src/main/java/io/opentelemetry/contrib/awsxray/propagator/AwsXrayPropagator.java`).
+//!
+//! - Fields are `key=value`, separated by `;` (a trailing `;` is allowed). A field without
+//!   `=` makes the header malformed, as in both implementations.
+//! - `Root=1-{8 hex}-{24 hex}` and `Parent={16 hex}`, neither all zero, are required: a
+//!   header without a parent (what API Gateway sends when X-Ray is off on the stage) gives no
+//!   parent, since taken as one it would read as "not sampled" and drop the request's trace.
+//! - `Sampled` is `1`, `0` or `?`; any other value makes the header malformed, as in both
+//!   implementations. `?` — or no `Sampled` field — asks the receiver to decide: see
+//!   [`super::requested`].
+//! - `Lineage` (Lambda's recursive-loop detection) is kept as received, for the X-Ray
+//!   headers this function writes, and nowhere else. Its format has changed over time
+//!   (`a87bd80c:1|68fd508a:5`, `1:fe460cdd:0` in the events Lambda delivers; Java checks the
+//!   latter), so it is passed on opaque, but only when it is 1 to [`MAX_LINEAGE`] letters,
+//!   digits, `:` and `|`: a value that could break another reader is dropped, not the trace.
+//! - Any other field (`Self`, which ALB adds, or one from a later version) is ignored.
+//! - When a key appears twice, the last occurrence wins.
+//!
+//! # Why not `opentelemetry-aws`'s propagator
+//!
+//! Its `XrayPropagator` is what this module replaced, for three reasons:
+//!
+//! - It copies every field besides `Root`, `Parent` and `Sampled` into the W3C trace state
+//!   (lower-cased), so `Lineage` and `Self` went out again in `tracestate` on every HTTP
+//!   header, message attribute, EventBridge `detail` and client context written downstream.
+//! - It writes the W3C trace state into every X-Ray header, with capitalised keys
+//!   (`Root=…;Sampled=1;Dd=s:2;O:rum`): a `tracestate` value holding `;` or `:` makes a header
+//!   the Python propagator rejects (the consumer loses the trace), and a 32-member
+//!   `tracestate` made a 310-character `AWSTraceHeader`. The headers written here carry
+//!   `Root`, `Parent`, `Sampled` and `Lineage` only, as the Python and Java propagators write.
+//! - It reads `Sampled=?` as trace flag `0x02`: the SDK's parent-based sampler reads that
+//!   as "not sampled" and drops the trace, and every child span inherits the flag, so
+//!   `Sampled=?` went out again on every X-Ray header written.
+//!
+//! Reading is one pass over the header without allocating: a batch reads one per message.
+
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::Context;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
-use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use opentelemetry_aws::trace::XrayPropagator;
 
+use super::requested::DecisionRequested;
 use super::wire::{LAMBDA_TRACE_KEY, XRAY_ENV, XRAY_HEADER, max_len};
+
+/// Longest `Lineage` value passed on, in bytes (the whole header written then stays under
+/// the 256 characters the Java propagator truncates to).
+pub(crate) const MAX_LINEAGE: usize = 128;
+
+/// What an X-Ray trace header says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct XrayHeader<'a> {
+    trace_id: TraceId,
+    parent: SpanId,
+    sampled: Sampled,
+    lineage: Option<&'a str>,
+}
+
+/// The header's sampling decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sampled {
+    Yes,
+    No,
+    /// `Sampled=?` or no `Sampled` field: the receiver decides.
+    Requested,
+}
+
+impl<'a> XrayHeader<'a> {
+    /// Reads a header (surrounding whitespace ignored); `None` when it is malformed or names
+    /// no parent. See the module documentation for the grammar.
+    pub(crate) fn parse(value: &'a str) -> Option<XrayHeader<'a>> {
+        let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+        let (mut trace_id, mut parent) = (None, None);
+        let (mut sampled, mut lineage) = (Sampled::Requested, None);
+        for field in value.trim().split_terminator(';') {
+            let (key, field) = field.split_once('=')?;
+            match key {
+                "Root" => {
+                    let (time, id) = field.strip_prefix("1-")?.split_once('-')?;
+                    if time.len() != 8 || id.len() != 24 || !hex(time) || !hex(id) {
+                        return None;
+                    }
+                    let time = u128::from_str_radix(time, 16).ok()?;
+                    let id = u128::from_str_radix(id, 16).ok()?;
+                    trace_id = Some(TraceId::from(time << 96 | id));
+                }
+                "Parent" => {
+                    if field.len() != 16 || !hex(field) {
+                        return None;
+                    }
+                    parent = Some(SpanId::from(u64::from_str_radix(field, 16).ok()?));
+                }
+                "Sampled" => {
+                    sampled = match field {
+                        "1" => Sampled::Yes,
+                        "0" => Sampled::No,
+                        "?" => Sampled::Requested,
+                        _ => return None,
+                    }
+                }
+                "Lineage" => lineage = Some(field).filter(|l| is_lineage(l)),
+                _ => {}
+            }
+        }
+        let (trace_id, parent) = (trace_id?, parent?);
+        (trace_id != TraceId::INVALID && parent != SpanId::INVALID).then_some(XrayHeader {
+            trace_id,
+            parent,
+            sampled,
+            lineage,
+        })
+    }
+
+    /// The parent span context, without trace state; not sampled when the decision is
+    /// requested (the requested decision travels beside it, see [`XrayHeader::context`]).
+    pub(crate) fn span_context(&self) -> SpanContext {
+        let flags = match self.sampled {
+            Sampled::Yes => TraceFlags::SAMPLED,
+            Sampled::No | Sampled::Requested => TraceFlags::default(),
+        };
+        SpanContext::new(
+            self.trace_id,
+            self.parent,
+            flags,
+            true,
+            TraceState::default(),
+        )
+    }
+
+    /// `cx` continued from this header: its parent, with the W3C trace state of a parent
+    /// extracted before (as the Python and Java propagators keep it), its `Lineage` for the
+    /// X-Ray headers written from it, and the request to decide sampling when it asks.
+    pub(crate) fn context(&self, cx: &Context) -> Context {
+        let upstream = cx.span().span_context().clone();
+        let sc = self.span_context();
+        let sc = match upstream.is_valid() {
+            true => SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags(),
+                true,
+                upstream.trace_state().clone(),
+            ),
+            false => sc,
+        };
+        let cx = cx
+            .with_remote_span_context(sc)
+            .with_value(Lineage(self.lineage.map(Arc::from)));
+        match self.sampled {
+            Sampled::Requested => cx.with_value(DecisionRequested::of(self.trace_id, self.parent)),
+            Sampled::Yes | Sampled::No => cx,
+        }
+    }
+}
+
+/// A `Lineage` value passed on opaque: see the module documentation.
+fn is_lineage(value: &str) -> bool {
+    (1..=MAX_LINEAGE).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'|')
+}
+
+/// The `Lineage` of the X-Ray header a context was continued from (`None`: the last header
+/// read had none). It lives in the context, never in the W3C trace state.
+#[derive(Clone, Debug)]
+struct Lineage(Option<Arc<str>>);
 
 /// Parses an X-Ray trace header (the SQS `AWSTraceHeader` system attribute) into a span
 /// context usable as a link; `None` when the value is malformed or oversized.
-///
-/// Headers with only `Root`, `Parent` and `Sampled` — what AWS services write — are read in
-/// one pass without allocating: a batch reads one per message, and the X-Ray crate's parser
-/// (which collects the fields and formats the trace id) was a quarter of an SQS batch's
-/// instructions. Any other header goes to that parser, which keeps extra fields in the trace
-/// state; the two agree on every header the fast path takes (tested against each other).
 pub(crate) fn xray_span_context(value: &str) -> Option<SpanContext> {
-    if value.len() > max_len(XRAY_HEADER) || !is_xray_header(value) {
+    if value.len() > max_len(XRAY_HEADER) {
         return None;
     }
-    let value = value.trim();
-    plain_xray(value)
-        .or_else(|| opentelemetry_aws::trace::xray_propagator::span_context_from_str(value))
-        .filter(SpanContext::is_valid)
+    XrayHeader::parse(value).map(|header| header.span_context())
 }
 
-/// The X-Ray crate's flag for `Sampled=?` or a missing decision.
-const XRAY_DEFERRED: TraceFlags = TraceFlags::new(0x02);
-
-/// The span context of a header made of `Root`, `Parent` and `Sampled` fields only, read as
-/// the X-Ray propagator reads it (the last occurrence wins); `None` for anything else.
-pub(crate) fn plain_xray(value: &str) -> Option<SpanContext> {
-    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let (mut trace_id, mut span_id, mut flags) = (None, None, XRAY_DEFERRED);
-    for field in value.split_terminator(';') {
-        let (key, field) = field.split_once('=')?;
-        match key {
-            "Root" => {
-                let (time, id) = field.strip_prefix("1-")?.split_once('-')?;
-                if time.len() != 8 || id.len() != 24 || !hex(time) || !hex(id) {
-                    return None;
-                }
-                let time = u128::from_str_radix(time, 16).ok()?;
-                let id = u128::from_str_radix(id, 16).ok()?;
-                trace_id = Some(TraceId::from(time << 96 | id));
-            }
-            "Parent" if field.len() == 16 && hex(field) => {
-                span_id = Some(SpanId::from(u64::from_str_radix(field, 16).ok()?));
-            }
-            "Sampled" => {
-                flags = match field {
-                    "0" => TraceFlags::default(),
-                    "1" => TraceFlags::SAMPLED,
-                    _ => XRAY_DEFERRED,
-                }
-            }
-            _ => return None,
-        }
-    }
-    Some(SpanContext::new(
-        trace_id?,
-        span_id?,
-        flags,
-        true,
-        TraceState::default(),
-    ))
-}
-
-/// An X-Ray trace header that names a parent: a well-formed `Root=1-{8 hex}-{24 hex}` and
-/// `Parent={16 hex}` (fields as the X-Ray propagator reads them: exact keys, the last
-/// occurrence wins). A header with a root but no parent — what API Gateway sends when X-Ray
-/// is off on the stage — gives no parent: taken as one, the SDK's parent-based sampler would
-/// read it as "not sampled" and drop the request's trace.
-pub(crate) fn is_xray_header(value: &str) -> bool {
-    let hex = |s: &str| s.bytes().all(|c| c.is_ascii_hexdigit());
-    let mut root = false;
-    let mut parent = false;
-    for (key, field) in value
+/// The `Lineage` of an X-Ray header, whatever its other fields, when it is one to pass on.
+#[cfg(feature = "aws-sdk")]
+pub(crate) fn lineage_of(header: &str) -> Option<&str> {
+    header
         .trim()
         .split_terminator(';')
-        .filter_map(|f| f.split_once('='))
-    {
-        match key {
-            "Root" => {
-                let parts = field.strip_prefix("1-").and_then(|r| r.split_once('-'));
-                root = matches!(parts, Some((time, id)) if time.len() == 8 && hex(time) && id.len() == 24 && hex(id));
-            }
-            "Parent" => parent = field.len() == 16 && hex(field),
-            _ => {}
+        .filter_map(|field| field.strip_prefix("Lineage="))
+        .next_back()
+        .filter(|lineage| is_lineage(lineage))
+}
+
+/// Whether `value` is an X-Ray header that names a parent (see [`XrayHeader::parse`]).
+pub(crate) fn is_xray_header(value: &str) -> bool {
+    XrayHeader::parse(value).is_some()
+}
+
+/// The X-Ray header for the span of `cx`: `Root`, `Parent` and `Sampled` (this function's
+/// decision, `1` or `0`, never `?`), then `Lineage` as it was received; `None` without a
+/// valid span.
+pub(crate) fn header_of(cx: &Context) -> Option<String> {
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
+    let trace = sc.trace_id().to_string();
+    let sampled = if sc.is_sampled() { '1' } else { '0' };
+    let mut header = format!(
+        "Root=1-{}-{};Parent={};Sampled={sampled}",
+        &trace[..8],
+        &trace[8..],
+        sc.span_id()
+    );
+    if let Some(Lineage(Some(lineage))) = cx.get::<Lineage>() {
+        header.push_str(";Lineage=");
+        header.push_str(lineage);
+    }
+    Some(header)
+}
+
+fn fields() -> &'static [String] {
+    static FIELDS: OnceLock<[String; 1]> = OnceLock::new();
+    FIELDS.get_or_init(|| [XRAY_HEADER.to_owned()])
+}
+
+/// The `xray` propagator: the `X-Amzn-Trace-Id` header, read and written as the module
+/// documentation says.
+#[derive(Debug, Default)]
+pub(crate) struct XrayPropagator;
+
+impl TextMapPropagator for XrayPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        if let Some(header) = header_of(cx) {
+            injector.set(XRAY_HEADER, header);
         }
     }
-    root && parent
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        extractor
+            .get(XRAY_HEADER)
+            .and_then(XrayHeader::parse)
+            .map(|header| header.context(cx))
+            .unwrap_or_else(|| cx.clone())
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(fields())
+    }
 }
 
 /// The `xray-lambda` propagator of the AWS Lambda semantic conventions: the X-Ray propagator,
@@ -105,11 +266,7 @@ pub(crate) struct XrayLambdaPropagator {
 }
 
 impl TextMapPropagator for XrayLambdaPropagator {
-    fn inject_context(
-        &self,
-        cx: &Context,
-        injector: &mut dyn opentelemetry::propagation::Injector,
-    ) {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         self.xray.inject_context(cx, injector);
     }
 

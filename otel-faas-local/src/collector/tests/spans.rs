@@ -176,6 +176,25 @@ async fn an_empty_export_is_answered_with_an_empty_response() {
 }
 
 #[tokio::test]
+async fn a_rejecting_collector_answers_a_span_export_with_partial_success() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    let collector = Collector::start_rejecting_spans(3, "3 spans had no name")
+        .await
+        .expect("collector");
+    let (status, body) =
+        raw_request(&collector, "POST", TRACES_PATH, &[PROTOBUF_HEADER], b"").await;
+    assert_eq!(status, 200, "a partial success is a 200 (OTLP/HTTP)");
+    let answer = ExportTraceServiceResponse::decode(body.as_bytes()).expect("protobuf");
+    let partial = answer.partial_success.expect("partial_success is set");
+    assert_eq!(partial.rejected_spans, 3);
+    assert_eq!(partial.error_message, "3 spans had no name");
+    // Metric exports are answered in full.
+    let (status, body) =
+        raw_request(&collector, "POST", METRICS_PATH, &[PROTOBUF_HEADER], b"").await;
+    assert_eq!((status, body.as_str()), (200, ""));
+}
+
+#[tokio::test]
 async fn unsupported_requests_are_turned_down_with_a_reason() {
     let collector = start().await;
     for (path, body) in [
