@@ -12,10 +12,10 @@
 //! concurrently, as on Lambda Managed Instances: each owns its spans.
 //!
 //! ```
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //! use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 //! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
-//! use opentelemetry::trace::SpanKind;
+//! use otel_faas_runtime::opentelemetry::trace::SpanKind;
 //!
 //! #[traced_function(trigger = "sqs")]
 //! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
@@ -560,7 +560,7 @@ mod azure_kit {
     ///     "Metadata": { "DequeueCount": 1, "Id": "7d2f0a6e-0000-4000-8000-000000000001" }
     /// });
     /// let answer = kit.invoke("Resize", &payload).await;
-    /// assert_eq!(answer.status, http::StatusCode::OK);
+    /// assert_eq!(answer.status, otel_faas_runtime::http::StatusCode::OK);
     /// let spans = kit.spans();
     /// let consumer = spans.named("process images");
     /// assert_eq!(consumer.attr("messaging.system").as_deref(), Some("azure.storage.queue"));
