@@ -27,7 +27,7 @@
 use bytes::Bytes;
 use otel_faas_local::azure::{HostInvocation, LocalHost};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, HttpRequest};
-use otel_faas_runtime::{Error, traced_function};
+use otel_faas_runtime::{Error, http, traced_function};
 use serde_json::json;
 
 /// Takes an order.

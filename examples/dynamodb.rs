@@ -4,8 +4,8 @@
 //!
 //! `cargo run --example dynamodb` prints the traces on the local runner.
 
-use aws_lambda_events::event::dynamodb::EventRecord;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::dynamodb::EventRecord;
 use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "dynamodb", per_record)]

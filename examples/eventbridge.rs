@@ -4,8 +4,8 @@
 //!
 //! `cargo run --example eventbridge` prints the traces on the local runner.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 
 #[traced_function(trigger = "eventbridge", parent_from = "detail")]

@@ -6,8 +6,8 @@
 //! response carries a `traceresponse` header. `Authorization`, cookies and the `api_key`
 //! query value never appear in the spans.
 
-use lambda_http::{Body, Request, RequestExt, Response};
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::lambda_http::{Body, Request, RequestExt, Response};
 use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "http")]

@@ -5,8 +5,8 @@
 //!
 //! `cargo run --example kafka` prints the traces on the local runner.
 
-use aws_lambda_events::event::kafka::KafkaRecord;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::kafka::KafkaRecord;
 use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "kafka", per_record)]

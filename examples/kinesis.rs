@@ -4,8 +4,8 @@
 //!
 //! `cargo run --example kinesis` prints the traces on the local runner.
 
-use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::kinesis::KinesisEventRecord;
 use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "kinesis", per_record, links_from = "data")]

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use otel_faas_runtime::trigger::sqs::process_message;
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 

@@ -23,11 +23,11 @@
 
 use std::sync::LazyLock;
 
-use aws_lambda_events::event::sqs::SqsMessageObj;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::MessageAttributeValue;
-use lambda_http::{Body, Request, Response};
 use otel_faas_local::LocalPipeline;
+use otel_faas_runtime::aws_lambda_events::event::sqs::SqsMessageObj;
+use otel_faas_runtime::lambda_http::{Body, Request, Response};
 use otel_faas_runtime::outgoing::aws_sdk::TraceInterceptor;
 use otel_faas_runtime::{Error, traced_function};
 use serde::{Deserialize, Serialize};

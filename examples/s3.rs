@@ -5,8 +5,8 @@
 //!
 //! `cargo run --example s3` prints the traces on the local runner.
 
-use aws_lambda_events::event::s3::S3EventRecord;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::s3::S3EventRecord;
 use otel_faas_runtime::{Error, traced_function};
 
 #[traced_function(trigger = "s3", per_record)]

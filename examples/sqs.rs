@@ -7,8 +7,8 @@
 //! handler's own `tracing` spans inside. Built for Lambda
 //! (`cargo lambda build --example sqs`), the same binary serves real batches.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use otel_faas_runtime::trigger::sqs::process_message;
 use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 use serde::Deserialize;

@@ -3,8 +3,8 @@
 //!
 //! `cargo run --example sqs_per_message` prints the trace on the local runner.
 
-use aws_lambda_events::event::sqs::SqsMessageObj;
 use otel_faas_local::LocalRunner;
+use otel_faas_runtime::aws_lambda_events::event::sqs::SqsMessageObj;
 use otel_faas_runtime::{Error, traced_function};
 use serde::{Deserialize, Serialize};
 

@@ -19,7 +19,7 @@
 //! responses are printed.
 //!
 //! ```no_run
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //! use otel_faas_local::LocalPipeline;
 //! use otel_faas_runtime::{Error, lambda::LambdaEvent, traced_function};
 //!

@@ -8,9 +8,12 @@
 //! async fn handler(__otel_faas_event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
 //!     const __OTEL_FAAS_SPEC: ::otel_faas_runtime::__private::Spec = ...;
 //!     ::otel_faas_runtime::__private::sqs::instrument(&__OTEL_FAAS_SPEC, __otel_faas_event,
-//!         move |event: LambdaEvent<SqsEvent>| async move { /* fake return */ body }).await
+//!         move |event: LambdaEvent<SqsEvent>| async move { /* fake return */ body's statements }).await
 //! }
 //! ```
+//!
+//! The body's statements go into the async block as they are, not inside the body's own
+//! braces: braces nested there would be the user's code warned about by `unused_braces`.
 //!
 //! Generated code names everything by absolute path, so a module that shadows `Result`,
 //! `Option` or `Box` still compiles. The event expression carries the span of the
@@ -81,14 +84,17 @@ pub(crate) fn expand(config: &Config, mut item: ItemFn) -> syn::Result<TokenStre
     let event_ident = Ident::new(EVENT, event_span);
     let spec = spec(config);
     let fake_return = fake_return(&item.sig.output);
-    let body = &item.block;
+    // The body's statements, not its block: a block nested as the async block's value is
+    // what `unused_braces` warns about (on the user's own braces, for a one-line body, with
+    // a suggestion that does not compile).
+    let body = &item.block.stmts;
     let call = quote_spanned! {event_span=>
         ::otel_faas_runtime::__private::#module::instrument(
             &__OTEL_FAAS_SPEC,
             #event_ident,
             move |#user_pattern: #event_type| async move {
                 #fake_return
-                #body
+                #(#body)*
             },
             #reader,
         )

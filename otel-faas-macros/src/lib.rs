@@ -5,7 +5,7 @@
 //!
 //! ```ignore
 //! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //!
 //! #[traced_function(trigger = "sqs")]
 //! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {

@@ -1,7 +1,7 @@
 //! OpenTelemetry traces for Rust serverless functions, with one attribute.
 //!
 //! ```no_run
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
 //!
 //! #[traced_function(trigger = "sqs")]
@@ -27,6 +27,16 @@
 //! spans before its response is posted — bounded by a flush timeout and by the invocation's
 //! deadline, so a slow or dead collector never makes the function time out — and a final
 //! flush on SIGTERM.
+//!
+//! # The crates a handler names
+//!
+//! A handler's event types, an HTTP handler's request and response, and a test's span
+//! types come from other crates, at the versions this crate is built with. They are
+//! re-exported, so a function depends on this crate alone (plus `tokio` for `main`):
+//! [`aws_lambda_events`] (`SqsEvent`, `S3Event`, …), [`lambda_http`] (`Request`,
+//! `Response`, `Body`), [`http`] (Azure's HTTP request and response), [`opentelemetry`]
+//! (`SpanKind`, `Status`, `KeyValue`) and [`opentelemetry_sdk`] (`SpanData`, the span type
+//! the test kit returns).
 //!
 //! # Triggers
 //!
@@ -155,6 +165,23 @@ pub mod __private;
 /// | `cron = "…"` | `schedule` | the schedule's cron expression, recorded as `faas.cron` |
 /// | `provider = "…"` | all | `aws` or `azure`; by default the trigger's platform, and for `http` the argument type's |
 pub use otel_faas_macros::traced_function;
+
+/// AWS's event types for Lambda (`event::sqs::SqsEvent`, `event::s3::S3Event`, …), with
+/// the features of every trigger this crate supports enabled: a handler names its event
+/// type through this re-export.
+pub use aws_lambda_events;
+/// The `http` crate: the request of an Azure `http` handler (`azure::HttpRequest`) and the
+/// `http::Response` it may return.
+pub use http;
+/// The crate behind the `http` trigger: an HTTP handler takes a `lambda_http::Request` and
+/// returns a `lambda_http::Response` (or anything that converts into one).
+pub use lambda_http;
+/// The OpenTelemetry API this crate records with (`trace::SpanKind`, `trace::Status`,
+/// `KeyValue`): what a test compares a captured span's fields against.
+pub use opentelemetry;
+/// The OpenTelemetry SDK this crate exports with: `trace::SpanData`, the spans the test kit
+/// captures, and the exporter and resource types [`Telemetry`]'s builder takes.
+pub use opentelemetry_sdk;
 
 /// The error type handlers usually return (`lambda_runtime::Error`).
 pub type Error = lambda_runtime::Error;

@@ -12,10 +12,10 @@
 //! concurrently, as on Lambda Managed Instances: each owns its spans.
 //!
 //! ```
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //! use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 //! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
-//! use opentelemetry::trace::SpanKind;
+//! use otel_faas_runtime::opentelemetry::trace::SpanKind;
 //!
 //! #[traced_function(trigger = "sqs")]
 //! async fn handler(event: LambdaEvent<SqsEvent>) -> Result<(), Error> {
@@ -41,6 +41,84 @@
 //! assert_eq!(invocation.attr("faas.trigger").as_deref(), Some("pubsub"));
 //! # }
 //! ```
+//!
+//! # Defaults
+//!
+//! A kit stands for one function in one account, whatever the test process's environment
+//! says: it reads no `OTEL_*` and no `AWS_*` variable.
+//!
+//! | | default | where it shows | change it with |
+//! |---|---|---|---|
+//! | function name | `test-function` | the invocation span's name; the resource's `service.name` and `faas.name`; the log group `/aws/lambda/test-function` | [`TestKit::function_name`] |
+//! | account | `123456789012` | `cloud.account.id`, in the invoked ARN | [`Invocation::invoked_function_arn`] |
+//! | region | `us-east-1` | the resource's `cloud.region`, in the invoked ARN | the ARN only: the resource keeps `us-east-1` |
+//! | invoked ARN | `arn:aws:lambda:us-east-1:123456789012:function:test-function` (unqualified) | `aws.lambda.invoked_arn`, `cloud.resource_id` | [`Invocation::invoked_function_arn`] |
+//! | request id | `00000000-0000-4000-8000-000000000001`, counting up | `faas.invocation_id` | [`Invocation::request_id`] |
+//! | deadline | 3 s after the invocation starts | a handler still running then is recorded as a timeout | [`Invocation::timeout`] |
+//! | trace context | none: each invocation starts a trace | the invocation span's parent | [`Invocation::xray_trace_id`], [`Invocation::client_context`] |
+//! | memory, version | 128 MB, `$LATEST` | the Lambda context the handler gets | — |
+//! | configuration | the defaults of [`Config`]: every trace recorded (`parentbased_always_on`), `tracecontext,baggage` propagation, FaaS metrics kept in memory | | [`TestKit::with_config`] |
+//! | cold start | the kit's first invocation is `faas.coldstart=true`, the next ones `false` | | a new kit |
+//!
+//! ```
+//! use otel_faas_runtime::opentelemetry::Key;
+//! use otel_faas_runtime::testing::{Invocation, SpanDataExt, TestKit};
+//! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
+//!
+//! #[traced_function(trigger = "other")]
+//! async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<i32, Error> {
+//!     Ok(event.context.env_config.memory)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let kit = TestKit::new();
+//! assert_eq!(kit.invoke(handler, serde_json::json!({})).await.unwrap(), 128);
+//! let spans = kit.spans();
+//! let invocation = spans.named("test-function");
+//! let arn = "arn:aws:lambda:us-east-1:123456789012:function:test-function";
+//! assert_eq!(invocation.attr("cloud.account.id").as_deref(), Some("123456789012"));
+//! assert_eq!(invocation.attr("aws.lambda.invoked_arn").as_deref(), Some(arn));
+//! assert_eq!(invocation.attr("cloud.resource_id").as_deref(), Some(arn));
+//! assert_eq!(invocation.attr("faas.invocation_id").map(|id| id.len()), Some(36));
+//! assert_eq!(invocation.attr("faas.coldstart").as_deref(), Some("true"));
+//! assert_eq!(invocation.parent_span_id, otel_faas_runtime::opentelemetry::trace::SpanId::INVALID);
+//! let resource = kit.telemetry().resource();
+//! for (key, value) in [
+//!     ("service.name", "test-function"),
+//!     ("faas.name", "test-function"),
+//!     ("cloud.region", "us-east-1"),
+//!     ("cloud.provider", "aws"),
+//!     ("cloud.platform", "aws_lambda"),
+//! ] {
+//!     assert_eq!(resource.get(&Key::new(key)).map(|v| v.to_string()).as_deref(), Some(value));
+//! }
+//! let context = kit.context(Invocation::default());
+//! assert_eq!(context.env_config.version, "$LATEST");
+//! assert_eq!(context.env_config.log_group, "/aws/lambda/test-function");
+//! assert!(context.request_id.starts_with("00000000-0000-4000-8000-"));
+//!
+//! kit.invoke(handler, serde_json::json!({})).await.unwrap();
+//! let second = kit.spans().all_named("test-function")[1].clone();
+//! assert_eq!(second.attr("faas.coldstart").as_deref(), Some("false"));
+//! # }
+//! ```
+//!
+//! # What the kit covers, and what it leaves out
+//!
+//! Covered, as [`crate::lambda::run`] does it: the event read into the handler's type (one
+//! that does not deserialize fails with `lambda_runtime`'s error and message, and its
+//! invocation span is exported with `error.type`); an `http` handler's event converted by
+//! `lambda_http`; the incoming trace context (client context, X-Ray header); the glue's
+//! spans and attributes; a panic caught and reported as Lambda reports it; the deadline
+//! watchdog and the timeout; the sampler and the keep rules; each invocation's own span
+//! buffer and its export; the FaaS metrics; concurrent invocations.
+//!
+//! Left out: the Runtime API client and its poll loop (the `Lambda-Runtime-*` headers as
+//! Lambda sends them), the `init` span of the process's start, export over OTLP/HTTP with
+//! its flush timeout, the after-response flush extension (`OTEL_FAAS_FLUSH=after_response`),
+//! SIGTERM, and the resource read from Lambda's environment. Those run only under
+//! [`crate::lambda::run`], against Lambda or an emulator of its Runtime API.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -560,7 +638,7 @@ mod azure_kit {
     ///     "Metadata": { "DequeueCount": 1, "Id": "7d2f0a6e-0000-4000-8000-000000000001" }
     /// });
     /// let answer = kit.invoke("Resize", &payload).await;
-    /// assert_eq!(answer.status, http::StatusCode::OK);
+    /// assert_eq!(answer.status, otel_faas_runtime::http::StatusCode::OK);
     /// let spans = kit.spans();
     /// let consumer = spans.named("process images");
     /// assert_eq!(consumer.attr("messaging.system").as_deref(), Some("azure.storage.queue"));

@@ -108,6 +108,7 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// ```no_run
 /// # use otel_faas_runtime::azure::{AzureEvent, FunctionApp, HttpRequest, TimerInfo};
 /// # use otel_faas_runtime::{traced_function, Error};
+/// # use otel_faas_runtime::http;
 /// # #[traced_function(trigger = "http")]
 /// # async fn hello(event: AzureEvent<HttpRequest>) -> Result<http::Response<String>, Error> { Ok(http::Response::new("hi".into())) }
 /// # #[traced_function(trigger = "timer")]

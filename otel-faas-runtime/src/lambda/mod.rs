@@ -1,7 +1,7 @@
 //! Running a traced handler on AWS Lambda.
 //!
 //! ```no_run
-//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 //! use otel_faas_runtime::{lambda::LambdaEvent, traced_function, Error};
 //!
 //! #[traced_function(trigger = "sqs")]

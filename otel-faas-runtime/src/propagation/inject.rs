@@ -84,7 +84,7 @@ impl TraceContext {
     ///
     /// ```
     /// # use otel_faas_runtime::outgoing::TraceContext;
-    /// let mut headers = http::HeaderMap::new();
+    /// let mut headers = otel_faas_runtime::http::HeaderMap::new();
     /// headers.insert("x-request-id", "abc".parse().unwrap());
     /// TraceContext::current().inject_headers(&mut headers);
     /// assert_eq!(headers["x-request-id"], "abc"); // only trace headers are written

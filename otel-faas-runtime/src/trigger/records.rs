@@ -119,7 +119,7 @@ impl<I: sealed::Record> Trigger for RecordTrigger<I> {
 /// that walks the batch itself (the semantic conventions ask instrumentations to offer this).
 ///
 /// ```no_run
-/// use aws_lambda_events::event::kinesis::KinesisEvent;
+/// use otel_faas_runtime::aws_lambda_events::event::kinesis::KinesisEvent;
 /// use otel_faas_runtime::{lambda::LambdaEvent, trigger::process_record, traced_function, Error};
 ///
 /// #[traced_function(trigger = "kinesis")]

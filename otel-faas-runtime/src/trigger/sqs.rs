@@ -173,7 +173,7 @@ impl<M: SqsMessageInput> SqsMessageInput for &M {
 /// marked Error when `work` fails — [`process_record`](super::process_record) for SQS.
 ///
 /// ```no_run
-/// use aws_lambda_events::event::sqs::SqsEvent;
+/// use otel_faas_runtime::aws_lambda_events::event::sqs::SqsEvent;
 /// use otel_faas_runtime::{lambda::LambdaEvent, trigger::sqs::process_message, traced_function, Error};
 ///
 /// #[traced_function(trigger = "sqs")]
