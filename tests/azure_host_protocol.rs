@@ -104,7 +104,7 @@ async fn queue_metadata_sent_as_json_text_is_read_not_refused() {
     let consumer = spans.named("process images");
     assert_eq!(
         consumer
-            .attr("azure.storage.queue.message.dequeue_count")
+            .attr("otel_faas.azure.storage.queue.message.dequeue_count")
             .as_deref(),
         Some("4")
     );

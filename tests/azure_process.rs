@@ -79,7 +79,7 @@ async fn the_deployed_handler_serves_its_port_exports_and_stops_on_sigterm() {
         .expect("the invocation's spans were exported before the answer");
     let server = spans
         .iter()
-        .find(|s| s.view.name == "ProcessOrder")
+        .find(|s| s.view.name == "orders-app/ProcessOrder")
         .expect("the invocation span");
     assert_eq!(server.view.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(

@@ -221,7 +221,10 @@ async fn a_service_bus_message_continues_its_producers_trace() {
     let spans = h.spans();
     let server = invocation(&spans, "inv-sb-1");
     assert_eq!(server.span_kind, SpanKind::Server);
-    assert_eq!(server.name, "ProcessOrder");
+    assert_eq!(
+        server.name, "orders-app/ProcessOrder",
+        "the FaaS conventions: the function name, <FUNCAPP>/<FUNC> on Azure"
+    );
     assert_eq!(server.span_context.trace_id().to_string(), PRODUCER_TRACE);
     assert_eq!(server.parent_span_id.to_string(), PRODUCER_SPAN);
     assert_eq!(server.attr("faas.trigger").as_deref(), Some("pubsub"));
@@ -370,7 +373,7 @@ async fn a_queue_message_gets_a_consumer_span_with_its_id_and_dequeue_count() {
     );
     assert_eq!(
         consumer
-            .attr("azure.storage.queue.message.dequeue_count")
+            .attr("otel_faas.azure.storage.queue.message.dequeue_count")
             .as_deref(),
         Some("3")
     );
@@ -606,11 +609,13 @@ async fn a_timer_run_is_a_new_trace_with_its_past_due_flag() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let server = invocation(&spans, "inv-timer-1");
-    assert_eq!(server.name, "Nightly");
+    assert_eq!(server.name, "orders-app/Nightly");
     assert_eq!(server.parent_span_id, SpanId::INVALID);
     assert_eq!(server.attr("faas.trigger").as_deref(), Some("timer"));
     assert_eq!(
-        server.attr("azure.functions.timer.is_past_due").as_deref(),
+        server
+            .attr("otel_faas.azure.functions.timer.is_past_due")
+            .as_deref(),
         Some("true")
     );
     assert_eq!(
@@ -821,7 +826,7 @@ async fn shutdown_lets_the_invocation_in_flight_finish_and_export_then_refuses_n
         .expect("the invocation in flight is answered");
     assert_eq!(answer.status, StatusCode::OK);
     let spans = Spans(h.exporter.spans());
-    assert_eq!(invocation(&spans, "inv-in-flight").name, "Slow");
+    assert_eq!(invocation(&spans, "inv-in-flight").name, "orders-app/Slow");
     let refused = FunctionsHost::new(addr).invoke("inv-late", &payload).await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }

@@ -581,9 +581,9 @@ fn open<T: Trigger>(
             (None, Some(name), _) => name,
             (None, None, InvocationContext::Lambda(lambda)) => function_name(lambda),
             #[cfg(feature = "azure")]
-            (None, None, InvocationContext::Azure(azure)) => {
-                azure.function_name().to_owned().into()
-            }
+            // The FaaS conventions name the span after the function, which on Azure is
+            // `<FUNCAPP>/<FUNC>` (`faas.name` in `model/faas/registry.yaml`).
+            (None, None, InvocationContext::Azure(azure)) => azure.faas_name().to_owned().into(),
         };
         // Triggers without a carrier of their own still honour the Lambda trace header
         // (`xray-lambda`); elsewhere they start a new trace.

@@ -98,6 +98,13 @@ impl Context {
         &self.function.name
     }
 
+    /// The function's full name, `faas.name`: `<app>/<function>` (the FaaS conventions'
+    /// function name on Azure, and so the invocation span's name), or the function alone when
+    /// the app is not known.
+    pub fn faas_name(&self) -> &str {
+        &self.function.faas_name
+    }
+
     /// The invocation's `Metadata` (trigger metadata and `sys`), as the host sent it; empty
     /// for a forwarded HTTP request.
     pub fn metadata(&self) -> &Map<String, Value> {

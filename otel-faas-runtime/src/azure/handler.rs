@@ -369,7 +369,7 @@ pub(crate) fn unread(
     let coldstart = context.invocation_attributes(telemetry, trigger, &mut attributes);
     Unread {
         trigger,
-        name: context.function_name().to_owned(),
+        name: context.faas_name().to_owned(),
         parent: OtelContext::new(),
         attributes,
         coldstart,

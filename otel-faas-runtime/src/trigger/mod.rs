@@ -1,5 +1,9 @@
 //! Triggers: what each kind of event tells the trace.
 //!
+//! The spans follow the OpenTelemetry semantic conventions v1.44.0 (registry commit
+//! `384d661`), checked by the repository's `tests/semconv.rs` gate; where a trigger cannot
+//! meet them, its module says so.
+//!
 //! One file per trigger. Each implements the crate's `Trigger` trait: the invocation span's name, parent and
 //! attributes, and the span it opens inside the invocation (the SQS batch span, for example),
 //! with its kind, attributes and links. The glue around the handler is the same for

@@ -4,12 +4,12 @@
 //! {function}         SERVER    faas.trigger=pubsub, faas.invocation_id, faas.name=<app>/<function>, faas.coldstart, cloud.resource_id
 //! └─ process {queue} CONSUMER  messaging.system=azure.storage.queue, messaging.operation.{type,name}=process,
 //!                              messaging.destination.name (function.json's queueName), messaging.message.id,
-//!                              azure.storage.queue.message.dequeue_count
+//!                              otel_faas.azure.storage.queue.message.dequeue_count
 //! ```
 //!
 //! The messaging conventions name no system for Storage queues: `messaging.system` is
 //! `azure.storage.queue`, and the dequeue count (how often the message was delivered, the
-//! host's `DequeueCount`) is `azure.storage.queue.message.dequeue_count`. A Storage queue
+//! host's `DequeueCount`) is `otel_faas.azure.storage.queue.message.dequeue_count`. A Storage queue
 //! message carries no trace context, so each invocation starts a new trace.
 
 use std::marker::PhantomData;
@@ -32,7 +32,7 @@ use crate::trigger::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan}
 /// `messaging.system` for Azure Storage queues.
 const SYSTEM: &str = "azure.storage.queue";
 /// How many times the message was delivered.
-const DEQUEUE_COUNT: &str = "azure.storage.queue.message.dequeue_count";
+const DEQUEUE_COUNT: &str = "otel_faas.azure.storage.queue.message.dequeue_count";
 
 /// A message of an Azure Storage queue, as the Functions host delivers it.
 #[derive(Clone, Debug, Default, PartialEq)]

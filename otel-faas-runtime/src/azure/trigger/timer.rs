@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! {function}  SERVER  faas.trigger=timer, faas.time (the host's UtcNow), faas.cron (function.json's
-//!                     schedule, NCRONTAB), azure.functions.timer.is_past_due,
+//!                     schedule, NCRONTAB), otel_faas.azure.functions.timer.is_past_due,
 //!                     faas.invocation_id, faas.name=<app>/<function>, faas.coldstart, cloud.resource_id
 //! ```
 //!
 //! Every timer invocation is the root of a new trace: nothing upstream caused it, and the
 //! host puts no trace context in a custom handler's request. The conventions have no
-//! attribute for a late run; `azure.functions.timer.is_past_due` records the host's
+//! attribute for a late run; `otel_faas.azure.functions.timer.is_past_due` records the host's
 //! `IsPastDue` — true when the run is later than scheduled, such as after a restart.
 
 use std::marker::PhantomData;
@@ -25,7 +25,7 @@ use crate::telemetry::Telemetry;
 use crate::trigger::{FaasTrigger, InvocationContext, InvocationSpan, Spec, Trigger};
 
 /// Whether the run is later than its schedule.
-const IS_PAST_DUE: &str = "azure.functions.timer.is_past_due";
+const IS_PAST_DUE: &str = "otel_faas.azure.functions.timer.is_past_due";
 
 /// A timer trigger's run, as the Functions host delivers it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
