@@ -88,6 +88,8 @@ struct Handed {
     facts: Option<InvocationFacts>,
     /// How the trigger records the response on the invocation span.
     record_response: Option<fn(&opentelemetry::trace::SpanRef<'_>, Response)>,
+    /// Why the event could not be given to the handler, as reported to the platform.
+    undelivered: Option<Failure>,
 }
 
 const RUNNING: u8 = 0;
@@ -172,6 +174,17 @@ impl Invocation {
     /// Whether the handler was called.
     pub(crate) fn handler_called(&self) -> bool {
         self.lock().started.is_some()
+    }
+
+    /// The event could not be given to the handler, and the platform is told `failure`: the
+    /// span of the unread event ([`Invocation::finish_unread`]) is to say the same.
+    pub(crate) fn not_delivered(&self, failure: Failure) {
+        self.lock().undelivered = Some(failure);
+    }
+
+    /// What [`Invocation::not_delivered`] was told, if anything.
+    pub(crate) fn take_undelivered(&self) -> Option<Failure> {
+        self.lock().undelivered.take()
     }
 
     /// Time until the deadline less the configured margin; `None` without a deadline or

@@ -2,11 +2,12 @@
 //! becomes an [`Invocation`] of its own, and an event that never reached the handler still
 //! gets its span.
 //!
-//! `lambda_runtime` deserializes the event before the handler runs; when that fails it
-//! reports the error to the Runtime API itself and the handler (and so the glue) never sees
-//! the invocation. This layer notices, and records an invocation span with status Error,
-//! `error.type` `lambda_runtime::deserializer::DeserializeError` (the `errorType` Lambda
-//! reports) and the deserializer's message, which names the offending field. Its
+//! An event that does not deserialize into the handler's argument (or that `lambda_http`
+//! cannot turn into a request) is reported to the Runtime API by the handler's service
+//! ([`super::diagnostic`]) and never reaches the handler, and so the glue. This layer
+//! notices, and records an invocation span with status Error, `error.type`
+//! `lambda_runtime::deserializer::DeserializeError` (the `errorType` Lambda reports) and the
+//! deserializer's message, which names the offending field. Its
 //! `faas.trigger` is the handler's when its argument type tells it (`http`, `per_message`),
 //! else what the payload looks like (`Records[].eventSource`, `requestContext`), else
 //! `other`. That span is exported after the error is posted and before the runtime asks for
@@ -38,7 +39,8 @@ use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
 use crate::watchdog::Watchdog;
 
-/// The `errorType` `lambda_runtime` reports for an event it cannot deserialize.
+/// The `error.type`, and the `errorType` Lambda records, of an event the handler could not be
+/// given: `lambda_runtime`'s own name for it, without the `&` of its type-name default.
 pub(crate) const DESERIALIZE_ERROR: &str = "lambda_runtime::deserializer::DeserializeError";
 
 /// Who exports an invocation's spans after its response.
@@ -160,8 +162,11 @@ where
         Box::pin(async move {
             let result = invocation.clone().run(call).await;
             if !invocation.handler_called() {
-                let message = explain(&body);
-                let unread = unread(&telemetry, trigger, &context, &body, message);
+                // The handler's service says why (`super::diagnostic`); else explain it.
+                let failure = invocation
+                    .take_undelivered()
+                    .unwrap_or_else(|| super::diagnostic::undeliverable(explain(&body)));
+                let unread = unread(&telemetry, trigger, &context, &body, failure);
                 invocation
                     .clone()
                     .run(invocation.finish_unread(unread))
@@ -207,15 +212,21 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, P>(deserializer) {
         Ok(_) => "the event was not delivered to the handler".to_owned(),
-        Err(error) if error.path().to_string() == "." => {
-            format!(
-                "failed to deserialize the incoming data into the function's payload type: {}",
-                error.inner()
-            )
-        }
-        Err(error) => format!(
-            "failed to deserialize the incoming data into the function's payload type: [{}] {}",
-            error.path(),
+        Err(error) => deserialize_message(&error),
+    }
+}
+
+/// The message `lambda_runtime` reports for `error` (`lambda_runtime`'s `deserializer.rs`).
+pub(crate) fn deserialize_message<E: std::fmt::Display>(
+    error: &serde_path_to_error::Error<E>,
+) -> String {
+    match error.path().to_string().as_str() {
+        "." => format!(
+            "failed to deserialize the incoming data into the function's payload type: {}",
+            error.inner()
+        ),
+        path => format!(
+            "failed to deserialize the incoming data into the function's payload type: [{path}] {}",
             error.inner()
         ),
     }
@@ -228,7 +239,7 @@ pub(crate) fn unread(
     known: Option<FaasTrigger>,
     lambda: &lambda_runtime::Context,
     body: &[u8],
-    message: String,
+    failure: Failure,
 ) -> Unread {
     let trigger = known
         .or_else(|| looks_like(body))
@@ -248,11 +259,7 @@ pub(crate) fn unread(
         parent,
         attributes,
         coldstart,
-        failure: Failure {
-            error_type: DESERIALIZE_ERROR.into(),
-            message,
-            stacktrace: None,
-        },
+        failure,
     }
 }
 

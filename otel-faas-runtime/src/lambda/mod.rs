@@ -35,8 +35,9 @@
 //! and lets the code run on); the watchdog still records and exports the timeout there,
 //! and a handler that ends later only adds what it ends later.
 
+pub(crate) mod diagnostic;
 pub mod extension;
-mod handler;
+pub(crate) mod handler;
 pub(crate) mod layer;
 
 use std::time::Duration;
