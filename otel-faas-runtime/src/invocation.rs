@@ -365,6 +365,14 @@ impl Invocation {
         self.end_early(CUT_OFF, &failure);
     }
 
+    /// The process aborts on a panic (`panic = "abort"`) while the invocation runs: ends its
+    /// open spans (or the invocation span the glue handed over) with `failure`, as
+    /// [`Invocation::cut_off`] does for a signal.
+    #[cfg_attr(not(panic = "abort"), allow(dead_code))]
+    pub(crate) fn abort(&self, failure: &Failure) {
+        self.end_early(CUT_OFF, failure);
+    }
+
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
     /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
@@ -414,10 +422,15 @@ impl InFlight {
         self.lock().retain(|i| !Arc::ptr_eq(i, invocation));
     }
 
+    /// Every invocation in flight, which are no longer tracked: the process is ending.
+    pub(crate) fn take(&self) -> Vec<Arc<Invocation>> {
+        std::mem::take(&mut *self.lock())
+    }
+
     /// The process is being stopped by `signal`: every invocation in flight is cut off and
     /// exported, within `budget` in all.
     pub(crate) async fn cut_off(&self, signal: &str, budget: Duration) {
-        let invocations = std::mem::take(&mut *self.lock());
+        let invocations = self.take();
         for invocation in &invocations {
             invocation.cut_off(signal);
         }
