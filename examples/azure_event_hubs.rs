@@ -11,7 +11,7 @@
 //!                   "connection": "EventHubConnection", "cardinality": "many", "consumerGroup": "$Default" } ] }
 //! ```
 
-use otel_faas_local::azure::LocalHost;
+use otel_faas_local::azure::{HostInvocation, LocalHost};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, EventHubsBatch, FunctionApp};
 use otel_faas_runtime::{Error, traced_function};
 use serde_json::json;
@@ -34,22 +34,37 @@ async fn ingest(event: AzureEvent<EventHubsBatch>) -> Result<(), Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let batch = json!({
-        "Data": { "events": [ { "device": "t-1", "celsius": 21.5 }, { "device": "t-2", "celsius": 19.0 }, { "device": "t-3", "celsius": 22.25 } ] },
-        "Metadata": {
-            "PartitionContext": { "EventHubName": "telemetry", "ConsumerGroup": "$Default", "PartitionId": "3", "FullyQualifiedNamespace": "devices.servicebus.windows.net" },
-            "PropertiesArray": [
+    // `"cardinality": "many"`: the bodies (`string[]`) and every `*Array` arrive as JSON
+    // text; the partition context is an object.
+    let readings = [
+        json!({ "device": "t-1", "celsius": 21.5 }),
+        json!({ "device": "t-2", "celsius": 19.0 }),
+        json!({ "device": "t-3", "celsius": 22.25 }),
+    ];
+    let batch = HostInvocation::new("Ingest")
+        .data(
+            "events",
+            json!(readings.iter().map(|r| r.to_string()).collect::<Vec<_>>()),
+        )
+        .metadata(
+            "PartitionContext",
+            json!({ "EventHubName": "telemetry", "ConsumerGroup": "$Default", "PartitionId": "3", "FullyQualifiedNamespace": "devices.servicebus.windows.net" }),
+        )
+        .metadata(
+            "PropertiesArray",
+            json!([
                 { "Diagnostic-Id": "00-6712c2a15e3f8b0d4a9c7e2f1b6d3a8c-3b1f5d7e9a2c4e6f-01" },
                 {},
                 { "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
-            ],
-            "SequenceNumberArray": [4471, 4472, 4473],
-            "OffsetArray": ["1203200", "1203264", "1203328"],
-            "PartitionKeyArray": [null, null, null],
-            "EnqueuedTimeUtcArray": ["2026-11-21T08:59:58.1Z", "2026-11-21T08:59:59.4Z", "2026-11-21T09:00:00.0Z"],
-            "sys": { "MethodName": "Ingest", "UtcNow": "2026-11-21T09:00:00.3Z", "RandGuid": "6a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3" }
-        }
-    });
+            ]),
+        )
+        .metadata("SequenceNumberArray", json!([4471, 4472, 4473]))
+        .metadata("OffsetArray", json!(["1203200", "1203264", "1203328"]))
+        .metadata("PartitionKeyArray", json!([null, null, null]))
+        .metadata(
+            "EnqueuedTimeUtcArray",
+            json!(["2026-11-21T08:59:58.1", "2026-11-21T08:59:59.4", "2026-11-21T09:00:00"]),
+        );
     let app = FunctionApp::new()
         .identity(AppIdentity {
             app_name: Some("devices-app".into()),
@@ -58,6 +73,6 @@ fn main() -> Result<(), Error> {
         .function("Ingest", ingest);
     LocalHost::new(app)
         .app_root(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/azure"))
-        .invoke("three readings from partition 3", "Ingest", batch)
+        .invoke("three readings from partition 3", batch)
         .run()
 }

@@ -5,15 +5,17 @@
 //!
 //! `cargo run --example azure_http` plays the Functions host on 127.0.0.1 and prints each
 //! answer and trace; deployed, the same binary serves the host. The app's files are in
-//! `examples/azure/`: `host.json` (see `azure_service_bus`; set
-//! `"enableForwardingHttpRequest": true` in `customHandler` to have HTTP-only functions
-//! forwarded as they came) and
+//! `examples/azure/`: `host.json` (see `azure_service_bus`: `"enableForwardingHttpRequest":
+//! true` in `customHandler` forwards the requests of *HTTP-only* functions — one HTTP
+//! trigger, one HTTP output — as they came) and
 //!
-//! `orders/function.json`
+//! `orders/function.json`, not HTTP-only (a queue output too), so its requests come in the
+//! host's JSON
 //! ```json
 //! { "bindings": [
 //!     { "type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "function", "methods": ["get", "post"] },
-//!     { "type": "http", "direction": "out", "name": "res" } ] }
+//!     { "type": "http", "direction": "out", "name": "res" },
+//!     { "type": "queue", "direction": "out", "name": "audit", "queueName": "order-audit", "connection": "AzureWebJobsStorage" } ] }
 //! ```
 //! `hello/function.json`
 //! ```json
@@ -23,7 +25,7 @@
 //! ```
 
 use bytes::Bytes;
-use otel_faas_local::azure::LocalHost;
+use otel_faas_local::azure::{HostInvocation, LocalHost};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, HttpRequest};
 use otel_faas_runtime::{Error, traced_function};
 use serde_json::json;
@@ -64,24 +66,21 @@ async fn hello(event: AzureEvent<HttpRequest>) -> Result<http::Response<String>,
 }
 
 fn main() -> Result<(), Error> {
-    let request = |query: &str, traceparent: &str| {
-        json!({
-            "Data": { "req": {
-                "Url": format!("https://orders-app.azurewebsites.net/api/orders?{query}"),
-                "Method": "POST",
-                "Query": "{}",
-                "Headers": {
-                    "Content-Type": ["application/json"],
-                    "traceparent": [traceparent],
-                    "User-Agent": ["checkout/2.4"],
-                    "X-Forwarded-For": ["203.0.113.7:51234"],
-                    "Host": ["orders-app.azurewebsites.net"]
-                },
-                "Params": {},
-                "Body": "{\"id\":1005,\"quantity\":2}"
-            } },
-            "Metadata": { "sys": { "MethodName": "orders", "UtcNow": "2026-11-21T09:00:00.1Z", "RandGuid": "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b" } }
-        })
+    // The caller's request as the host writes it (`GetRequestAsJObject`): `Url`, `Method`,
+    // `Query` and `Headers` objects, the body as text.
+    let request = |query: &str, traceparent: &str| -> Result<HostInvocation, Error> {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "https://orders-app.azurewebsites.net/api/orders?{query}"
+            ))
+            .header("content-type", "application/json")
+            .header("traceparent", traceparent)
+            .header("user-agent", "checkout/2.4")
+            .header("x-forwarded-for", "203.0.113.7:51234")
+            .header("host", "orders-app.azurewebsites.net")
+            .body(Bytes::from_static(b"{\"id\":1005,\"quantity\":2}"))?;
+        Ok(HostInvocation::new("orders").http_request("req", &request))
     };
     let forwarded = http::Request::builder()
         .method("GET")
@@ -103,20 +102,21 @@ fn main() -> Result<(), Error> {
         .app_root(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/azure"))
         .invoke(
             "POST /api/orders with the caller's traceparent",
-            "orders",
             request(
                 "code=s3cr3t",
                 "00-6712c2a15e3f8b0d4a9c7e2f1b6d3a8c-3b1f5d7e9a2c4e6f-01",
-            ),
+            )?,
         )
         .invoke(
             "the same function answering 503",
-            "orders",
             request(
                 "maintenance=1",
                 "00-2c9f0e8d7b6a5f4e3d2c1b0a99887766-1a2b3c4d5e6f7a8b-01",
-            ),
+            )?,
         )
-        .forward("GET /api/hello/ada, forwarded as it came", forwarded)
+        .forward(
+            "GET /api/hello/ada, HTTP-only: forwarded as it came",
+            forwarded,
+        )
         .run()
 }

@@ -2,17 +2,21 @@
 //! message continues its producer's trace (its `Diagnostic-Id`), the second carries an old
 //! hierarchical `Diagnostic-Id` and starts a new trace, the third fails.
 //!
-//! `cargo run --example azure_service_bus` plays the Functions host on 127.0.0.1: it posts
-//! each invocation to the handler as the host would and prints the answer and the trace.
-//! Deployed, the same binary serves the host (it sets `FUNCTIONS_CUSTOMHANDLER_PORT`). The
-//! app's files are in `examples/azure/`:
+//! `cargo run --example azure_service_bus` plays the Functions host on 127.0.0.1: it starts
+//! this binary as the custom handler, posts each invocation as the host encodes it (the body
+//! and the ids as JSON text, counts as `"1"`; the application properties as an object) and
+//! prints what the host would log and the trace. Deployed, the same binary serves the host
+//! (it sets `FUNCTIONS_CUSTOMHANDLER_PORT`). The app's files are in `examples/azure/`:
 //!
 //! `host.json`
 //! ```json
 //! { "version": "2.0",
-//!   "customHandler": { "description": { "defaultExecutablePath": "handler" } },
+//!   "functionTimeout": "00:00:02",
+//!   "customHandler": { "description": { "defaultExecutablePath": "handler" }, "enableForwardingHttpRequest": true },
 //!   "extensionBundle": { "id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)" } }
 //! ```
+//! (two seconds of `functionTimeout` so that `azure_queue` shows a timeout; unset, it is 5
+//! minutes on the Consumption plan and 30 minutes on the others)
 //! `ProcessOrder/function.json`
 //! ```json
 //! { "bindings": [
@@ -20,7 +24,7 @@
 //!     { "type": "queue", "direction": "out", "name": "shipments", "queueName": "shipments", "connection": "AzureWebJobsStorage" } ] }
 //! ```
 
-use otel_faas_local::azure::LocalHost;
+use otel_faas_local::azure::{HostInvocation, LocalHost};
 use otel_faas_runtime::azure::{
     AppIdentity, AzureEvent, FunctionApp, InvokeResponse, ServiceBusMessage,
 };
@@ -46,21 +50,19 @@ async fn reserve_stock(order: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn message(order: Value, id: &str, properties: Value) -> Value {
-    json!({
-        "Data": { "order": order },
-        "Metadata": {
-            "MessageId": id,
-            "DeliveryCount": 1,
-            "CorrelationId": "checkout-5531",
-            "ContentType": "application/json",
-            "SequenceNumber": 1207,
-            "EnqueuedTimeUtc": "2026-11-21T09:00:00.123Z",
-            "ApplicationProperties": properties,
-            "UserProperties": properties,
-            "sys": { "MethodName": "ProcessOrder", "UtcNow": "2026-11-21T09:00:00.2Z", "RandGuid": "9b2f3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d" }
-        }
-    })
+/// A message as the host sends it: its body (a string, as the extension hands it over) and
+/// its metadata.
+fn message(order: Value, id: &str, properties: Value) -> HostInvocation {
+    HostInvocation::new("ProcessOrder")
+        .data("order", json!(order.to_string()))
+        .metadata("MessageId", json!(id))
+        .metadata("DeliveryCount", json!(1))
+        .metadata("CorrelationId", json!("checkout-5531"))
+        .metadata("ContentType", json!("application/json"))
+        .metadata("SequenceNumber", json!(1207))
+        .metadata_time("EnqueuedTimeUtc", "2026-11-21T09:00:00.123")
+        .metadata("ApplicationProperties", properties.clone())
+        .metadata("UserProperties", properties)
 }
 
 fn main() -> Result<(), Error> {
@@ -75,7 +77,6 @@ fn main() -> Result<(), Error> {
         .app_root(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/azure"))
         .invoke(
             "an order from checkout, with the producer's Diagnostic-Id",
-            "ProcessOrder",
             message(
                 json!({ "orderId": 5531, "items": 2 }),
                 "a3f1c9e2b7d04e6f",
@@ -84,7 +85,6 @@ fn main() -> Result<(), Error> {
         )
         .invoke(
             "an order whose Diagnostic-Id is the old hierarchical format: a new trace",
-            "ProcessOrder",
             message(
                 json!({ "orderId": 5532 }),
                 "b4e2d0f3c8e15f70",
@@ -93,7 +93,6 @@ fn main() -> Result<(), Error> {
         )
         .invoke(
             "a message without an order id: the invocation fails",
-            "ProcessOrder",
             message(json!({ "note": "hello" }), "c5f3e1a4d9f26081", json!({})),
         )
         .run()

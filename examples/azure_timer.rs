@@ -10,10 +10,10 @@
 //! { "bindings": [ { "type": "timerTrigger", "direction": "in", "name": "timer", "schedule": "0 0 2 * * *" } ] }
 //! ```
 
-use otel_faas_local::azure::LocalHost;
+use otel_faas_local::azure::{HostInvocation, LocalHost};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, TimerInfo};
 use otel_faas_runtime::{Error, traced_function};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Deletes expired carts every night.
 #[traced_function(trigger = "timer")]
@@ -25,15 +25,18 @@ async fn nightly(event: AzureEvent<TimerInfo>) -> Result<(), Error> {
     Ok(())
 }
 
-fn run(past_due: bool, now: &str) -> Value {
-    json!({
-        "Data": { "timer": {
-            "Schedule": { "AdjustForDST": true },
-            "ScheduleStatus": { "Last": "2026-11-20T02:00:00+00:00", "Next": "2026-11-22T02:00:00+00:00", "LastUpdated": "2026-11-20T02:00:00.01+00:00" },
-            "IsPastDue": past_due
-        } },
-        "Metadata": { "sys": { "MethodName": "Nightly", "UtcNow": now, "RandGuid": "35e6e68c-5583-436c-a277-5aec2b416ba8" } }
-    })
+/// A run as the host sends it: `TimerInfo` serializes as an object, which the host keeps.
+fn run(past_due: bool, now: &str) -> HostInvocation {
+    HostInvocation::new("Nightly")
+        .data(
+            "timer",
+            json!({
+                "Schedule": { "AdjustForDST": true },
+                "ScheduleStatus": { "Last": "2026-11-20T02:00:00+00:00", "Next": "2026-11-22T02:00:00+00:00", "LastUpdated": "2026-11-20T02:00:00.01+00:00" },
+                "IsPastDue": past_due
+            }),
+        )
+        .utc_now(now)
 }
 
 fn main() -> Result<(), Error> {
@@ -47,12 +50,10 @@ fn main() -> Result<(), Error> {
         .app_root(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/azure"))
         .invoke(
             "the 02:00 run, on time",
-            "Nightly",
             run(false, "2026-11-21T02:00:00.004Z"),
         )
         .invoke(
             "a run after a restart, past due",
-            "Nightly",
             run(true, "2026-11-21T02:41:13.530Z"),
         )
         .run()

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use http::StatusCode;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use otel_faas_local::azure::{FunctionsHost, HostAnswer};
+use otel_faas_local::azure::{FunctionsHost, HostAnswer, HostInvocation};
 use otel_faas_runtime::azure::{AppIdentity, AzureEvent, FunctionApp, QueueMessage, RunningApp};
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::outgoing::OutgoingSpan;
@@ -42,7 +43,7 @@ impl Batches {
 /// each, yielding between them so concurrent invocations interleave, then the outcome.
 #[traced_function(trigger = "queue")]
 async fn work(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
-    let order: Value = serde_json::from_str(event.payload.body.as_str().unwrap_or("{}"))?;
+    let order = &event.payload.body;
     let step = Duration::from_millis(order["step_ms"].as_u64().unwrap_or(5));
     for i in 0..order["steps"].as_u64().unwrap_or(0) {
         let call = OutgoingSpan::http(
@@ -61,14 +62,20 @@ async fn work(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
     }
 }
 
-fn message(order: &Value) -> Value {
-    json!({
-        "Data": { "work": order.to_string() },
-        "Metadata": { "DequeueCount": 1, "Id": "0c5fb2a6-3f7d-4c4e-9a55-1f2a3b4c5d6e" }
-    })
+/// A queue message holding `order`, as the host sends it.
+fn message(order: &Value) -> HostInvocation {
+    HostInvocation::new("Work")
+        .data("work", json!(order.to_string()))
+        .metadata("DequeueCount", json!(1))
+        .metadata("Id", json!("0c5fb2a6-3f7d-4c4e-9a55-1f2a3b4c5d6e"))
 }
 
 async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
+    start_in(Path::new("."), env).await
+}
+
+/// The app of `Work` in the app root `root` (its `host.json` read there).
+async fn start_in(root: &Path, env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
     let batches = Batches::default();
     let env: Vec<(String, String)> = env
         .iter()
@@ -86,6 +93,7 @@ async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
         .with_exporter(batches.clone())
         .build();
     let running = FunctionApp::new()
+        .root(root)
         .identity(identity)
         .function("Work", work)
         .telemetry(telemetry)
@@ -99,7 +107,7 @@ async fn start(env: &[(&str, &str)]) -> (RunningApp, FunctionsHost, Batches) {
 /// Posts every order at once, invocation `inv-{i}` for the `i`th.
 async fn all_at_once(host: &FunctionsHost, orders: &[Value]) -> Vec<HostAnswer> {
     let requests = orders.iter().enumerate().map(|(i, order)| async move {
-        host.invoke("Work", &format!("inv-{i}"), &message(order))
+        host.invoke(&format!("inv-{i}"), &message(order))
             .await
             .expect("the custom handler answers")
     });
@@ -210,12 +218,12 @@ async fn a_request_the_host_gives_up_on_still_ends_and_exports_beside_the_others
     // The host's `functionTimeout` passes before the slow invocation ends: it hangs up.
     let slow = tokio::time::timeout(
         Duration::from_millis(150),
-        host.invoke("Work", "inv-slow", &slow_order),
+        host.invoke("inv-slow", &slow_order),
     );
     let healthy = join_all((0..4).map(|i| {
         let order = json!({ "steps": 3, "step_ms": 10 + i * 10 });
         async move {
-            host.invoke("Work", &format!("inv-{i}"), &message(&order))
+            host.invoke(&format!("inv-{i}"), &message(&order))
                 .await
                 .expect("the custom handler answers")
         }
@@ -239,5 +247,78 @@ async fn a_request_the_host_gives_up_on_still_ends_and_exports_beside_the_others
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_alone_and_complete(batch_of(&batches.all(), "inv-slow"), "inv-slow", 2);
+    running.shutdown().await;
+}
+
+/// The fixture app root: `host.json` sets a one-second `functionTimeout`.
+const FIXTURE_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixture/azure");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_requests_mixing_successes_failures_and_a_timeout_keep_their_own_spans()
+{
+    let (running, host, batches) = start_in(Path::new(FIXTURE_ROOT), &[]).await;
+    // The host gives up at `functionTimeout`, as it does before it kills the worker.
+    let host = host.with_function_timeout(Some(Duration::from_secs(1)));
+    let host = &host;
+    // 0..=9 succeed, 10..=14 fail, 15 outlives the timeout.
+    let orders: Vec<Value> = (0..16)
+        .map(|i| match i {
+            0..=9 => json!({ "steps": 3, "step_ms": 5 + i * 3 }),
+            10..=14 => json!({ "steps": 2, "step_ms": 10, "fail": format!("order {i} refused") }),
+            _ => json!({ "steps": 1, "step_ms": 3000 }),
+        })
+        .collect();
+    let requests = orders
+        .iter()
+        .enumerate()
+        .map(|(i, order)| async move { host.invoke(&format!("inv-{i}"), &message(order)).await });
+    let answers = tokio::time::timeout(Duration::from_secs(30), join_all(requests))
+        .await
+        .expect("every request ends");
+    for (i, answer) in answers.iter().enumerate() {
+        match (i, answer) {
+            (0..=9, Ok(answer)) => assert_eq!(answer.status, StatusCode::OK, "inv-{i}"),
+            (10..=14, Ok(answer)) => assert_eq!(
+                answer.host_failure().as_deref(),
+                Some(&*format!(
+                    "Response status code does not indicate success: 500 (function `Work` failed: order {i} refused)."
+                )),
+            ),
+            (15, Err(error)) => assert_eq!(error.kind(), std::io::ErrorKind::TimedOut),
+            (i, other) => panic!("inv-{i}: {other:?}"),
+        }
+    }
+    // The timed-out invocation was ended and exported by the watchdog, before the timeout.
+    let waited = std::time::Instant::now();
+    while !batches
+        .all()
+        .iter()
+        .flatten()
+        .any(|s| s.attr("faas.invocation_id").as_deref() == Some("inv-15"))
+        && waited.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let batches = batches.all();
+    for i in 0..16 {
+        let id = format!("inv-{i}");
+        let batch = batch_of(&batches, &id);
+        let steps = match i {
+            0..=9 => 3,
+            10..=14 => 2,
+            _ => 0,
+        };
+        assert_alone_and_complete(batch, &id, steps);
+        let server = batch
+            .iter()
+            .find(|s| s.span_kind == SpanKind::Server)
+            .unwrap();
+        let error = server.attr("error.type");
+        match i {
+            0..=9 => assert_eq!(error, None, "{id}"),
+            10..=14 => assert_eq!(error.as_deref(), Some("_OTHER"), "{id}"),
+            _ => assert_eq!(error.as_deref(), Some("timeout"), "{id}"),
+        }
+    }
     running.shutdown().await;
 }

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use http::StatusCode;
 use opentelemetry::trace::SpanKind;
+use otel_faas_local::azure::HostInvocation;
 use otel_faas_runtime::azure::{AzureEvent, FunctionApp, FunctionBindings, QueueMessage};
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::testing::{AzureTestKit, SpanDataExt};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 #[traced_function(trigger = "queue")]
 async fn resize(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
-    let order: Value = serde_json::from_str(event.payload.body.as_str().unwrap_or("{}"))?;
+    let order = &event.payload.body;
     let pause = order["ms"].as_u64().unwrap_or(0);
     let _span = tracing::info_span!("resize image");
     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
@@ -28,11 +29,13 @@ fn app() -> FunctionApp {
     FunctionApp::new().function_with("Resize", bindings, resize)
 }
 
+/// A queue message holding `order`, encoded as the host encodes it.
 fn message(order: Value) -> Value {
-    json!({
-        "Data": { "myQueueItem": order.to_string() },
-        "Metadata": { "DequeueCount": 2, "Id": "800ae4b3-bdd2-4c08-badd-f08e5a34b865" }
-    })
+    HostInvocation::new("Resize")
+        .data("myQueueItem", json!(order.to_string()))
+        .metadata("DequeueCount", json!(2))
+        .metadata("Id", json!("800ae4b3-bdd2-4c08-badd-f08e5a34b865"))
+        .to_json()
 }
 
 #[tokio::test]

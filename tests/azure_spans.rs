@@ -1,5 +1,7 @@
 //! Azure Functions custom handlers end to end: the real server on 127.0.0.1, the Functions
-//! host's requests posted to it over HTTP, and the spans the real SDK exports.
+//! host's requests posted to it over HTTP in the host's own encoding ([`HostInvocation`]:
+//! scalars and ids as JSON text, batches as JSON-text arrays, double-encoded bodies), and
+//! the spans the real SDK exports.
 
 use std::net::SocketAddr;
 
@@ -7,7 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
-use otel_faas_local::azure::{FunctionsHost, HostAnswer};
+use otel_faas_local::azure::{FunctionsHost, HostAnswer, HostInvocation};
 use otel_faas_runtime::azure::{
     AppIdentity, AzureEvent, EventHubsBatch, FunctionApp, FunctionBindings, HttpRequest,
     InvokeResponse, QueueMessage, RunningApp, ServiceBusMessage, TimerInfo,
@@ -63,9 +65,19 @@ impl Harness {
         }
     }
 
-    async fn invoke(&self, function: &str, id: &str, payload: Value) -> HostAnswer {
+    /// Invokes a function as the host does.
+    async fn invoke(&self, id: &str, invocation: HostInvocation) -> HostAnswer {
         self.host
-            .invoke(function, id, &payload)
+            .invoke(id, &invocation)
+            .await
+            .expect("the custom handler answers")
+    }
+
+    /// Posts an invocation JSON as it is: the native form, which the triggers accept too.
+    async fn invoke_json(&self, function: &str, id: &str, payload: Value) -> HostAnswer {
+        let body = Bytes::from(serde_json::to_vec(&payload).unwrap());
+        self.host
+            .post_raw(&format!("/{function}"), id, body)
             .await
             .expect("the custom handler answers")
     }
@@ -115,13 +127,16 @@ async fn azure_invocations_are_counted_with_their_trigger() {
         .expect("the custom handler starts");
     let host = FunctionsHost::new(running.addr());
     let ok = service_bus_payload(json!({}));
-    host.invoke("ProcessOrder", "m-1", &ok).await.unwrap();
-    let mut failing = ok.clone();
-    failing["Data"]["order"] = json!({});
-    host.invoke("ProcessOrder", "m-2", &failing).await.unwrap();
-    host.invoke("ProcessOrder", "m-3", &json!({ "not": "the host's JSON" }))
-        .await
-        .unwrap();
+    host.invoke("m-1", &ok).await.unwrap();
+    let failing = ok.data("order", json!("{}"));
+    host.invoke("m-2", &failing).await.unwrap();
+    host.post_raw(
+        "/ProcessOrder",
+        "m-3",
+        Bytes::from_static(br#"{"not": "the host's JSON"}"#),
+    )
+    .await
+    .unwrap();
     let points = metrics.points();
     let total = |name: &str| -> f64 {
         points
@@ -133,7 +148,11 @@ async fn azure_invocations_are_counted_with_their_trigger() {
             })
             .sum()
     };
-    assert_eq!(total("faas.invocations"), 3.0, "{points:?}");
+    assert_eq!(
+        total("faas.invocations"),
+        1.0,
+        "the successful one: {points:?}"
+    );
     assert_eq!(
         total("faas.errors"),
         2.0,
@@ -142,8 +161,8 @@ async fn azure_invocations_are_counted_with_their_trigger() {
     assert_eq!(total("faas.coldstarts"), 1.0);
     assert_eq!(
         total("faas.invoke_duration"),
-        2.0,
-        "the malformed one never ran"
+        3.0,
+        "one per invocation, the malformed one included"
     );
     assert!(
         points
@@ -162,20 +181,18 @@ async fn process_order(event: AzureEvent<ServiceBusMessage>) -> Result<InvokeRes
         .log(format!("order {id} processed")))
 }
 
-fn service_bus_payload(properties: Value) -> Value {
-    json!({
-        "Data": { "order": { "orderId": 42 } },
-        "Metadata": {
-            "MessageId": "5f1b7c2e9d8a4b3c",
-            "DeliveryCount": 2,
-            "CorrelationId": "checkout-7",
-            "ContentType": "application/json",
-            "SequenceNumber": 17,
-            "EnqueuedTimeUtc": "2026-11-21T08:59:00Z",
-            "ApplicationProperties": properties,
-            "sys": { "MethodName": "ProcessOrder", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6" }
-        }
-    })
+/// One Service Bus message as the host sends it: the body a string (double-encoded on the
+/// wire), ids and counts as JSON text, `ApplicationProperties` an object.
+fn service_bus_payload(properties: Value) -> HostInvocation {
+    HostInvocation::new("ProcessOrder")
+        .data("order", json!(r#"{"orderId":42}"#))
+        .metadata("MessageId", json!("5f1b7c2e9d8a4b3c"))
+        .metadata("DeliveryCount", json!(2))
+        .metadata("CorrelationId", json!("checkout-7"))
+        .metadata("ContentType", json!("application/json"))
+        .metadata("SequenceNumber", json!(17))
+        .metadata_time("EnqueuedTimeUtc", "2026-11-21T08:59:00")
+        .metadata("ApplicationProperties", properties)
 }
 
 fn service_bus_app() -> FunctionApp {
@@ -192,7 +209,6 @@ async fn a_service_bus_message_continues_its_producers_trace() {
     let diagnostic_id = format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01");
     let answer = h
         .invoke(
-            "ProcessOrder",
             "inv-sb-1",
             service_bus_payload(json!({ "Diagnostic-Id": diagnostic_id })),
         )
@@ -271,11 +287,7 @@ async fn a_service_bus_message_with_a_malformed_diagnostic_id_starts_a_new_trace
         ("inv-sb-short", "00-4bf92f35-00f067aa0ba902b7-01"),
     ] {
         let answer = h
-            .invoke(
-                "ProcessOrder",
-                id,
-                service_bus_payload(json!({ "Diagnostic-Id": value })),
-            )
+            .invoke(id, service_bus_payload(json!({ "Diagnostic-Id": value })))
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         let spans = h.spans();
@@ -289,11 +301,12 @@ async fn a_service_bus_message_with_a_malformed_diagnostic_id_starts_a_new_trace
 #[tokio::test]
 async fn user_properties_and_traceparent_carry_the_context_too() {
     let h = Harness::start(service_bus_app()).await;
-    let mut payload = service_bus_payload(json!(null));
+    // An older extension's `UserProperties`, and as JSON text, which is accepted too.
+    let mut payload = service_bus_payload(json!(null)).to_json();
     payload["Metadata"]["UserProperties"] = json!(format!(
         "{{\"traceparent\": \"00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01\"}}"
     ));
-    let answer = h.invoke("ProcessOrder", "inv-sb-user", payload).await;
+    let answer = h.invoke_json("ProcessOrder", "inv-sb-user", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let server = invocation(&spans, "inv-sb-user");
@@ -311,19 +324,21 @@ async fn resize(event: AzureEvent<QueueMessage>) -> Result<(), Error> {
     }
 }
 
-fn queue_payload(body: &str) -> Value {
-    json!({
-        "Data": { "myQueueItem": body },
-        "Metadata": {
-            "DequeueCount": 3,
-            "ExpirationTime": "2026-11-28T09:00:00+00:00",
-            "Id": "800ae4b3-bdd2-4c08-badd-f08e5a34b865",
-            "InsertionTime": "2026-11-21T08:58:31+00:00",
-            "NextVisibleTime": "2026-11-21T09:08:32+00:00",
-            "PopReceipt": "AgAAAAMAAAAAAAAAAgtnj8x+1QE=",
-            "sys": { "MethodName": "Resize", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "24ad4c06-24ad-4e5b-8294-3da9714877e9" }
-        }
-    })
+/// A Storage queue message as the host sends it to `function`.
+fn queue_to(function: &str, body: &str) -> HostInvocation {
+    HostInvocation::new(function)
+        .data("myQueueItem", json!(body))
+        .metadata("DequeueCount", json!(3))
+        .metadata_time("ExpirationTime", "2026-11-28T09:00:00+00:00")
+        .metadata("Id", json!("800ae4b3-bdd2-4c08-badd-f08e5a34b865"))
+        .metadata_time("InsertionTime", "2026-11-21T08:58:31+00:00")
+        .metadata_time("NextVisibleTime", "2026-11-21T09:08:32+00:00")
+        .metadata("PopReceipt", json!("AgAAAAMAAAAAAAAAAgtnj8x+1QE="))
+}
+
+/// A Storage queue message for `Resize`.
+fn queue_payload(body: &str) -> HostInvocation {
+    queue_to("Resize", body)
 }
 
 fn queue_app() -> FunctionApp {
@@ -337,13 +352,11 @@ fn queue_app() -> FunctionApp {
 #[tokio::test]
 async fn a_queue_message_gets_a_consumer_span_with_its_id_and_dequeue_count() {
     let h = Harness::start(queue_app()).await;
-    let answer = h
-        .invoke("Resize", "inv-q-1", queue_payload("photo-1.png"))
-        .await;
+    let answer = h.invoke("inv-q-1", queue_payload("photo-1.png")).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let server = invocation(&spans, "inv-q-1");
-    // The host's own (unsampled) traceparent header is not the message's producer.
+    // A Storage queue message carries no trace context: a new trace.
     assert_eq!(server.parent_span_id, SpanId::INVALID);
     let consumer = spans.named("process images");
     assert_eq!(consumer.parent_span_id, server.span_context.span_id());
@@ -367,9 +380,7 @@ async fn a_queue_message_gets_a_consumer_span_with_its_id_and_dequeue_count() {
 #[tokio::test]
 async fn a_failing_handler_answers_500_with_its_message_and_an_error_span() {
     let h = Harness::start(queue_app()).await;
-    let answer = h
-        .invoke("Resize", "inv-q-poison", queue_payload("poison"))
-        .await;
+    let answer = h.invoke("inv-q-poison", queue_payload("poison")).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     let body = answer.json().expect("JSON answer");
     assert!(
@@ -408,11 +419,11 @@ async fn a_malformed_host_payload_is_a_readable_400_and_an_error_span_never_a_cr
         (
             "inv-bad-meta",
             Bytes::from(
-                serde_json::to_vec(&{
-                    let mut p = queue_payload("x");
-                    p["Metadata"]["DequeueCount"] = json!("three");
-                    p
-                })
+                serde_json::to_vec(
+                    &queue_payload("x")
+                        .metadata("DequeueCount", json!("three"))
+                        .to_json(),
+                )
                 .unwrap(),
             ),
             "Metadata.DequeueCount",
@@ -444,9 +455,7 @@ async fn a_malformed_host_payload_is_a_readable_400_and_an_error_span_never_a_cr
         assert!(error_of(server).unwrap().contains(expected));
     }
     // Still serving.
-    let answer = h
-        .invoke("Resize", "inv-after", queue_payload("ok.png"))
-        .await;
+    let answer = h.invoke("inv-after", queue_payload("ok.png")).await;
     assert_eq!(answer.status, StatusCode::OK);
     h.running.shutdown().await;
 }
@@ -454,7 +463,7 @@ async fn a_malformed_host_payload_is_a_readable_400_and_an_error_span_never_a_cr
 #[tokio::test]
 async fn an_unknown_function_is_a_404_naming_the_known_ones() {
     let h = Harness::start(queue_app()).await;
-    let answer = h.invoke("Thumbnail", "inv-404", queue_payload("x")).await;
+    let answer = h.invoke("inv-404", queue_to("Thumbnail", "x")).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert!(answer.text().contains("Resize"), "{}", answer.text());
     h.running.shutdown().await;
@@ -468,7 +477,7 @@ async fn explode(_event: AzureEvent<QueueMessage>) -> Result<(), Error> {
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_and_an_error_span_and_the_server_lives_on() {
     let h = Harness::start(app().function("Explode", explode)).await;
-    let answer = h.invoke("Explode", "inv-panic", queue_payload("x")).await;
+    let answer = h.invoke("inv-panic", queue_to("Explode", "x")).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         answer.text().contains("resizer out of memory"),
@@ -478,7 +487,7 @@ async fn a_panicking_handler_is_a_500_and_an_error_span_and_the_server_lives_on(
     let spans = h.spans();
     let server = invocation(&spans, "inv-panic");
     assert_eq!(server.attr("error.type").as_deref(), Some("panic"));
-    let again = h.invoke("Explode", "inv-panic-2", queue_payload("x")).await;
+    let again = h.invoke("inv-panic-2", queue_to("Explode", "x")).await;
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
     let spans = h.spans();
     assert_eq!(
@@ -506,23 +515,31 @@ async fn an_event_hubs_batch_links_each_event_that_carries_a_context() {
         ingest,
     ))
     .await;
-    let payload = json!({
-        "Data": { "events": [ {"reading": 1}, {"reading": 2}, {"reading": 3} ] },
-        "Metadata": {
-            "PartitionContext": { "EventHubName": "telemetry", "ConsumerGroup": "$Default", "PartitionId": "3", "FullyQualifiedNamespace": "orders.servicebus.windows.net" },
-            "PropertiesArray": [
+    // `"cardinality": "many"` as the host writes it: the bodies (`string[]`) and every
+    // `*Array` are JSON text; `PartitionContext` is an object.
+    let bodies: Vec<String> = (1..=3).map(|r| format!("{{\"reading\":{r}}}")).collect();
+    let payload = HostInvocation::new("Ingest")
+        .data("events", json!(bodies))
+        .metadata(
+            "PartitionContext",
+            json!({ "EventHubName": "telemetry", "ConsumerGroup": "$Default", "PartitionId": "3", "FullyQualifiedNamespace": "orders.servicebus.windows.net" }),
+        )
+        .metadata(
+            "PropertiesArray",
+            json!([
                 { "Diagnostic-Id": format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01") },
                 {},
                 { "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
-            ],
-            "SequenceNumberArray": [100, 101, 102],
-            "OffsetArray": ["4096", "4160", "4224"],
-            "PartitionKeyArray": [null, null, null],
-            "EnqueuedTimeUtcArray": ["2026-11-21T08:59:58Z", "2026-11-21T08:59:59Z", "2026-11-21T09:00:00Z"],
-            "sys": { "MethodName": "Ingest", "UtcNow": "2026-11-21T09:00:01Z", "RandGuid": "6a1b2c3d-4e5f-4a6b-8c7d-8e9fa0b1c2d3" }
-        }
-    });
-    let answer = h.invoke("Ingest", "inv-eh-1", payload).await;
+            ]),
+        )
+        .metadata("SequenceNumberArray", json!([100, 101, 102]))
+        .metadata("OffsetArray", json!(["4096", "4160", "4224"]))
+        .metadata("PartitionKeyArray", json!([null, null, null]))
+        .metadata(
+            "EnqueuedTimeUtcArray",
+            json!(["2023-12-01T01:22:10", "2023-12-01T01:22:11", "2023-12-01T01:22:12"]),
+        );
+    let answer = h.invoke("inv-eh-1", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let consumer = spans.named("process telemetry");
@@ -550,6 +567,14 @@ async fn an_event_hubs_batch_links_each_event_that_carries_a_context() {
         .map(|l| l.span_context.trace_id().to_string())
         .collect();
     assert_eq!(linked, [PRODUCER_TRACE, "0af7651916cd43dd8448eb211c80319c"]);
+    // The registry's Event Hubs attribute, and no invented sequence-number one.
+    let first = &consumer.links[0].attributes;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(
+        first[0].key.as_str(),
+        "messaging.eventhubs.message.enqueued_time"
+    );
+    assert_eq!(first[0].value, opentelemetry::Value::I64(1_701_393_730));
     let server = invocation(&spans, "inv-eh-1");
     assert_eq!(server.parent_span_id, SpanId::INVALID);
     h.running.shutdown().await;
@@ -570,11 +595,14 @@ async fn a_timer_run_is_a_new_trace_with_its_past_due_flag() {
     )
     .unwrap();
     let h = Harness::start(app().function_with("Nightly", bindings, nightly)).await;
-    let payload = json!({
-        "Data": { "timer": { "Schedule": { "AdjustForDST": true }, "ScheduleStatus": null, "IsPastDue": true } },
-        "Metadata": { "sys": { "MethodName": "Nightly", "UtcNow": "2026-11-21T02:00:00.0040000Z", "RandGuid": "35e6e68c-5583-436c-a277-5aec2b416ba8" } }
-    });
-    let answer = h.invoke("Nightly", "inv-timer-1", payload).await;
+    // `TimerInfo` serializes as an object, which the host keeps as one.
+    let payload = HostInvocation::new("Nightly")
+        .data(
+            "timer",
+            json!({ "Schedule": { "AdjustForDST": true }, "ScheduleStatus": null, "IsPastDue": true }),
+        )
+        .utc_now("2026-11-21T02:00:00.0040000Z");
+    let answer = h.invoke("inv-timer-1", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let server = invocation(&spans, "inv-timer-1");
@@ -613,24 +641,21 @@ async fn orders(event: AzureEvent<HttpRequest>) -> Result<http::Response<String>
 #[tokio::test]
 async fn an_http_trigger_in_the_hosts_json_is_a_server_span_under_the_callers_trace() {
     let h = Harness::start(app().function("orders", orders)).await;
-    let payload = json!({
-        "Data": { "req": {
-            "Url": "https://orders-app.azurewebsites.net/api/orders?code=s3cr3t&page=2",
-            "Method": "POST",
-            "Query": "{\"code\":\"s3cr3t\",\"page\":\"2\"}",
-            "Headers": {
-                "Content-Type": ["application/json"],
-                "traceparent": [format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01")],
-                "User-Agent": ["curl/8.5.0"],
-                "X-Forwarded-For": ["203.0.113.7:51234"],
-                "Host": ["orders-app.azurewebsites.net"]
-            },
-            "Params": {},
-            "Body": "{\"id\":1005}"
-        } },
-        "Metadata": { "Query": { "page": "2" }, "Headers": { "Content-Type": "application/json" }, "sys": { "MethodName": "orders", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b" } }
-    });
-    let answer = h.invoke("orders", "inv-http-1", payload).await;
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("https://orders-app.azurewebsites.net/api/orders?code=s3cr3t&page=2")
+        .header("content-type", "application/json")
+        .header(
+            "traceparent",
+            format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01"),
+        )
+        .header("user-agent", "curl/8.5.0")
+        .header("x-forwarded-for", "203.0.113.7:51234")
+        .header("host", "orders-app.azurewebsites.net")
+        .body(Bytes::from_static(b"{\"id\":1005}"))
+        .unwrap();
+    let payload = HostInvocation::new("orders").http_request("req", &request);
+    let answer = h.invoke("inv-http-1", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let body = answer.json().expect("JSON answer");
     assert_eq!(body["Outputs"]["res"]["statusCode"], 201);
@@ -710,11 +735,12 @@ async fn the_http_output_binding_of_function_json_receives_the_response() {
     .unwrap();
     // Read when the app starts, from the app root.
     let h = Harness::start(app().root(&dir).function("hello", orders)).await;
-    let payload = json!({
-        "Data": { "request": { "Url": "http://localhost:7071/api/greetings/ada", "Method": "GET", "Headers": {}, "Body": null } },
-        "Metadata": {}
-    });
-    let answer = h.invoke("hello", "inv-route", payload).await;
+    let request = http::Request::builder()
+        .uri("http://localhost:7071/api/greetings/ada")
+        .body(Bytes::new())
+        .unwrap();
+    let payload = HostInvocation::new("hello").http_request("request", &request);
+    let answer = h.invoke("inv-route", payload).await;
     assert_eq!(answer.json().unwrap()["ReturnValue"]["statusCode"], 200);
     let spans = h.spans();
     assert_eq!(
@@ -761,7 +787,8 @@ async fn one_event_hubs_event_with_cardinality_one_is_a_batch_of_one() {
             "Offset": "512"
         }
     });
-    let answer = h.invoke("One", "inv-eh-one", payload).await;
+    // The native form (an object body, a number, an object of properties) is accepted too.
+    let answer = h.invoke_json("One", "inv-eh-one", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let consumer = spans.named("process telemetry");
@@ -780,11 +807,11 @@ async fn slow(_event: AzureEvent<TimerInfo>) -> Result<(), Error> {
 async fn shutdown_lets_the_invocation_in_flight_finish_and_export_then_refuses_new_ones() {
     let h = Harness::start(app().function("Slow", slow)).await;
     let addr = h.running.addr();
-    let payload = json!({ "Data": { "timer": { "IsPastDue": false } }, "Metadata": {} });
+    let payload = HostInvocation::new("Slow").data("timer", json!({ "IsPastDue": false }));
     let in_flight = {
         let host = FunctionsHost::new(addr);
         let payload = payload.clone();
-        tokio::spawn(async move { host.invoke("Slow", "inv-in-flight", &payload).await })
+        tokio::spawn(async move { host.invoke("inv-in-flight", &payload).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     h.running.shutdown().await;
@@ -795,9 +822,7 @@ async fn shutdown_lets_the_invocation_in_flight_finish_and_export_then_refuses_n
     assert_eq!(answer.status, StatusCode::OK);
     let spans = Spans(h.exporter.spans());
     assert_eq!(invocation(&spans, "inv-in-flight").name, "Slow");
-    let refused = FunctionsHost::new(addr)
-        .invoke("Slow", "inv-late", &payload)
-        .await;
+    let refused = FunctionsHost::new(addr).invoke("inv-late", &payload).await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }
 
@@ -807,14 +832,14 @@ async fn a_closure_that_panics_before_its_future_exists_is_still_a_500() {
         panic!("no connection pool")
     };
     let h = Harness::start(app().function("Eager", handler)).await;
-    let answer = h.invoke("Eager", "inv-eager", queue_payload("x")).await;
+    let answer = h.invoke("inv-eager", queue_to("Eager", "x")).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         answer.text().contains("no connection pool"),
         "{}",
         answer.text()
     );
-    let again = h.invoke("Eager", "inv-eager-2", queue_payload("x")).await;
+    let again = h.invoke("inv-eager-2", queue_to("Eager", "x")).await;
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
     h.running.shutdown().await;
 }
@@ -836,21 +861,24 @@ async fn a_service_bus_batch_is_a_new_trace_linked_to_each_producer() {
         process_orders,
     ))
     .await;
-    let payload = json!({
-        "Data": { "orders": [ { "orderId": 1 }, { "orderId": 2 }, { "orderId": 3 } ] },
-        "Metadata": {
-            "MessageIdArray": ["m-1", "m-2", "m-3"],
-            "DeliveryCountArray": [1, 4, 1],
-            "SequenceNumberArray": [10, 11, 12],
-            "ApplicationPropertiesArray": [
+    // `"cardinality": "many"` as the host writes it: every array is JSON text.
+    let payload = HostInvocation::new("ProcessOrders")
+        .data(
+            "orders",
+            json!([r#"{"orderId":1}"#, r#"{"orderId":2}"#, r#"{"orderId":3}"#]),
+        )
+        .metadata("MessageIdArray", json!(["m-1", "m-2", "m-3"]))
+        .metadata("DeliveryCountArray", json!([1, 4, 1]))
+        .metadata("SequenceNumberArray", json!([10, 11, 12]))
+        .metadata(
+            "ApplicationPropertiesArray",
+            json!([
                 { "Diagnostic-Id": format!("00-{PRODUCER_TRACE}-{PRODUCER_SPAN}-01") },
                 { "Diagnostic-Id": "|legacy.1." },
                 {}
-            ],
-            "sys": { "MethodName": "ProcessOrders", "UtcNow": "2026-11-21T09:00:00Z", "RandGuid": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6" }
-        }
-    });
-    let answer = h.invoke("ProcessOrders", "inv-sb-batch", payload).await;
+            ]),
+        );
+    let answer = h.invoke("inv-sb-batch", payload).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let spans = h.spans();
     let server = invocation(&spans, "inv-sb-batch");
@@ -870,9 +898,10 @@ async fn a_service_bus_batch_is_a_new_trace_linked_to_each_producer() {
     assert_eq!(link.span_context.trace_id().to_string(), PRODUCER_TRACE);
     assert_eq!(link.attributes[0].value.as_str(), "m-1");
     // One message where the function takes batches is a readable error.
-    let single =
-        json!({ "Data": { "orders": { "orderId": 4 } }, "Metadata": { "MessageId": "m-4" } });
-    let answer = h.invoke("ProcessOrders", "inv-sb-not-batch", single).await;
+    let single = HostInvocation::new("ProcessOrders")
+        .data("orders", json!(r#"{"orderId":4}"#))
+        .metadata("MessageId", json!("m-4"));
+    let answer = h.invoke("inv-sb-not-batch", single).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(answer.text().contains("cardinality"), "{}", answer.text());
     h.running.shutdown().await;

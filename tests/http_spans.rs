@@ -345,7 +345,7 @@ async fn the_handlers_own_tracing_spans_nest_under_the_server_span() {
     let level = logged[0]
         .attributes
         .iter()
-        .find(|kv| kv.key.as_str() == "level")
+        .find(|kv| kv.key.as_str() == "otel_faas.level")
         .map(|kv| kv.value.to_string());
     assert_eq!(level.as_deref(), Some("WARN"));
     assert!(
@@ -354,6 +354,94 @@ async fn the_handlers_own_tracing_spans_nest_under_the_server_span() {
             .iter()
             .any(|kv| kv.key.as_str() == "retries" && kv.value.to_string() == "2")
     );
+}
+
+#[tokio::test]
+async fn query_scrubbing_redacts_whole_secret_names_and_urls_with_passwords_only() {
+    // Name fragments used to match anywhere: `key`, `keyword`, `design` and `author` were
+    // all redacted, while a password inside a URL in a value was exported as it was.
+    let vars = [("OTEL_FAAS_REDACT_QUERY_KEYS", "otp, pin")];
+    let config = otel_faas_runtime::config::Config::from_lookup(|key| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    });
+    let kit = TestKit::with_config(config);
+    let mut request = event("apigw_http_post.json");
+    request["rawQueryString"] = Value::from(
+        "key=hello&keyword=shoes&design=blue&author=bob\
+         &next=https://bob:SECRET@h.test/x&X-Amz-Security-Token=t0k&OTP=123456",
+    );
+    kit.invoke(pets, request).await.unwrap();
+    let span = kit.spans().named("POST /orders/{id}").clone();
+    assert_eq!(
+        span.attr("url.query").as_deref(),
+        Some(
+            "key=hello&keyword=shoes&design=blue&author=bob\
+             &next=https://REDACTED:REDACTED@h.test/x&X-Amz-Security-Token=REDACTED&OTP=REDACTED"
+        )
+    );
+}
+
+/// `examples/events/apigw_http_aws_docs.json` is the payload format 2.0 example of the API
+/// Gateway developer guide ("Create AWS Lambda proxy integrations for HTTP APIs in API
+/// Gateway"): no `Host` or `User-Agent` header, and `sourceIp` written as a CIDR.
+#[tokio::test]
+async fn an_http_api_event_as_aws_documents_it_gives_agent_address_and_port() {
+    let kit = TestKit::new();
+    kit.invoke(pets, event("apigw_http_aws_docs.json"))
+        .await
+        .unwrap();
+    let spans = kit.spans();
+    let span = spans.named("POST");
+    assert_eq!(
+        span.attr("user_agent.original").as_deref(),
+        Some("agent"),
+        "from requestContext.http.userAgent"
+    );
+    assert_eq!(
+        span.attr("client.address").as_deref(),
+        Some("192.168.0.1"),
+        "an address, not a CIDR"
+    );
+    assert_eq!(span.attr("url.scheme").as_deref(), Some("https"));
+    assert_eq!(
+        span.attr("server.address").as_deref(),
+        Some("id.execute-api.us-east-1.amazonaws.com")
+    );
+    assert_eq!(
+        span.attr("server.port").as_deref(),
+        Some("443"),
+        "HTTP APIs serve HTTPS only"
+    );
+}
+
+/// `examples/events/alb_without_forwarded_proto.json` is `aws_lambda_events`' ALB fixture
+/// (`example-alb-lambda-target-request-headers-only.json`) without its `X-Forwarded-Proto`
+/// and `X-Forwarded-Port` headers.
+#[tokio::test]
+async fn an_alb_request_without_forwarded_proto_has_no_guessed_scheme() {
+    let kit = TestKit::new();
+    kit.invoke(pets, event("alb_without_forwarded_proto.json"))
+        .await
+        .unwrap();
+    let spans = kit.spans();
+    let span = spans.named("GET");
+    assert_eq!(
+        span.attr("url.scheme"),
+        None,
+        "an ALB listens on http and https"
+    );
+    assert_eq!(span.attr("server.port"), None);
+
+    kit.clear();
+    let mut on_80 = event("alb_without_forwarded_proto.json");
+    on_80["headers"]["x-forwarded-port"] = Value::from("80");
+    kit.invoke(pets, on_80).await.unwrap();
+    let spans = kit.spans();
+    let span = spans.named("GET");
+    assert_eq!(span.attr("url.scheme").as_deref(), Some("http"));
+    assert_eq!(span.attr("server.port").as_deref(), Some("80"));
 }
 
 #[tokio::test]

@@ -241,28 +241,47 @@ async fn an_event_that_is_not_json_fails_readably_and_its_span_is_still_exported
         span.attr("error.type").as_deref(),
         Some("lambda_runtime::deserializer::DeserializeError")
     );
-    assert_eq!(span.attr("faas.trigger").as_deref(), Some("other"));
+    assert_eq!(
+        span.attr("faas.trigger").as_deref(),
+        Some("pubsub"),
+        "an SQS handler's event, whatever arrived"
+    );
     assert!(span.attr("faas.invocation_id").is_some());
     assert_eq!(span.events_named("exception").len(), 1);
 }
 
 #[tokio::test]
-async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger() {
+async fn an_event_of_the_wrong_shape_names_the_field_and_its_trigger_but_never_its_value() {
     let kit = TestKit::new();
-    let wrong = json!({ "Records": [ { "messageId": 42, "eventSource": "aws:sqs" } ] });
+    let wrong = json!({ "Records": [ {
+        "messageId": "m-1",
+        "eventSource": "aws:sqs",
+        "messageAttributes": "S3CR3T-api-key"
+    } ] });
     let error = kit
         .invoke(consume, wrong)
         .await
-        .expect_err("messageId must be a string");
+        .expect_err("messageAttributes must be a map");
     assert!(
         error
             .error_message
-            .contains("[Records[0].messageId] invalid type: integer `42`"),
-        "{}",
+            .contains("[Records[0].messageAttributes] invalid type: string, expected a map"),
+        "the field path and the expected type: {}",
         error.error_message
     );
     let spans = kit.spans();
     let span = spans.named("test-function");
+    // The event's value never leaves: not in the status, the exception event or the log.
+    let Status::Error { description } = &span.status else {
+        panic!("{:?}", span.status)
+    };
+    assert_eq!(description.as_ref(), error.error_message);
+    for event in span.events_named("exception") {
+        for kv in &event.attributes {
+            assert!(!kv.value.as_str().contains("S3CR3T"), "{kv:?}");
+        }
+    }
+    assert!(!error.error_message.contains("S3CR3T"));
     assert_eq!(
         span.attr("faas.trigger").as_deref(),
         Some("pubsub"),
@@ -318,4 +337,84 @@ async fn a_handler_still_running_at_the_deadline_margin_is_recorded_as_a_timeout
         spans.0.iter().any(|s| s.name == "still working"),
         "the spans finished before the timeout are exported"
     );
+}
+
+mod malformed {
+    use super::*;
+    use aws_lambda_events::event::{
+        dynamodb, eventbridge::EventBridgeEvent, kinesis::KinesisEvent, s3::S3Event, sns::SnsEvent,
+    };
+
+    #[traced_function(trigger = "sns")]
+    async fn sns(_event: LambdaEvent<SnsEvent>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[traced_function(trigger = "eventbridge")]
+    async fn eventbridge(_event: LambdaEvent<EventBridgeEvent>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[traced_function(trigger = "schedule")]
+    async fn schedule(_event: LambdaEvent<EventBridgeEvent>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[traced_function(trigger = "s3")]
+    async fn s3(_event: LambdaEvent<S3Event>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[traced_function(trigger = "dynamodb")]
+    async fn dynamodb(_event: LambdaEvent<dynamodb::Event>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    #[traced_function(trigger = "kinesis")]
+    async fn kinesis(_event: LambdaEvent<KinesisEvent>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn trigger_of<H, M: 'static>(handler: H, event: &[u8]) -> Option<String>
+    where
+        H: otel_faas_runtime::lambda::Handler<M>,
+        H::Output: serde::Serialize + std::fmt::Debug,
+    {
+        let kit = TestKit::new();
+        kit.invoke_raw(handler, event, Invocation::default())
+            .await
+            .expect_err(&format!(
+                "{} does not deserialize",
+                String::from_utf8_lossy(event)
+            ));
+        kit.spans().named("test-function").attr("faas.trigger")
+    }
+
+    #[tokio::test]
+    async fn a_malformed_event_keeps_the_trigger_its_handler_declares() {
+        let broken: &[u8] = b"{not json";
+        let wrong_shape: &[u8] = br#"{"Records": 5, "detail-type": 5, "id": 5}"#;
+        for event in [broken, wrong_shape] {
+            let expected = Some("pubsub".to_owned());
+            assert_eq!(trigger_of(consume, event).await, expected, "sqs");
+            assert_eq!(trigger_of(sns, event).await, expected, "sns");
+            assert_eq!(trigger_of(kinesis, event).await, expected, "kinesis");
+            assert_eq!(
+                trigger_of(eventbridge, event).await,
+                expected,
+                "eventbridge"
+            );
+            let datasource = Some("datasource".to_owned());
+            assert_eq!(trigger_of(s3, event).await, datasource, "s3");
+            assert_eq!(trigger_of(dynamodb, event).await, datasource, "dynamodb");
+        }
+        // EventBridge's type serves `eventbridge` and `schedule` alike: a scheduled event's
+        // shape says which.
+        let scheduled: &[u8] =
+            br#"{"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}, "id": 5}"#;
+        assert_eq!(
+            trigger_of(schedule, scheduled).await.as_deref(),
+            Some("timer")
+        );
+    }
 }

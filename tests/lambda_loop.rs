@@ -246,12 +246,64 @@ async fn malformed_json_fails_that_invocation_readably_and_the_loop_goes_on() {
     );
     assert_eq!(
         span.attribute("faas.trigger").cloned(),
-        string("other"),
-        "not JSON: nothing tells the trigger"
+        string("pubsub"),
+        "not JSON, but the handler takes SQS events"
     );
 
     let next = platform.invoke(sample("sqs_batch.json")).await;
     assert!(next.is_success(), "the loop goes on: {next:?}");
+}
+
+#[tokio::test]
+async fn a_client_context_or_cognito_identity_lambda_runtime_rejects_fails_only_its_invocation() {
+    // Each of these made `lambda_runtime`'s `Context::new` fail, which ended its loop and the
+    // process: the invocation was never answered and left no span.
+    let platform = Platform::start("other", &[]).await;
+    let bad = [
+        ("client", r#"{"custom": {"a": 1}}"#),
+        ("client", r#"{"custom": 5}"#),
+        ("client", "null"),
+        ("client", r#"{"client": "x"}"#),
+        ("client", "{not json"),
+        ("cognito", r#"{"cognitoIdentityId": 7}"#),
+    ];
+    for (header, value) in bad {
+        let invocation = Invocation::json(&json!({ "log": "never called" }));
+        let invocation = match header {
+            "client" => invocation.with_client_context(value),
+            _ => invocation.with_cognito_identity(value),
+        };
+        let outcome = platform.invoke_with(invocation).await;
+        let InvocationResult::Error(error) = &outcome.result else {
+            panic!("{value}: expected an error posted to the Runtime API: {outcome:?}")
+        };
+        let expected = match header {
+            "client" => "Runtime.InvalidClientContext",
+            _ => "Runtime.InvalidCognitoIdentity",
+        };
+        assert_eq!(error.error_type, expected, "{value}");
+        assert!(
+            error.error_message.contains("the handler was not called"),
+            "{error:?}"
+        );
+        let spans = platform.trace_of(&outcome.request_id).await;
+        let span = named(&spans, FUNCTION);
+        assert_eq!(span.attribute("error.type").cloned(), string(expected));
+        assert_eq!(
+            span.view.error.as_deref(),
+            Some(error.error_message.as_str())
+        );
+        assert!(
+            !spans.iter().any(|s| s.view.name == "nested work"),
+            "the handler never ran"
+        );
+
+        let next = platform.invoke(json!({ "log": "served" })).await;
+        assert!(
+            next.is_success(),
+            "{value}: the next invocation is served: {next:?}"
+        );
+    }
 }
 
 #[tokio::test]

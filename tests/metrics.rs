@@ -32,7 +32,7 @@ fn sum(points: &[MetricPoint], name: &str) -> f64 {
 }
 
 #[tokio::test]
-async fn each_invocation_counts_once_with_its_trigger() {
+async fn each_successful_invocation_counts_once_with_its_trigger() {
     let kit = TestKit::new();
     kit.invoke(work, json!({})).await.unwrap();
     let first = kit.metrics();
@@ -54,10 +54,15 @@ async fn each_invocation_counts_once_with_its_trigger() {
     let later = kit.metrics();
     assert_eq!(
         sum(&later, "faas.invocations"),
-        2.0,
-        "delta temporality: each flush sends its own invocation"
+        1.0,
+        "\"Number of successful invocations\" (faas/metrics.yaml): the failed one is an error"
     );
     assert_eq!(sum(&later, "faas.errors"), 1.0);
+    assert_eq!(
+        sum(&later, "faas.invoke_duration"),
+        2.0,
+        "one duration per invocation, failed or not"
+    );
     assert_eq!(sum(&later, "faas.coldstarts"), 0.0);
 }
 
@@ -95,11 +100,15 @@ async fn a_timeout_counts_as_a_timeout_and_an_error() {
         .unwrap();
     let points = kit.metrics();
     assert_eq!(sum(&points, "faas.timeouts"), 1.0, "{points:?}");
-    assert_eq!(sum(&points, "faas.errors"), 1.0);
     assert_eq!(
-        sum(&points, "faas.invocations"),
+        sum(&points, "faas.errors"),
         1.0,
         "counted once, at the timeout"
+    );
+    assert_eq!(
+        sum(&points, "faas.invocations"),
+        0.0,
+        "a timeout is not a successful invocation"
     );
     assert!(
         points
@@ -109,14 +118,19 @@ async fn a_timeout_counts_as_a_timeout_and_an_error() {
 }
 
 #[tokio::test]
-async fn an_event_that_does_not_deserialize_is_an_invocation_and_an_error() {
+async fn an_event_that_does_not_deserialize_is_an_error_with_a_duration() {
     let kit = TestKit::new();
     kit.invoke_raw(overruns, b"{\"Records\": 5}", Invocation::default())
         .await
         .unwrap_err();
     let points = kit.metrics();
-    assert_eq!(sum(&points, "faas.invocations"), 1.0);
+    assert_eq!(sum(&points, "faas.invocations"), 0.0);
     assert_eq!(sum(&points, "faas.errors"), 1.0);
+    assert_eq!(
+        sum(&points, "faas.invoke_duration"),
+        1.0,
+        "one value per invocation: the time taken to reject it"
+    );
 }
 
 #[tokio::test]

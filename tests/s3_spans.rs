@@ -50,6 +50,11 @@ async fn a_mixed_batch_keeps_only_what_every_record_agrees_on() {
     ] {
         assert_eq!(span.attr(key), None, "{key} differs across records");
     }
+    assert_eq!(
+        span.attr("otel_faas.document.mixed").as_deref(),
+        Some(r#"["faas.document.collection","faas.document.operation"]"#),
+        "what the conventions require and the records disagree on"
+    );
 
     kit.clear();
     kit.invoke(on_upload, sample("s3_restore")).await.unwrap();
@@ -170,4 +175,21 @@ async fn a_malformed_notification_fails_readably_and_is_still_exported() {
         .await
         .unwrap_err();
     assert!(error_of(kit.spans().named("test-function")).is_some());
+}
+
+#[tokio::test]
+async fn a_time_in_the_first_second_of_the_epoch_is_still_the_documents_time() {
+    // Every timestamp whose whole seconds were 0 used to be taken for a missing one.
+    let kit = TestKit::new().function_name("thumbnails");
+    let mut event = sample("s3_put");
+    event["Records"][0]["eventTime"] = serde_json::Value::from("1970-01-01T00:00:00.250Z");
+    kit.invoke(on_upload, event).await.unwrap();
+    let spans = kit.spans();
+    assert_eq!(
+        spans
+            .named("thumbnails")
+            .attr("faas.document.time")
+            .as_deref(),
+        Some("1970-01-01T00:00:00.250Z")
+    );
 }

@@ -223,6 +223,11 @@ async fn a_reported_partial_failure_marks_the_batch_span() {
     assert!(
         matches!(&batch.status, Status::Error { description } if description == "1 of 3 messages failed")
     );
+    assert_eq!(
+        batch.attr("error.type").as_deref(),
+        Some("partial_batch_failure"),
+        "conditionally required on a failed messaging span"
+    );
     let invocation = spans.named("test-function");
     assert!(
         matches!(invocation.status, Status::Unset),

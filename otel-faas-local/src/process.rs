@@ -96,7 +96,7 @@ impl FunctionProcess {
     }
 }
 
-async fn forward(
+pub(crate) async fn forward(
     stream: impl AsyncRead + Unpin,
     output: Output,
     captured: Arc<Mutex<Vec<String>>>,

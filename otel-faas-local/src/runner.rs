@@ -19,8 +19,14 @@
 //!
 //! Counters show what they grew by; duration histograms show how many values were recorded
 //! and their mean. With `OTEL_METRICS_EXPORTER=none` the line is left out, and so is the
-//! wait for it. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics go to that
-//! endpoint instead and only the responses are printed.
+//! wait for it.
+//!
+//! Each signal the function sends somewhere else is left alone there, and not waited for:
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` sends both elsewhere (only the responses are printed);
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (or `OTEL_TRACES_EXPORTER=console`) sends the spans
+//! elsewhere, and the metrics line is still printed from the embedded collector;
+//! `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` the other way round. The embedded collector starts
+//! only for a signal that stays local, and the runner says where each one goes.
 //!
 //! ```no_run
 //! use otel_faas_local::LocalRunner;
@@ -140,16 +146,14 @@ impl LocalRunner {
 
     async fn emulate(self) -> Result<(), Error> {
         let api = RuntimeApi::start(self.function.clone()).await?;
-        let user_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .ok()
-            .filter(|e| !e.is_empty());
-        let console = std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|e| e == "console");
-        let collector = match (&user_endpoint, console) {
-            (None, false) => Some(Collector::start().await?),
-            _ => None,
+        let signals = Signals::from_env();
+        let collector = match signals.any_local() {
+            true => Some(Collector::start().await?),
+            false => None,
         };
         let mut env = vec![("OTEL_FAAS_LOCAL_RUNNER".to_owned(), "1".to_owned())];
         if let Some(collector) = &collector {
+            // The generic endpoint: a signal with an endpoint of its own keeps it.
             env.push((
                 "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
                 collector.endpoint(),
@@ -164,16 +168,10 @@ impl LocalRunner {
             self.function.function_name
         );
         println!("  Runtime API emulator  http://{}", api.endpoint());
-        match (&collector, &user_endpoint) {
-            (Some(collector), _) => println!(
-                "  OTLP collector        {} (embedded)",
-                collector.endpoint()
-            ),
-            (None, Some(endpoint)) => println!("  OTLP export to        {endpoint}"),
-            (None, None) => {
-                println!("  spans printed by the function (OTEL_TRACES_EXPORTER=console)")
-            }
-        }
+        signals.print(collector.as_ref());
+        let collector = collector.as_ref();
+        let traces_from = collector.filter(|_| signals.traces.is_local());
+        let metrics_from = collector.filter(|_| signals.metrics.is_local());
         let mut function = FunctionProcess::spawn(
             &program,
             args,
@@ -181,7 +179,7 @@ impl LocalRunner {
             &env,
             Output::Prefixed("  │ ".to_owned()),
         )?;
-        let mut metrics = MetricsCursor::new(metrics_expected(&Config::from_env()));
+        let mut metrics = MetricsCursor::new(signals.metrics.is_local());
         let total = self.events.len();
         if self.function.max_concurrency > 1 {
             // Lambda Managed Instances: every event handed out at once, as the platform hands
@@ -204,11 +202,11 @@ impl LocalRunner {
             for ((label, _), outcome) in self.events.iter().zip(&outcomes) {
                 println!("\n▶ {label}");
                 print_outcome(outcome);
-                if let Some(collector) = &collector {
+                if let Some(collector) = traces_from {
                     print_trace(collector, &outcome.request_id).await;
                 }
             }
-            if let Some(collector) = &collector {
+            if let Some(collector) = metrics_from {
                 print_metrics(collector, &mut metrics).await;
             }
         }
@@ -220,8 +218,10 @@ impl LocalRunner {
             println!("\n▶ invocation {}/{total} · {label}", n + 1);
             let outcome = api.invoke(invocation).await;
             print_outcome(&outcome);
-            if let Some(collector) = &collector {
+            if let Some(collector) = traces_from {
                 print_trace(collector, &outcome.request_id).await;
+            }
+            if let Some(collector) = metrics_from {
                 print_metrics(collector, &mut metrics).await;
             }
             if let Some(status) = function.try_exit_status() {
@@ -277,18 +277,98 @@ async fn print_trace(collector: &Collector, request_id: &str) {
     }
 }
 
-/// Whether the function will send metrics to the embedded collector, as the function reads
-/// the environment it inherits: not when the SDK or the metrics are off, nor when metrics go to
-/// an endpoint of their own.
-fn metrics_expected(config: &Config) -> bool {
-    !config.sdk_disabled
-        && config.metrics_exporter == ExporterKind::Otlp
-        && std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none_or(|e| e.is_empty())
+/// Where the function sends each signal, as it reads the environment it inherits.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Signals {
+    pub(crate) traces: Destination,
+    pub(crate) metrics: Destination,
+}
+
+/// Where one signal goes.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Destination {
+    /// To the embedded collector, and printed.
+    Local,
+    /// To an endpoint the user set.
+    Endpoint(String),
+    /// Printed by the function itself (`OTEL_TRACES_EXPORTER=console`).
+    Console,
+    /// Nowhere: the SDK or the signal is off.
+    Off,
+}
+
+impl Destination {
+    pub(crate) fn is_local(&self) -> bool {
+        *self == Destination::Local
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Local => f.write_str("→ the embedded collector, printed below"),
+            Destination::Endpoint(endpoint) => write!(f, "→ {endpoint} (not printed here)"),
+            Destination::Console => f.write_str("printed by the function (console exporter)"),
+            Destination::Off => f.write_str("off"),
+        }
+    }
+}
+
+impl Signals {
+    /// Reads the OTLP exporter variables as the OpenTelemetry exporter spec orders them: a
+    /// signal's own endpoint (`OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT`) over the
+    /// generic one (`OTEL_EXPORTER_OTLP_ENDPOINT`); an empty value is unset.
+    pub(crate) fn from(config: &Config, var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |key: &str| var(key).filter(|v| !v.is_empty());
+        let generic = var("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let elsewhere = |signal: &str| var(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"));
+        let destination = |on: bool, signal: &str| match (on, elsewhere(signal)) {
+            (false, _) => Destination::Off,
+            (true, Some(endpoint)) => Destination::Endpoint(endpoint),
+            (true, None) => match &generic {
+                Some(endpoint) => Destination::Endpoint(endpoint.clone()),
+                None => Destination::Local,
+            },
+        };
+        let traces = match config.exporter {
+            _ if config.sdk_disabled => Destination::Off,
+            ExporterKind::Console => Destination::Console,
+            ExporterKind::Otlp => destination(true, "TRACES"),
+            ExporterKind::None => Destination::Off,
+        };
+        let metrics_on = !config.sdk_disabled && config.metrics_exporter == ExporterKind::Otlp;
+        Signals {
+            traces,
+            metrics: destination(metrics_on, "METRICS"),
+        }
+    }
+
+    /// As the function this process starts will read them.
+    pub(crate) fn from_env() -> Self {
+        Signals::from(&Config::from_env(), |key| std::env::var(key).ok())
+    }
+
+    /// Whether a signal stays local, so the embedded collector is needed.
+    pub(crate) fn any_local(&self) -> bool {
+        self.traces.is_local() || self.metrics.is_local()
+    }
+
+    /// Prints where each signal goes, under the runner's heading.
+    pub(crate) fn print(&self, collector: Option<&Collector>) {
+        if let Some(collector) = collector {
+            println!(
+                "  OTLP collector        {} (embedded)",
+                collector.endpoint()
+            );
+        }
+        println!("  spans                 {}", self.traces);
+        println!("  metrics               {}", self.metrics);
+    }
 }
 
 /// Which metric points the runner has shown, and whether to wait for more.
 #[derive(Debug)]
-struct MetricsCursor {
+pub(crate) struct MetricsCursor {
     /// Points received before the current invocation's (all shown already).
     shown: usize,
     /// Whether to wait for the current invocation's points. Turned off when none came for an
@@ -297,7 +377,7 @@ struct MetricsCursor {
 }
 
 impl MetricsCursor {
-    fn new(expected: bool) -> Self {
+    pub(crate) fn new(expected: bool) -> Self {
         MetricsCursor {
             shown: 0,
             wait: expected,
@@ -306,7 +386,7 @@ impl MetricsCursor {
 }
 
 /// Prints the metric points that arrived since the previous invocation's, if any.
-async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
+pub(crate) async fn print_metrics(collector: &Collector, cursor: &mut MetricsCursor) {
     if cursor.wait
         && !collector
             .wait_for_metric_count(cursor.shown + 1, METRICS_GRACE)

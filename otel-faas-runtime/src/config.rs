@@ -111,6 +111,10 @@ pub struct Config {
     /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: longest string attribute taken from an event or a
     /// header, in bytes; default 4096.
     pub attribute_value_length_limit: usize,
+    /// `OTEL_FAAS_REDACT_QUERY_KEYS` (comma-separated): query keys whose values are
+    /// redacted in `url.query` and `url.full`, beside the ones always redacted (see
+    /// [`crate::redact`]); default none.
+    pub redact_query_keys: Vec<String>,
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`; default on-demand.
     pub initialization_type: InitializationType,
     /// `OTEL_FAAS_KEEP` (`errors`, `coldstarts`, `slow`, comma-separated, or `none`) and
@@ -287,6 +291,15 @@ impl Config {
             Some(raw) => parse_keep(&raw, slower_than, &mut warnings),
             None => KeepRules::all(slower_than),
         };
+        let redact_query_keys = var("OTEL_FAAS_REDACT_QUERY_KEYS")
+            .map(|keys| {
+                keys.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let initialization_type = match var("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() {
             Some("provisioned-concurrency") => InitializationType::ProvisionedConcurrency,
             Some("snap-start") => InitializationType::SnapStart,
@@ -314,6 +327,7 @@ impl Config {
             deadline_margin,
             max_queued_spans,
             attribute_value_length_limit,
+            redact_query_keys,
             initialization_type,
             keep,
             warnings,

@@ -3,8 +3,12 @@
 //! while the handler body runs. `tracing-opentelemetry` handles events inside `tracing`
 //! spans and ignores the others; this layer takes exactly those.
 //!
-//! The event is named by its message, and carries `level`, `target`, its fields and its
-//! source location, as `tracing-opentelemetry` records events.
+//! The event is named by its message, and carries its level (as [`LEVEL`]), its fields and
+//! its source location. Events inside `tracing` spans, which `tracing-opentelemetry`
+//! records with `level`, `target` and `code.module.name` (none of them registry keys), are
+//! brought to the same shape by [`conform`] when their span ends; so are the spans
+//! themselves, which lose `code.module.name` (the layer is told to leave out `target` and
+//! the busy/idle times).
 
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Context, KeyValue};
@@ -12,6 +16,28 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
+
+/// The key of an event's `tracing` level: not a registry key, so in this crate's namespace.
+pub(crate) const LEVEL: &str = "otel_faas.level";
+
+/// Brings a span bridged from `tracing`, and its events, to the keys the semantic
+/// conventions define or this crate owns: `code.module.name` and an event's `target` are
+/// dropped, an event's `level` becomes [`LEVEL`]. Spans of this crate carry none of them
+/// and pass unchanged.
+pub(crate) fn conform(span: &mut opentelemetry_sdk::trace::SpanData) {
+    const MODULE: &str = "code.module.name";
+    span.attributes.retain(|kv| kv.key.as_str() != MODULE);
+    for event in span.events.events.iter_mut() {
+        event
+            .attributes
+            .retain(|kv| !matches!(kv.key.as_str(), MODULE | "target"));
+        for kv in event.attributes.iter_mut() {
+            if kv.key.as_str() == "level" {
+                kv.key = opentelemetry::Key::from_static_str(LEVEL);
+            }
+        }
+    }
+}
 
 /// The layer; see the module documentation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,10 +65,7 @@ where
         };
         fields
             .attributes
-            .push(KeyValue::new("level", meta.level().as_str()));
-        fields
-            .attributes
-            .push(KeyValue::new("target", meta.target().to_owned()));
+            .push(KeyValue::new(LEVEL, meta.level().as_str()));
         event.record(&mut fields);
         if let Some(file) = meta.file() {
             fields

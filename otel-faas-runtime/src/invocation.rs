@@ -62,6 +62,9 @@ pub(crate) struct Invocation {
     handed: Mutex<Handed>,
     /// [`RUNNING`], then [`FINISHED`] or [`TIMED_OUT`], whichever comes first.
     end: AtomicU8,
+    /// When the platform handed the invocation over: what an invocation whose event could
+    /// not be read took is measured from here.
+    began: std::time::Instant,
 }
 
 /// What a platform loop gives each of its invocations.
@@ -130,6 +133,7 @@ impl Invocation {
             supervision,
             handed: Mutex::new(Handed::default()),
             end: AtomicU8::new(RUNNING),
+            began: std::time::Instant::now(),
         })
     }
 
@@ -228,7 +232,11 @@ impl Invocation {
         };
         if let Some(mut facts) = facts.filter(|_| !timed_out) {
             facts.duration = started.map(|started| started.elapsed());
-            facts.failed |= failed;
+            // A 5xx answer fails the invocation, for the metrics as for its span (the HTTP
+            // conventions make a server span with a 5xx status an error).
+            let server_error =
+                matches!(response, Some(Response::Http(status)) if status.is_server_error());
+            facts.failed |= failed || server_error;
             self.telemetry.record_invocation(&facts);
         }
         match span {
@@ -264,6 +272,7 @@ impl Invocation {
         telemetry.record_invocation(&InvocationFacts::unreadable(
             unread.trigger,
             unread.coldstart,
+            self.began.elapsed(),
         ));
         unread
             .failure
@@ -539,6 +548,12 @@ where
             }
             if let Some((batch, size)) = &spans.batch {
                 verdict.record_failed_items(&batch.span(), *size, T::ITEMS);
+                // Where the batch span is the invocation span (S3, DynamoDB), items reported
+                // failed make it an error, and so the invocation, for the FaaS metrics too.
+                let batch_is_invocation = spans.invocation.as_ref().is_some_and(|cx| {
+                    cx.span().span_context().span_id() == batch.span().span_context().span_id()
+                });
+                failed |= batch_is_invocation && !verdict.failed_items.is_empty();
             }
         }
         Err(panic) => spans.record(&Failure::from_panic(panic.as_ref()), limit),

@@ -36,7 +36,7 @@
 //! | `"sqs"` | `LambdaEvent<SqsEvent>` | SERVER → CONSUMER `process {queue}` linked to each producer |
 //! | `"sqs", per_message` | `SqsMessage` | … → CONSUMER `process {queue}` per message; failures reported for you |
 //! | `"sns"` | `LambdaEvent<SnsEvent>` | SERVER → CONSUMER `process {topic}` linked to each publisher |
-//! | `"eventbridge"` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER → CONSUMER `process {detail-type}`; context from `detail` on request |
+//! | `"eventbridge"` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER → CONSUMER `process` (no bus in the event); context from `detail` on request |
 //! | `"schedule"` | `LambdaEvent<EventBridgeEvent>` | SERVER, `faas.trigger=timer`, always a new root |
 //! | `"s3"` | `LambdaEvent<S3Event>` | SERVER with `faas.document.*` |
 //! | `"dynamodb"` | `LambdaEvent<dynamodb::Event>` | SERVER with `faas.document.*` |

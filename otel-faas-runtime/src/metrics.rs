@@ -3,11 +3,11 @@
 //!
 //! | instrument | kind | unit | recorded |
 //! |---|---|---|---|
-//! | `faas.invocations` | counter | `{invocation}` | every invocation, malformed ones included |
+//! | `faas.invocations` | counter | `{invocation}` | a successful invocation ("Number of successful invocations", `model/faas/metrics.yaml`) |
 //! | `faas.errors` | counter | `{error}` | an invocation that failed, panicked, timed out or could not be read |
 //! | `faas.timeouts` | counter | `{timeout}` | an invocation still running a margin before its deadline |
 //! | `faas.coldstarts` | counter | `{coldstart}` | the first invocation of an on-demand process |
-//! | `faas.invoke_duration` | histogram | `s` | the handler's run, from the event to its result |
+//! | `faas.invoke_duration` | histogram | `s` | every invocation: the handler's run, from the event to its result, or the time taken to find its event unreadable |
 //! | `faas.init_duration` | histogram | `s` | process start to ready for the first event, once |
 //!
 //! Every point carries `faas.trigger`. Histograms use the conventions' advisory buckets for
@@ -67,11 +67,12 @@ impl InvocationFacts {
         }
     }
 
-    /// An invocation of `trigger` that failed before any handler ran: its event could not be
-    /// read.
-    pub(crate) fn unreadable(trigger: FaasTrigger, coldstart: bool) -> Self {
+    /// An invocation of `trigger` that failed before any handler ran, after `took`: its
+    /// event could not be read.
+    pub(crate) fn unreadable(trigger: FaasTrigger, coldstart: bool, took: Duration) -> Self {
         InvocationFacts {
             failed: true,
+            duration: Some(took),
             ..InvocationFacts::started(trigger, coldstart)
         }
     }
@@ -172,7 +173,7 @@ impl FaasMetrics {
                 .build()
         };
         FaasMetrics {
-            invocations: counter(FAAS_INVOCATIONS, "{invocation}", "Invocations"),
+            invocations: counter(FAAS_INVOCATIONS, "{invocation}", "Successful invocations"),
             errors: counter(FAAS_ERRORS, "{error}", "Invocations that failed"),
             timeouts: counter(FAAS_TIMEOUTS, "{timeout}", "Invocations that timed out"),
             coldstarts: counter(FAAS_COLDSTARTS, "{coldstart}", "Cold starts"),
@@ -202,9 +203,10 @@ impl FaasMetrics {
     /// Records one invocation.
     pub(crate) fn record(&self, facts: &InvocationFacts) {
         let attributes = [KeyValue::new(FAAS_TRIGGER, facts.trigger.as_str())];
-        self.invocations.add(1, &attributes);
         if facts.failed || facts.timed_out {
             self.errors.add(1, &attributes);
+        } else {
+            self.invocations.add(1, &attributes);
         }
         if facts.timed_out {
             self.timeouts.add(1, &attributes);
@@ -514,6 +516,13 @@ mod tests {
             timed_out: false,
             duration: Some(Duration::from_millis(800)),
         });
+        metrics.record(&InvocationFacts {
+            trigger: FaasTrigger::PubSub,
+            coldstart: false,
+            failed: false,
+            timed_out: false,
+            duration: Some(Duration::from_millis(200)),
+        });
         let exported = metrics.flush(Duration::from_secs(5)).await.expect("flush");
         assert!(exported > 0);
         let points = capture.0.lock().unwrap().clone();
@@ -533,6 +542,7 @@ mod tests {
             assert_eq!(point.trigger.as_deref(), Some("pubsub"), "{point:?}");
             assert_eq!(point.scope, "otel-faas");
         }
+        // One failed, one succeeded: `faas.invocations` counts the successful ones only.
         for counter in ["faas.invocations", "faas.errors", "faas.coldstarts"] {
             assert_eq!(
                 find(&points, counter).value,
@@ -557,8 +567,8 @@ mod tests {
         assert_eq!(
             invoke.value,
             Value::Histogram {
-                count: 1,
-                sum: 0.8,
+                count: 2,
+                sum: 1.0,
                 delta: true
             }
         );

@@ -22,6 +22,9 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use crate::redact::bounded;
 
+/// The `error.type` of a batch some of whose items failed (the platform retries those).
+pub const PARTIAL_BATCH_FAILURE: &str = "partial_batch_failure";
+
 /// What went wrong in an invocation, ready to be recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
@@ -168,6 +171,9 @@ impl Verdict {
                 opentelemetry::Value::Array(ids.into()),
             ));
         }
+        // `error.type` is conditionally required on a failed messaging span
+        // (`model/messaging/spans.yaml`); the failure is the batch's partial one.
+        span.set_attribute(KeyValue::new(ERROR_TYPE, PARTIAL_BATCH_FAILURE));
         span.set_status(Status::error(format!(
             "{} of {batch_size} {items} failed",
             self.failed_items.len()

@@ -104,22 +104,13 @@ entry_point!(/** `trigger = "timer"`. */ azure_timer: TimerInput => AzureTimer);
 /// What `otel-faas-local`, the local runner of this workspace, needs from the runtime's
 /// insides to play the platform in process.
 pub mod local {
-    use crate::telemetry::Telemetry;
-
-    /// Installs the log subscriber `lambda::run` and `azure::FunctionApp::run` install: JSON
-    /// or text lines with the trace and span ids, and `telemetry`'s tracing layer.
-    pub fn install_logging(telemetry: Option<&Telemetry>) {
-        crate::logging::install(telemetry);
-    }
-
     /// The header that carries the Functions host's invocation id
     /// (`X-Azure-Functions-InvocationId`).
     #[cfg(feature = "azure")]
     pub const AZURE_INVOCATION_ID: &str = crate::azure::INVOCATION_ID;
 
-    /// The function app `app` serves, as it was described (explicitly or by the environment).
+    /// What a function app's `host.json` says about running its custom handler, for the host
+    /// double (`functionTimeout`, `workingDirectory`).
     #[cfg(feature = "azure")]
-    pub fn app_identity(app: &crate::azure::FunctionApp) -> &crate::azure::AppIdentity {
-        app.app_identity()
-    }
+    pub use crate::azure::host_json::HostJson;
 }

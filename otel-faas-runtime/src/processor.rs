@@ -298,10 +298,11 @@ impl SpanBuffer {
         }
     }
 
-    fn push(&self, span: SpanData) {
+    fn push(&self, mut span: SpanData) {
         if !self.wanted(&span.span_context) {
             return;
         }
+        crate::events::conform(&mut span);
         let pushed = match self.owners.remove(span.span_context.span_id()) {
             Some(owner) => owner.push(span, self.capacity, &self.unowned),
             None => self.unowned.push(span, self.capacity, &self.unowned),

@@ -140,8 +140,9 @@ impl Telemetry {
     /// A `tracing` layer that turns the handler's own `tracing` spans into OpenTelemetry spans
     /// of this pipeline, nested under the invocation span, and its events into span events —
     /// also events logged outside any `tracing` span (see [`crate::events`]). Spans keep their
-    /// source location and busy/idle times; thread names and ids, meaningless in a function,
-    /// are left out.
+    /// fields and source location (`code.file.path`, `code.line.number`); what the semantic
+    /// conventions do not define is left out: busy/idle times, `target`, thread names and
+    /// ids (meaningless in a function), and the module path.
     pub fn tracing_layer<S>(&self) -> impl tracing_subscriber::Layer<S> + Send + Sync + 'static
     where
         S: tracing::Subscriber
@@ -154,6 +155,8 @@ impl Telemetry {
         tracing_opentelemetry::layer()
             .with_tracer(self.inner.tracer.clone())
             .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .and_then(crate::events::EventsOnCurrentSpan)
     }
 
@@ -343,6 +346,11 @@ impl Telemetry {
     /// Longest string attribute value taken from untrusted input.
     pub(crate) fn value_limit(&self) -> usize {
         self.inner.config.attribute_value_length_limit
+    }
+
+    /// The query keys redacted beside the default ones (`OTEL_FAAS_REDACT_QUERY_KEYS`).
+    pub(crate) fn redact_keys(&self) -> &[String] {
+        &self.inner.config.redact_query_keys
     }
 }
 

@@ -6,7 +6,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use otel_faas_local::azure::FunctionsHost;
+use otel_faas_local::azure::{FunctionsHost, HostInvocation};
 use otel_faas_local::collector::Collector;
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -42,12 +42,13 @@ async fn process_order_reads_the_apps_function_json_and_exports_its_span() {
     }
 
     let host = FunctionsHost::new(([127, 0, 0, 1], port).into());
-    let payload = json!({
-        "Data": { "order": { "orderId": 7 } },
-        "Metadata": { "MessageId": "0c9e7d5b3a1f", "DeliveryCount": 1 }
-    });
+    // As the host encodes a Service Bus message: the body as a JSON string.
+    let payload = HostInvocation::new("ProcessOrder")
+        .data("order", json!(r#"{"orderId":7}"#))
+        .metadata("MessageId", json!("0c9e7d5b3a1f"))
+        .metadata("DeliveryCount", json!(1));
     let answer = host
-        .invoke("ProcessOrder", "deploy-invocation-1", &payload)
+        .invoke("deploy-invocation-1", &payload)
         .await
         .expect("answered");
     assert!(answer.status.is_success(), "{}", answer.text());

@@ -107,34 +107,6 @@ fn no_point_no_line() {
     );
 }
 
-#[test]
-fn metrics_are_expected_unless_turned_off() {
-    let config = |vars: &'static [(&'static str, &'static str)]| {
-        Config::from_lookup(|key| {
-            vars.iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    };
-    // Only the variables the runner's own test process does not set are looked at here.
-    if std::env::var_os("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_none() {
-        assert!(metrics_expected(&config(&[])));
-        assert!(metrics_expected(&config(&[(
-            "OTEL_METRICS_EXPORTER",
-            "otlp"
-        )])));
-    }
-    assert!(!metrics_expected(&config(&[(
-        "OTEL_METRICS_EXPORTER",
-        "none"
-    )])));
-    assert!(!metrics_expected(&config(&[("OTEL_SDK_DISABLED", "true")])));
-    assert!(!metrics_expected(&config(&[(
-        "OTEL_TRACES_EXPORTER",
-        "none"
-    )])));
-}
-
 #[tokio::test]
 async fn without_metrics_the_runner_stops_waiting_for_them() {
     let collector = Collector::start().await.expect("collector");
@@ -152,4 +124,78 @@ async fn without_metrics_the_runner_stops_waiting_for_them() {
     print_metrics(&collector, &mut off).await;
     assert!(started.elapsed() < METRICS_GRACE);
     assert_eq!(off.shown, 0);
+}
+
+fn signals(vars: &[(&str, &str)]) -> Signals {
+    let lookup = |key: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+    };
+    let config = Config::from_lookup(lookup);
+    Signals::from(&config, lookup)
+}
+
+#[test]
+fn each_signal_sent_elsewhere_is_left_there_and_the_others_stay_local() {
+    use Destination::*;
+    let user = "http://collector.test:4318";
+    let traces = "http://traces.test/v1/traces";
+    let metrics = "http://metrics.test/v1/metrics";
+    assert_eq!(
+        signals(&[]),
+        Signals {
+            traces: Local,
+            metrics: Local
+        }
+    );
+    assert_eq!(
+        signals(&[("OTEL_EXPORTER_OTLP_ENDPOINT", user)]),
+        Signals {
+            traces: Endpoint(user.into()),
+            metrics: Endpoint(user.into())
+        }
+    );
+    // Only the traces' own endpoint: the spans go there and are not waited for; the
+    // metrics, which would go to the default endpoint, are shown locally.
+    assert_eq!(
+        signals(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces)]),
+        Signals {
+            traces: Endpoint(traces.into()),
+            metrics: Local
+        }
+    );
+    assert_eq!(
+        signals(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", metrics)]),
+        Signals {
+            traces: Local,
+            metrics: Endpoint(metrics.into())
+        }
+    );
+    assert_eq!(
+        signals(&[("OTEL_TRACES_EXPORTER", "console")]),
+        Signals {
+            traces: Console,
+            metrics: Off
+        }
+    );
+    assert_eq!(
+        signals(&[("OTEL_SDK_DISABLED", "true")]),
+        Signals {
+            traces: Off,
+            metrics: Off
+        }
+    );
+    assert_eq!(
+        signals(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")]).traces,
+        Local
+    );
+    assert_eq!(signals(&[("OTEL_METRICS_EXPORTER", "none")]).metrics, Off);
+    assert_eq!(
+        signals(&[("OTEL_TRACES_EXPORTER", "none")]),
+        Signals {
+            traces: Off,
+            metrics: Off
+        }
+    );
 }

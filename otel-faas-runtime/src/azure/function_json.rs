@@ -2,9 +2,12 @@
 //! (its key in the invocation's `Data`), the queue, topic or event hub it reads, the HTTP
 //! route, and the name of the HTTP output binding.
 //!
-//! The Functions host runs the custom handler in the app's root, where each function has a
-//! folder of its own name holding its `function.json`; `AzureWebJobsScriptRoot` names that
-//! root when it is set. A missing or unreadable file leaves everything unknown: the trigger's
+//! Each function has a folder of its own name in the app root, holding its `function.json`.
+//! The host tells the custom handler where that root is in `FUNCTIONS_APP_ROOT_PATH`
+//! (`HttpWorkerProcess.CreateWorkerProcess`, Azure/azure-functions-host
+//! `src/WebJobs.Script/Workers/Http/HttpWorkerProcess.cs`); the handler's working directory
+//! is the app root too, unless `host.json` sets `customHandler.description.workingDirectory`
+//! (`HttpWorkerOptionsSetup.cs`), so the current directory is only the last resort. A missing or unreadable file leaves everything unknown: the trigger's
 //! entry is then the only entry of `Data`, spans have no destination, and an HTTP response
 //! goes to the output binding `res`.
 
@@ -21,6 +24,8 @@ pub struct FunctionBindings {
     route: Option<String>,
     schedule: Option<String>,
     http_output: Option<String>,
+    many: Option<bool>,
+    binary: bool,
 }
 
 #[derive(Deserialize)]
@@ -44,6 +49,8 @@ struct Binding {
     event_hub_name: Option<String>,
     route: Option<String>,
     schedule: Option<String>,
+    cardinality: Option<String>,
+    data_type: Option<String>,
 }
 
 /// Longest `function.json` read; a function's bindings are a few hundred bytes.
@@ -58,12 +65,18 @@ impl FunctionBindings {
         route: None,
         schedule: None,
         http_output: None,
+        many: None,
+        binary: false,
     };
 
-    /// The app root the host runs the handler in: `AzureWebJobsScriptRoot`, else the current
-    /// directory.
+    /// The function app's root: `FUNCTIONS_APP_ROOT_PATH` (what the host passes its custom
+    /// handler), else `AzureWebJobsScriptRoot` (an app setting of the host's own), else the
+    /// current directory.
     pub fn app_root() -> PathBuf {
-        std::env::var_os("AzureWebJobsScriptRoot")
+        ["FUNCTIONS_APP_ROOT_PATH", "AzureWebJobsScriptRoot"]
+            .iter()
+            .filter_map(std::env::var_os)
+            .find(|root| !root.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."))
     }
@@ -101,6 +114,10 @@ impl FunctionBindings {
                 bindings.subscription = binding.subscription_name;
                 bindings.route = binding.route;
                 bindings.schedule = binding.schedule.filter(|s| !s.starts_with('%'));
+                bindings.many = binding.cardinality.map(|c| c.eq_ignore_ascii_case("many"));
+                bindings.binary = binding
+                    .data_type
+                    .is_some_and(|t| t.eq_ignore_ascii_case("binary"));
             } else if binding.direction.eq_ignore_ascii_case("out")
                 && binding.kind.eq_ignore_ascii_case("http")
             {
@@ -155,6 +172,18 @@ impl FunctionBindings {
             }
         }
         actual.next().is_none()
+    }
+
+    /// The trigger's `cardinality`: `Some(true)` for `"many"` (a batch), `Some(false)` for
+    /// `"one"`, `None` when `function.json` does not say.
+    pub fn cardinality_many(&self) -> Option<bool> {
+        self.many
+    }
+
+    /// Whether the trigger's `dataType` is `binary` (the host then sends the body as
+    /// base64).
+    pub fn binary(&self) -> bool {
+        self.binary
     }
 
     /// The HTTP output binding's name (`res`, or `$return`).

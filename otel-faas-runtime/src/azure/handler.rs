@@ -244,7 +244,7 @@ where
                 invocation.finish_unread(unread).await;
             }
             tracing::warn!(target: "otel_faas", "{message}");
-            json_response(status, &InvokeResponse::default().log(message))
+            failure_response(status, message)
         })
     }
 }
@@ -277,12 +277,9 @@ impl<H, M> Registered<H, M> {
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 response
             }
-            (Err(message), false) => json_response(
+            (Err(message), false) => failure_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                &InvokeResponse::default().log(format!(
-                    "function `{}` failed: {message}",
-                    self.identity.name
-                )),
+                format!("function `{}` failed: {message}", self.identity.name),
             ),
         }
     }
@@ -316,6 +313,51 @@ pub(crate) fn json_response(status: StatusCode, body: &InvokeResponse) -> HostRe
     response
 }
 
+/// The answer to a failed invocation, with `message` where the host reads it: the HTTP
+/// reason phrase.
+///
+/// On a non-2xx answer the host throws in `EnsureSuccessStatusCode()` before it reads the
+/// body (`DefaultHttpWorkerService.ProcessDefaultInvocationRequest`, Azure/azure-functions-host
+/// `src/WebJobs.Script/Workers/Http/DefaultHttpWorkerService.cs`), so `Logs` never reach its
+/// logs; the exception it fails the invocation with is .NET's
+/// `Response status code does not indicate success: 500 ({reason phrase})`, and that is what
+/// the host logs and Application Insights record for the failed invocation. The phrase is
+/// the message made safe for a status line (printable ASCII, at most
+/// [`MAX_REASON`] bytes); `Logs` keep the whole message for a caller that reads them.
+pub(crate) fn failure_response(status: StatusCode, message: String) -> HostResponse {
+    let mut response = json_response(status, &InvokeResponse::default().log(message.clone()));
+    let phrase = reason_phrase(&message);
+    if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+        response.extensions_mut().insert(phrase);
+    }
+    response
+}
+
+/// Longest reason phrase written.
+pub(crate) const MAX_REASON: usize = 512;
+
+/// `message` as a reason phrase: control characters as a space, `…` as `...`, other non-ASCII
+/// as `?`, cut to
+/// [`MAX_REASON`] bytes.
+fn reason_phrase(message: &str) -> String {
+    let mut phrase: String = message
+        .replace('…', "...")
+        .chars()
+        .map(|c| match c {
+            '\t' | '\r' | '\n' => ' ',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .take(MAX_REASON)
+        .collect();
+    let trimmed = phrase.trim_end().len();
+    phrase.truncate(trimmed);
+    if phrase.is_empty() {
+        phrase.push_str("Function failed");
+    }
+    phrase
+}
+
 /// The invocation span of a request the handler never saw.
 pub(crate) fn unread(
     telemetry: &Telemetry,
@@ -336,5 +378,24 @@ pub(crate) fn unread(
             message: message.to_owned(),
             stacktrace: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_phrase_is_printable_ascii_and_bounded() {
+        assert_eq!(reason_phrase("bad\r\nSet-Cookie: x"), "bad  Set-Cookie: x");
+        assert_eq!(reason_phrase("café ✓"), "caf? ?");
+        assert_eq!(reason_phrase(&"x".repeat(2000)).len(), MAX_REASON);
+        assert_eq!(reason_phrase(" \n"), "Function failed");
+        let response = failure_response(StatusCode::INTERNAL_SERVER_ERROR, "boom".into());
+        let phrase = response
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .unwrap();
+        assert_eq!(phrase.as_bytes(), b"boom");
     }
 }

@@ -34,6 +34,26 @@
 //! | `"event_hubs"` | `AzureEvent<EventHubsBatch>` | SERVER → CONSUMER `process {event hub}`, a link per event with a context |
 //! | `"timer"` | `AzureEvent<TimerInfo>` | SERVER *function*, `faas.trigger=timer`, a new trace |
 //!
+//! # Where the trace context comes from
+//!
+//! The host puts none of its own in the request it sends the handler (`DefaultHttpWorkerService`
+//! adds only the invocation id, its version and its user agent), so the handler's spans are
+//! never children of the host's own: both continue the caller's context where there is one,
+//! and `faas.invocation_id` always ties them. The context a span continues is the one the
+//! *caller* sent: an HTTP caller's `traceparent` header (in
+//! `Data.req.Headers`, or on the forwarded request), a Service Bus message's `traceparent` or
+//! `Diagnostic-Id` application property, an event's in its properties (a link per event).
+//! Storage queue messages and timers carry none: each invocation is a new trace.
+//!
+//! # Timeouts
+//!
+//! When an invocation outlives `host.json`'s `functionTimeout` (5 minutes by default on the
+//! Consumption plan, 30 on the others), the host kills the whole handler process with
+//! SIGKILL and starts a new one. The server reads `functionTimeout` from the app root's
+//! `host.json` and gives each invocation that deadline: a margin before it
+//! (`OTEL_FAAS_DEADLINE_MARGIN`), the invocation's spans end with `error.type=timeout`, it is
+//! counted in `faas.timeouts`, and its spans are exported before the kill.
+//!
 //! Every invocation span carries `faas.trigger`, `faas.invocation_id` (the host's
 //! `X-Azure-Functions-InvocationId`), `faas.name` (`<app>/<function>`), `faas.coldstart` and,
 //! when the subscription and resource group are known, `cloud.resource_id`; the resource
@@ -43,6 +63,7 @@
 mod context;
 mod function_json;
 mod handler;
+pub(crate) mod host_json;
 pub(crate) mod payload;
 mod resource;
 pub(crate) mod server;
@@ -132,8 +153,8 @@ impl FunctionApp {
         }
     }
 
-    /// The function app served (what its resource describes), for the local runner's host
-    /// double and the test kit.
+    /// The function app served (what its resource describes), for the test kit.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn app_identity(&self) -> &AppIdentity {
         &self.identity
     }
@@ -144,8 +165,9 @@ impl FunctionApp {
         self
     }
 
-    /// Reads the functions' `function.json` files in `root` instead of the app root the
-    /// host runs the handler in (`AzureWebJobsScriptRoot`, else the current directory).
+    /// Reads the functions' `function.json` files and `host.json` in `root` instead of the
+    /// app root the host names (`FUNCTIONS_APP_ROOT_PATH`, else `AzureWebJobsScriptRoot`,
+    /// else the current directory).
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
         self.root = Some(root.into());
         self
@@ -206,9 +228,12 @@ impl FunctionApp {
         Ok(())
     }
 
-    /// The functions, their `function.json` bindings read, as the server routes to them.
+    /// The functions, their `function.json` bindings read, as the server routes to them, with
+    /// `host.json`'s `functionTimeout` for each invocation's deadline.
     pub(crate) fn routes(self, telemetry: Option<Telemetry>) -> server::Routes {
         let root = self.root.unwrap_or_else(FunctionBindings::app_root);
+        let function_timeout =
+            host_json::HostJson::load_from(&root).function_timeout(|key| std::env::var(key).ok());
         let functions = self
             .functions
             .into_iter()
@@ -220,6 +245,8 @@ impl FunctionApp {
         server::Routes {
             functions,
             telemetry,
+            function_timeout,
+            watchdog: Arc::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! | variable | gives |
 //! |---|---|
 //! | `WEBSITE_SITE_NAME` | the function app: `service.name` (unless `OTEL_SERVICE_NAME`), the `<app>/` of `faas.name` |
-//! | `REGION_NAME` | `cloud.region` |
+//! | `REGION_NAME` | `cloud.region`: the display name (`West Europe`) as the region's id (`westeurope`), left out when it names no known region |
 //! | `WEBSITE_INSTANCE_ID` | `faas.instance` and `service.instance.id` |
 //! | `WEBSITE_OWNER_NAME` | the subscription (`{subscription}+{webspace}`), for `cloud.resource_id` |
 //! | `WEBSITE_RESOURCE_GROUP` | the resource group, for `cloud.resource_id` |
@@ -28,7 +28,7 @@ pub(crate) const PLATFORM: &str = "azure.functions";
 pub struct AppIdentity {
     /// `WEBSITE_SITE_NAME`.
     pub app_name: Option<String>,
-    /// `REGION_NAME`.
+    /// The region's id (`westeurope`), from `REGION_NAME`'s display name (`West Europe`).
     pub region: Option<String>,
     /// `WEBSITE_INSTANCE_ID`.
     pub instance_id: Option<String>,
@@ -53,7 +53,7 @@ impl AppIdentity {
         };
         AppIdentity {
             app_name: get("WEBSITE_SITE_NAME"),
-            region: get("REGION_NAME"),
+            region: get("REGION_NAME").and_then(|name| region_id(&name)),
             instance_id: get("WEBSITE_INSTANCE_ID"),
             subscription_id: get("WEBSITE_OWNER_NAME")
                 .and_then(|owner| owner.split_once('+').map(|(s, _)| s.to_owned()))
@@ -105,6 +105,99 @@ impl AppIdentity {
     }
 }
 
+/// The Azure regions' ids (`az account list-locations --query "[].name"`), public cloud,
+/// Azure Government and Azure China.
+const REGIONS: &[&str] = &[
+    "australiacentral",
+    "australiacentral2",
+    "australiaeast",
+    "australiasoutheast",
+    "austriaeast",
+    "belgiumcentral",
+    "brazilsouth",
+    "brazilsoutheast",
+    "canadacentral",
+    "canadaeast",
+    "centralindia",
+    "centralus",
+    "centraluseuap",
+    "chilecentral",
+    "eastasia",
+    "eastus",
+    "eastus2",
+    "eastus2euap",
+    "francecentral",
+    "francesouth",
+    "germanynorth",
+    "germanywestcentral",
+    "indonesiacentral",
+    "israelcentral",
+    "italynorth",
+    "japaneast",
+    "japanwest",
+    "jioindiacentral",
+    "jioindiawest",
+    "koreacentral",
+    "koreasouth",
+    "malaysiawest",
+    "mexicocentral",
+    "newzealandnorth",
+    "northcentralus",
+    "northeurope",
+    "norwayeast",
+    "norwaywest",
+    "polandcentral",
+    "qatarcentral",
+    "southafricanorth",
+    "southafricawest",
+    "southcentralus",
+    "southeastasia",
+    "southindia",
+    "spaincentral",
+    "swedencentral",
+    "swedensouth",
+    "switzerlandnorth",
+    "switzerlandwest",
+    "uaecentral",
+    "uaenorth",
+    "uksouth",
+    "ukwest",
+    "westcentralus",
+    "westeurope",
+    "westindia",
+    "westus",
+    "westus2",
+    "westus3",
+    "usgovarizona",
+    "usgovtexas",
+    "usgovvirginia",
+    "usdodcentral",
+    "usdodeast",
+    "chinaeast",
+    "chinaeast2",
+    "chinaeast3",
+    "chinanorth",
+    "chinanorth2",
+    "chinanorth3",
+];
+
+/// The id of the region `REGION_NAME` names. App Service sets the display name
+/// (`West Europe`, `East US 2`), and a region's id is its display name in lower case without
+/// spaces; a name that gives no known id is left out rather than exported as `cloud.region`,
+/// whose values are ids.
+pub(crate) fn region_id(name: &str) -> Option<String> {
+    let id: String = name
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if REGIONS.contains(&id.as_str()) {
+        return Some(id);
+    }
+    tracing::debug!(target: "otel_faas", "REGION_NAME={name:?} names no known Azure region: no cloud.region");
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +234,20 @@ mod tests {
     }
 
     #[test]
+    fn a_region_display_name_becomes_its_id_or_nothing() {
+        assert_eq!(region_id("West Europe").as_deref(), Some("westeurope"));
+        assert_eq!(region_id("East US 2").as_deref(), Some("eastus2"));
+        assert_eq!(
+            region_id("USGov Virginia").as_deref(),
+            Some("usgovvirginia")
+        );
+        assert_eq!(region_id("northeurope").as_deref(), Some("northeurope"));
+        assert_eq!(region_id("Atlantis Central"), None);
+        let unknown = AppIdentity::from_lookup(|key| (key == "REGION_NAME").then(|| "Mars".into()));
+        assert_eq!(unknown.region, None);
+    }
+
+    #[test]
     fn the_resource_names_azure_functions_and_the_app() {
         let resource = identity().resource(&Config::from_lookup(|_| None));
         let get = |k: &'static str| {
@@ -150,7 +257,7 @@ mod tests {
         };
         assert_eq!(get("cloud.provider").as_deref(), Some("azure"));
         assert_eq!(get("cloud.platform").as_deref(), Some("azure.functions"));
-        assert_eq!(get("cloud.region").as_deref(), Some("West Europe"));
+        assert_eq!(get("cloud.region").as_deref(), Some("westeurope"));
         assert_eq!(get("faas.instance").as_deref(), Some("a1b2c3"));
         assert_eq!(get("service.instance.id").as_deref(), Some("a1b2c3"));
         assert_eq!(get("service.name").as_deref(), Some("orders-app"));

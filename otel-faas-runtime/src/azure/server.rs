@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -32,6 +32,7 @@ use super::handler::{Function, HostResponse};
 use super::payload::{HostRequest, PayloadError, RawInvocation};
 use crate::invocation::{Invocation, Supervision};
 use crate::telemetry::Telemetry;
+use crate::watchdog::Watchdog;
 
 /// Largest request body read.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -44,6 +45,11 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub(crate) struct Routes {
     pub(crate) functions: HashMap<String, Arc<dyn Function>>,
     pub(crate) telemetry: Option<Telemetry>,
+    /// `host.json`'s `functionTimeout` (or the plan's default): when the host kills the
+    /// worker, counted from the request's arrival.
+    pub(crate) function_timeout: Option<Duration>,
+    /// Ends and exports an invocation still running a margin before its timeout.
+    pub(crate) watchdog: Arc<Watchdog>,
 }
 
 impl Routes {
@@ -155,14 +161,21 @@ where
     }
     let invocation_id = invocation_id(&request);
     // The host sends requests concurrently: each is an invocation of its own, with its own
-    // spans and flush. The host enforces `functionTimeout` itself and tells the handler no
-    // deadline, so there is no watchdog entry.
+    // spans, flush and deadline. At `functionTimeout` the host kills the whole worker with
+    // SIGKILL (see `host_json`), so no SIGTERM flush runs: the deadline watchdog records the
+    // timeout and exports the invocation's spans a margin before it.
+    let deadline = routes
+        .function_timeout
+        .and_then(|timeout| SystemTime::now().checked_add(timeout));
     let scope = routes.telemetry.as_ref().map(|telemetry| {
         Invocation::begin(
             telemetry.clone(),
             invocation_id.clone(),
-            None,
-            Supervision::default(),
+            deadline,
+            Supervision {
+                watchdog: Some(routes.watchdog.clone()),
+                after_response: false,
+            },
         )
     });
     let (parts, body) = request.into_parts();

@@ -62,8 +62,8 @@ pub trait Handler<Marker>: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send;
 
     /// Serves invocations from the Lambda Runtime API until it fails: several at once
-    /// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), through
-    /// `lambda_runtime`'s own concurrent loop, else one at a time.
+    /// when `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), else one at
+    /// a time, through `lambda_runtime`'s service stack fed by [`super::poll`].
     #[doc(hidden)]
     fn serve(self, layer: InvocationLayer) -> impl Future<Output = Result<(), Error>>;
 }
@@ -98,10 +98,7 @@ where
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
-        Runtime::new(delivered(self))
-            .layer(layer)
-            .run_concurrent()
-            .await
+        super::poll::serve(Runtime::new(delivered(self)), layer).await
     }
 }
 
@@ -143,10 +140,7 @@ where
         // `lambda_http`'s adapter turns the event into a request (with the invocation's X-Ray
         // header) and the response into what API Gateway, ALB and Function URLs expect.
         let adapter = lambda_http::Adapter::from(service);
-        Runtime::new(DeliveredHttp(adapter))
-            .layer(layer)
-            .run_concurrent()
-            .await
+        super::poll::serve(Runtime::new(DeliveredHttp(adapter)), layer).await
     }
 }
 
@@ -175,10 +169,7 @@ where
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
-        Runtime::new(delivered(self))
-            .layer(layer)
-            .run_concurrent()
-            .await
+        super::poll::serve(Runtime::new(delivered(self)), layer).await
     }
 }
 

@@ -32,9 +32,11 @@ use lambda_runtime::{Error, LambdaInvocation};
 use serde::de::DeserializeOwned;
 
 use super::extension::InvocationDone;
+use super::poll::Rejected;
 use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
 use crate::outcome::Failure;
 use crate::propagation::NO_CARRIER;
+use crate::redact::without_values;
 use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
 use crate::watchdog::Watchdog;
@@ -58,6 +60,7 @@ pub(crate) enum AfterResponse {
 pub struct InvocationLayer {
     telemetry: Option<Telemetry>,
     trigger: Option<FaasTrigger>,
+    fallback: Option<FaasTrigger>,
     explain: fn(&[u8]) -> String,
     watchdog: Arc<Watchdog>,
     after_response: Option<AfterResponse>,
@@ -73,14 +76,17 @@ impl std::fmt::Debug for InvocationLayer {
 }
 
 impl InvocationLayer {
-    /// A layer for handlers whose payload type is `P`.
+    /// A layer for handlers whose payload type is `P`, of `trigger` when their argument
+    /// type tells it (else their payload type may: [`crate::trigger::of_payload`]).
     pub(crate) fn new<P: DeserializeOwned>(
         telemetry: Option<Telemetry>,
         trigger: Option<FaasTrigger>,
     ) -> Self {
+        let (by_payload, fallback) = crate::trigger::of_payload(std::any::type_name::<P>());
         InvocationLayer {
             telemetry,
-            trigger,
+            trigger: trigger.or(by_payload),
+            fallback,
             explain: deserialize_error::<P>,
             watchdog: Arc::default(),
             after_response: None,
@@ -140,12 +146,19 @@ where
     }
 
     fn call(&mut self, request: LambdaInvocation) -> Self::Future {
+        // An invocation whose caller header does not parse is not served: the poll loop
+        // posts its error once it is recorded here.
+        let rejected = request.parts.extensions.get::<Rejected>().cloned();
         let Some(telemetry) = self.layer.telemetry.clone() else {
-            return Box::pin(self.inner.call(request));
+            return match rejected {
+                Some(_) => Box::pin(std::future::ready(Ok(()))),
+                None => Box::pin(self.inner.call(request)),
+            };
         };
         let body = request.body.clone();
         let context = request.context.clone();
-        let (trigger, explain) = (self.layer.trigger, self.layer.explain);
+        let (trigger, fallback, explain) =
+            (self.layer.trigger, self.layer.fallback, self.layer.explain);
         let after_response = self.layer.after_response.clone();
         let invocation = Invocation::begin(
             telemetry.clone(),
@@ -156,17 +169,27 @@ where
                 after_response: after_response.is_some(),
             },
         );
-        let call = self.inner.call(request);
+        let call = rejected.is_none().then(|| self.inner.call(request));
         let in_flight = self.layer.in_flight.clone();
         in_flight.add(&invocation);
         Box::pin(async move {
-            let result = invocation.clone().run(call).await;
+            let result = match call {
+                Some(call) => invocation.clone().run(call).await,
+                None => Ok(()),
+            };
             if !invocation.handler_called() {
-                // The handler's service says why (`super::diagnostic`); else explain it.
-                let failure = invocation
-                    .take_undelivered()
-                    .unwrap_or_else(|| super::diagnostic::undeliverable(explain(&body)));
-                let unread = unread(&telemetry, trigger, &context, &body, failure);
+                let failure = match rejected {
+                    Some(Rejected(diagnostic)) => Failure {
+                        error_type: diagnostic.error_type.into(),
+                        message: diagnostic.error_message,
+                        stacktrace: None,
+                    },
+                    // The handler's service says why (`super::diagnostic`); else explain it.
+                    None => invocation
+                        .take_undelivered()
+                        .unwrap_or_else(|| super::diagnostic::undeliverable(explain(&body))),
+                };
+                let unread = unread(&telemetry, (trigger, fallback), &context, &body, failure);
                 invocation
                     .clone()
                     .run(invocation.finish_unread(unread))
@@ -216,33 +239,36 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     }
 }
 
-/// The message `lambda_runtime` reports for `error` (`lambda_runtime`'s `deserializer.rs`).
+/// The message `lambda_runtime` reports for `error` (`lambda_runtime`'s `deserializer.rs`),
+/// without the event's values: the field path and the expected type only.
 pub(crate) fn deserialize_message<E: std::fmt::Display>(
     error: &serde_path_to_error::Error<E>,
 ) -> String {
+    let inner = without_values(&error.inner().to_string());
     match error.path().to_string().as_str() {
         "." => format!(
-            "failed to deserialize the incoming data into the function's payload type: {}",
-            error.inner()
+            "failed to deserialize the incoming data into the function's payload type: {inner}"
         ),
         path => format!(
-            "failed to deserialize the incoming data into the function's payload type: [{path}] {}",
-            error.inner()
+            "failed to deserialize the incoming data into the function's payload type: [{path}] {inner}"
         ),
     }
 }
 
-/// The invocation span of an event the handler never saw. Its `faas.trigger` is `known`
-/// (what the handler's argument type tells), else what `body` looks like, else `other`.
+/// The invocation span of an event the handler never saw, failed with `failure`. Its
+/// `faas.trigger` is the first of `(known, fallback)` that is known (what the handler's
+/// argument or payload type tells), else what `body` looks like, else the fallback, else
+/// `other`.
 pub(crate) fn unread(
     telemetry: &Telemetry,
-    known: Option<FaasTrigger>,
+    (known, fallback): (Option<FaasTrigger>, Option<FaasTrigger>),
     lambda: &lambda_runtime::Context,
     body: &[u8],
     failure: Failure,
 ) -> Unread {
     let trigger = known
         .or_else(|| looks_like(body))
+        .or(fallback)
         .unwrap_or(FaasTrigger::Other);
     let parent = telemetry
         .propagation()

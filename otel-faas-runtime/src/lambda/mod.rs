@@ -19,15 +19,22 @@
 //! ```
 //!
 //! [`run`] starts telemetry from the environment before the first invocation, serves
-//! invocations with the `lambda_runtime` loop (through `lambda_http` for HTTP handlers), and
-//! on SIGTERM or SIGINT exports what is left and shuts telemetry down.
+//! invocations with `lambda_runtime`'s service stack (through `lambda_http` for HTTP
+//! handlers), and on SIGTERM or SIGINT exports what is left and shuts telemetry down.
+//!
+//! The loop that polls the Runtime API is this crate's (`poll.rs`), not `lambda_runtime`'s:
+//! there, a `Lambda-Runtime-Client-Context` or `Lambda-Runtime-Cognito-Identity` that is not
+//! the JSON Lambda defines ends the process. Here it fails only its own invocation, with
+//! `errorType` `Runtime.InvalidClientContext` or `Runtime.InvalidCognitoIdentity` posted to
+//! Lambda and on the invocation span, and the handler is not called; a deadline that is not
+//! a number is taken as unknown.
 //!
 //! # Concurrent invocations
 //!
 //! On Lambda Managed Instances the platform sets `AWS_LAMBDA_MAX_CONCURRENCY` and hands one
-//! process that many invocations at once. [`run`] then serves them concurrently through
-//! `lambda_runtime`'s own concurrent loop (`Runtime::run_concurrent`: one `/next` poll per
-//! slot, each invocation on a task of its own), and one at a time otherwise. Handlers and
+//! process that many invocations at once. [`run`] then serves them concurrently, as
+//! `lambda_runtime`'s `Runtime::run_concurrent` does (one `/next` poll per slot, each
+//! invocation on a task of its own), and one at a time otherwise. Handlers and
 //! their futures are therefore `Send`, as `lambda_http` already requires. Each invocation
 //! owns its spans, its keep-rule decision, its deadline watchdog entry and its flush, so
 //! concurrent invocations never see, sample or export each other's spans. On Managed
@@ -40,6 +47,7 @@ pub(crate) mod diagnostic;
 pub mod extension;
 pub(crate) mod handler;
 pub(crate) mod layer;
+mod poll;
 
 use std::time::Duration;
 

@@ -193,7 +193,8 @@ impl OutgoingSpan {
                 attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
             }
         }
-        attributes.push(KeyValue::new(URL_FULL, bounded(&redact_url(url), limit)));
+        let url = redact_url(url, telemetry.redact_keys());
+        attributes.push(KeyValue::new(URL_FULL, bounded(&url, limit)));
         OutgoingSpan::start(&telemetry, name.to_owned(), SpanKind::Client, attributes)
     }
 
@@ -378,7 +379,7 @@ fn known_method(method: &http::Method) -> Option<&'static str> {
 
 /// `url` as `url.full` may record it: user and password replaced by `REDACTED`, and the
 /// values of secret-looking query parameters too.
-pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
+pub(crate) fn redact_url<'u>(url: &'u str, extra: &[String]) -> Cow<'u, str> {
     let (rest, fragment) = match url.split_once('#') {
         Some((rest, fragment)) => (rest, Some(fragment)),
         None => (url, None),
@@ -392,7 +393,7 @@ pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
         let at = after[..authority_end].rfind('@')?;
         Some((scheme, &after[at + 1..]))
     });
-    let query = query.map(redact_query);
+    let query = query.map(|query| redact_query(query, extra));
     if userinfo.is_none() && matches!(query, None | Some(Cow::Borrowed(_))) {
         return Cow::Borrowed(url);
     }
@@ -427,15 +428,18 @@ mod tests {
     #[test]
     fn urls_lose_their_credentials_and_secrets() {
         assert_eq!(
-            redact_url("https://user:pw@api.example.com/x?page=2&api_key=abc#top"),
+            redact_url(
+                "https://user:pw@api.example.com/x?page=2&api_key=abc#top",
+                &[]
+            ),
             "https://REDACTED:REDACTED@api.example.com/x?page=2&api_key=REDACTED#top"
         );
         assert_eq!(
-            redact_url("http://api.example.com/a@b?page=1"),
+            redact_url("http://api.example.com/a@b?page=1", &[]),
             "http://api.example.com/a@b?page=1"
         );
         assert!(matches!(
-            redact_url("https://api.example.com/x?page=2"),
+            redact_url("https://api.example.com/x?page=2", &[]),
             Cow::Borrowed(_)
         ));
     }

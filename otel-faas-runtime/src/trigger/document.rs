@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanKind;
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{
     FAAS_DOCUMENT_COLLECTION, FAAS_DOCUMENT_NAME, FAAS_DOCUMENT_OPERATION, FAAS_DOCUMENT_TIME,
     FAAS_TRIGGER,
@@ -96,6 +96,13 @@ impl Document<'_> {
 
 /// Completes the invocation span of a batch of records: the collection and operation when
 /// every record agrees on them, the document's name and time when there is one record.
+///
+/// Where the conventions cannot be met: `faas.document.collection` and `.operation` are
+/// required on a datasource invocation span, which describes one document operation, but
+/// one Lambda invocation can bring records of several buckets or tables, or several
+/// operations. Those attributes are then left out rather than made up, and
+/// [`MIXED`] names the ones the records disagree on; each record's own span carries its
+/// values.
 pub(crate) fn batch_invocation(
     documents: &[Document<'_>],
     limit: usize,
@@ -110,6 +117,23 @@ pub(crate) fn batch_invocation(
             time: None,
         },
     };
+    let mut mixed = Vec::new();
+    if summary.collection.is_none() && documents.iter().any(|d| d.collection.is_some()) {
+        mixed.push(StringValue::from(FAAS_DOCUMENT_COLLECTION));
+    }
+    if summary.operation.is_none() && documents.iter().any(|d| d.operation.is_some()) {
+        mixed.push(StringValue::from(FAAS_DOCUMENT_OPERATION));
+    }
+    if !mixed.is_empty() {
+        span.attributes.push(KeyValue::new(
+            MIXED,
+            opentelemetry::Value::Array(mixed.into()),
+        ));
+    }
     summary.attributes(limit, &mut span.attributes);
     span.batch_size = documents.len();
 }
+
+/// The `faas.document.*` attributes a batch's records disagree on, left out of its
+/// invocation span.
+pub(crate) const MIXED: &str = "otel_faas.document.mixed";

@@ -64,7 +64,10 @@ fn document(record: &EventRecord) -> Document<'_> {
         collection: table,
         operation: operation(&record.event_name),
         name: None,
-        time: Some(record.change.approximate_creation_date_time).filter(|t| t.timestamp() != 0),
+        // `aws_lambda_events` defaults a missing `ApproximateCreationDateTime` to the epoch
+        // itself; any other instant, sub-second ones after it included, was sent.
+        time: Some(record.change.approximate_creation_date_time)
+            .filter(|t| *t != chrono::DateTime::UNIX_EPOCH),
     }
 }
 

@@ -1,20 +1,22 @@
 //! `trigger = "eventbridge"`: an Amazon EventBridge event delivered by a rule.
 //!
 //! ```text
-//! {function}               SERVER    faas.trigger=pubsub, faas.invocation_id, faas.coldstart, cloud.*
-//! └─ process {detail-type} CONSUMER  messaging.system=aws.eventbridge,
-//!                                    messaging.operation.{type,name}=process,
-//!                                    messaging.message.id (the event id),
-//!                                    cloudevents.event_source (source),
-//!                                    cloudevents.event_type (detail-type)
+//! {function}  SERVER    faas.trigger=pubsub, faas.invocation_id, faas.coldstart, cloud.*
+//! └─ process  CONSUMER  messaging.system=aws.eventbridge,
+//!                       messaging.operation.{type,name}=process,
+//!                       messaging.message.id and cloudevents.event_id (the event id),
+//!                       cloudevents.event_source (source),
+//!                       cloudevents.event_type (detail-type)
 //! ```
 //!
-//! The consumer span is named after the event's `detail-type` (`process Order Placed`): the
-//! messaging conventions name a span `{operation} {destination}`, but the event does not say
-//! which bus it came through, and its detail-type is the low-cardinality name of what
-//! happened. The source and detail-type go in the CloudEvents attributes, the conventions'
-//! names for an event's producer and type (EventBridge events map onto CloudEvents one to
-//! one). The bus name is not in the event Lambda receives, so it is not recorded.
+//! Where the conventions cannot be met: the messaging conventions name a consumer span
+//! `{operation} {destination}` and require `messaging.destination.name` when it applies to
+//! the whole batch, but the event Lambda receives does not say which bus it came through.
+//! So the span is named `process` alone (the conventions' form without a destination) and
+//! has no destination; a detail-type is what happened, not where it went, and is recorded
+//! as `cloudevents.event_type` instead. The source and detail-type go in the CloudEvents
+//! attributes, the conventions' names for an event's producer and type (EventBridge events
+//! map onto CloudEvents one to one).
 //!
 //! EventBridge carries no trace context of its own, only the X-Ray trace header when the
 //! rule's target has active tracing (that one arrives as the Lambda trace header and is
@@ -35,7 +37,7 @@ use lambda_runtime::LambdaEvent;
 use opentelemetry::trace::{Link, SpanKind};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
-    CLOUDEVENTS_EVENT_SOURCE, CLOUDEVENTS_EVENT_TYPE, MESSAGING_MESSAGE_ID,
+    CLOUDEVENTS_EVENT_ID, CLOUDEVENTS_EVENT_SOURCE, CLOUDEVENTS_EVENT_TYPE, MESSAGING_MESSAGE_ID,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -181,6 +183,9 @@ impl<I: EventBridgeInput> Trigger for EventBridge<I> {
         let mut attributes = consumer_attributes(SYSTEM, None, limit);
         let fields = [
             (MESSAGING_MESSAGE_ID, event.id()),
+            // Required beside `cloudevents.event_source` by the CloudEvents conventions
+            // (`model/cloudevents/spans.yaml`).
+            (CLOUDEVENTS_EVENT_ID, event.id()),
             (CLOUDEVENTS_EVENT_SOURCE, event.source()),
             (CLOUDEVENTS_EVENT_TYPE, event.detail_type()),
         ];
@@ -201,7 +206,7 @@ impl<I: EventBridgeInput> Trigger for EventBridge<I> {
             _ => Vec::new(),
         };
         Some(TriggerSpan {
-            name: span_name(event.detail_type(), limit),
+            name: span_name(None, limit),
             kind: SpanKind::Consumer,
             attributes,
             links,

@@ -93,8 +93,7 @@ impl<I: HttpInput> Trigger for Http<I> {
                 .propagation()
                 .extract(&HeaderCarrier(request.headers()), lambda_trace),
         );
-        let (route, method) =
-            request_attributes(request, telemetry.value_limit(), &mut span.attributes);
+        let (route, method) = request_attributes(request, telemetry, &mut span.attributes);
         span.name = Some(match route {
             Some(route) => format!("{method} {route}").into(),
             None => method.into(),
@@ -115,9 +114,10 @@ const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port")
 /// Pushes the request attributes; returns the route template and the method for the span name.
 fn request_attributes(
     request: &lambda_http::Request,
-    limit: usize,
+    telemetry: &Telemetry,
     out: &mut Vec<KeyValue>,
 ) -> (Option<String>, &'static str) {
+    let limit = telemetry.value_limit();
     let method = request.method().as_str();
     let known = KNOWN_METHODS.iter().find(|m| **m == method).copied();
     match known {
@@ -142,23 +142,34 @@ fn request_attributes(
         URL_PATH,
         bounded(request.uri().path(), limit),
     ));
-    let scheme = header(&X_FORWARDED_PROTO)
-        .or(request.uri().scheme_str())
-        .unwrap_or("https");
-    out.push(KeyValue::new(URL_SCHEME, bounded(scheme, 16)));
+    let context = request.request_context_ref();
+    let scheme = scheme(
+        context,
+        header(&X_FORWARDED_PROTO),
+        header(&X_FORWARDED_PORT),
+    )
+    .or_else(|| {
+        context
+            .is_none()
+            .then(|| request.uri().scheme_str())
+            .flatten()
+    });
+    if let Some(scheme) = scheme {
+        out.push(KeyValue::new(URL_SCHEME, bounded(scheme, 16)));
+    }
     if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
         out.push(KeyValue::new(
             URL_QUERY,
-            bounded(&redact_query(query), limit),
+            bounded(&redact_query(query, telemetry.redact_keys()), limit),
         ));
     }
 
-    let context = request.request_context_ref();
     let route = context.and_then(route_template).map(|r| bounded(r, limit));
     if let Some(route) = &route {
         out.push(KeyValue::new(HTTP_ROUTE, route.clone()));
     }
-    if let Some(agent) = header(&http::header::USER_AGENT) {
+    if let Some(agent) = header(&http::header::USER_AGENT).or_else(|| context.and_then(user_agent))
+    {
         out.push(KeyValue::new(USER_AGENT_ORIGINAL, bounded(agent, limit)));
     }
     let forwarded_for = || {
@@ -171,13 +182,23 @@ fn request_attributes(
         .or_else(forwarded_for)
         .filter(|c| !c.is_empty())
     {
-        out.push(KeyValue::new(CLIENT_ADDRESS, bounded(client, 64)));
+        out.push(KeyValue::new(
+            CLIENT_ADDRESS,
+            bounded(without_prefix_length(client), 64),
+        ));
     }
     let host = header(&http::header::HOST).or(request.uri().host());
     if let Some(host) = host {
         let (name, port) = split_host_port(host);
         out.push(KeyValue::new(SERVER_ADDRESS, bounded(name, limit)));
-        if let Some(port) = port.or_else(|| header(&X_FORWARDED_PORT).and_then(|p| p.parse().ok()))
+        let default_port = || match scheme {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        };
+        if let Some(port) = port
+            .or_else(|| header(&X_FORWARDED_PORT).and_then(|p| p.parse().ok()))
+            .or_else(default_port)
         {
             out.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
@@ -204,6 +225,52 @@ fn route_template(context: &RequestContext) -> Option<&str> {
         _ => None,
     }
     .filter(|r| r.starts_with('/'))
+}
+
+/// The scheme the client used. API Gateway (REST, HTTP and WebSocket APIs) and function URLs
+/// serve HTTPS only, and say so in `X-Forwarded-Proto` when they send it. An Application Load
+/// Balancer listens on either; without `X-Forwarded-Proto` its `X-Forwarded-Port` may tell (443
+/// or 80), and otherwise the scheme is unknown and `url.scheme` is left out rather than
+/// guessed. (`lambda_http` writes `https` into the request's URI whenever the header is
+/// missing, so the URI cannot tell.)
+fn scheme<'a>(
+    context: Option<&RequestContext>,
+    forwarded_proto: Option<&'a str>,
+    forwarded_port: Option<&str>,
+) -> Option<&'a str> {
+    forwarded_proto.or(match context? {
+        RequestContext::Alb(_) => match forwarded_port? {
+            "443" => Some("https"),
+            "80" => Some("http"),
+            _ => None,
+        },
+        _ => Some("https"),
+    })
+}
+
+/// The user agent API Gateway read from the request, when the headers do not carry it (the
+/// HTTP API's `requestContext.http.userAgent`, the REST API's `identity.userAgent`).
+fn user_agent(context: &RequestContext) -> Option<&str> {
+    match context {
+        RequestContext::ApiGatewayV1(c) => c.identity.user_agent.as_deref(),
+        RequestContext::ApiGatewayV2(c) => c.http.user_agent.as_deref(),
+        _ => None,
+    }
+    .filter(|agent| !agent.is_empty())
+}
+
+/// An address without a CIDR prefix length: HTTP APIs' `sourceIp` can read `192.168.0.1/32`
+/// (as in the payload format 2.0 example of the API Gateway developer guide), while
+/// `client.address` is an address.
+fn without_prefix_length(address: &str) -> &str {
+    match address.split_once('/') {
+        Some((ip, length))
+            if length.parse::<u8>().is_ok() && ip.parse::<std::net::IpAddr>().is_ok() =>
+        {
+            ip
+        }
+        _ => address,
+    }
 }
 
 fn source_ip(context: &RequestContext) -> Option<&str> {

@@ -13,7 +13,7 @@
 //! | `sqs` | `LambdaEvent<SqsEvent>` | SERVER *function* → CONSUMER `process {queue}` | — | one per message with an `AWSTraceHeader` |
 //! | `sqs`, `per_message` | `SqsMessage` | CONSUMER `process {queue}` per message | the batch span | the message's `AWSTraceHeader` |
 //! | `sns` | `LambdaEvent<SnsEvent>` | SERVER *function* → CONSUMER `process {topic}` | — | one per notification whose message attributes carry a context |
-//! | `eventbridge` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER *function* → CONSUMER `process {detail-type}` | `detail` with `parent_from = "detail"` | `detail` with `links_from = "detail"` |
+//! | `eventbridge` | `LambdaEvent<EventBridgeEvent<T>>` | SERVER *function* → CONSUMER `process` (no bus in the event) | `detail` with `parent_from = "detail"` | `detail` with `links_from = "detail"` |
 //! | `schedule` | `LambdaEvent<EventBridgeEvent>` | SERVER *function*, `faas.trigger=timer` | none: a new root | — |
 //! | `s3` | `LambdaEvent<S3Event>` | SERVER *function* with `faas.document.*` | — | — |
 //! | `dynamodb` | `LambdaEvent<dynamodb::Event>` | SERVER *function* with `faas.document.*` | — | — |
@@ -73,6 +73,26 @@ pub(crate) fn recognise(event: &serde_json::Value) -> Option<FaasTrigger> {
         .iter()
         .find(|(_, recognises)| recognises(event))
         .map(|(trigger, _)| *trigger)
+}
+
+/// The trigger a handler's payload type tells, for an event that did not deserialize into
+/// it: `(certain, fallback)`. The attribute's `trigger` never reaches [`crate::lambda::run`]
+/// (it sees only the handler), but each trigger's events have types of their own in
+/// `aws_lambda_events`, so an SQS handler's failed event is `pubsub` whatever its shape. The
+/// one type two triggers share, EventBridge's (`eventbridge` is `pubsub`, `schedule` is
+/// `timer`), only falls back to `pubsub` when the event's shape does not say `timer`.
+pub(crate) fn of_payload(type_name: &str) -> (Option<FaasTrigger>, Option<FaasTrigger>) {
+    const EVENTS: &str = "aws_lambda_events::event::";
+    let Some(module) = type_name.strip_prefix(EVENTS) else {
+        return (None, None);
+    };
+    let module = module.split("::").next().unwrap_or_default();
+    match module {
+        "sqs" | "sns" | "kinesis" | "kafka" => (Some(FaasTrigger::PubSub), None),
+        "s3" | "dynamodb" => (Some(FaasTrigger::Datasource), None),
+        "eventbridge" | "cloudwatch_events" => (None, Some(FaasTrigger::PubSub)),
+        _ => (None, None),
+    }
 }
 
 /// The `eventSource` (or SNS's `EventSource`) of an event's first record.
@@ -199,5 +219,23 @@ impl From<RecordsFailed> for lambda_runtime::Diagnostic {
             error_type: std::any::type_name::<RecordsFailed>().to_owned(),
             error_message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::{eventbridge::EventBridgeEvent, s3::S3Event, sqs::SqsEventObj};
+    use std::any::type_name;
+
+    #[test]
+    fn payload_types_tell_their_trigger_by_their_module() {
+        let sqs = of_payload(type_name::<SqsEventObj<serde_json::Value>>());
+        assert_eq!(sqs, (Some(FaasTrigger::PubSub), None));
+        let s3 = of_payload(type_name::<S3Event>());
+        assert_eq!(s3, (Some(FaasTrigger::Datasource), None));
+        let eventbridge = of_payload(type_name::<EventBridgeEvent<String>>());
+        assert_eq!(eventbridge, (None, Some(FaasTrigger::PubSub)));
+        assert_eq!(of_payload(type_name::<serde_json::Value>()), (None, None));
     }
 }

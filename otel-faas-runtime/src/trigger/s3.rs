@@ -95,7 +95,8 @@ fn document(record: &S3EventRecord) -> Document<'_> {
         collection: record.s3.bucket.name.as_deref().filter(|b| !b.is_empty()),
         operation: record.event_name.as_deref().and_then(operation),
         name: record.s3.object.key.as_deref().map(decode_key),
-        time: Some(record.event_time).filter(|t| t.timestamp() != 0),
+        // `eventTime` is required in S3's record, so every value is one S3 sent.
+        time: Some(record.event_time),
     }
 }
 

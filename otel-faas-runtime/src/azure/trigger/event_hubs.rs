@@ -10,7 +10,9 @@
 //! ```
 //!
 //! An event's producer context is its `traceparent` property, else its `Diagnostic-Id`
-//! (what the Azure SDKs set); a malformed value gives no link. At most 128 links are kept.
+//! (what the Azure SDKs set); a malformed value gives no link. At most 128 links are kept,
+//! each with the event's `messaging.eventhubs.message.enqueued_time` (the registry's one Event
+//! Hubs attribute; it has none for the sequence number or the offset).
 //! The event hub is the host's `PartitionContext.EventHubName`, else `function.json`'s
 //! `eventHubName`.
 
@@ -26,7 +28,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::azure::payload::{
-    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
+    FromInvocation, PayloadError, RawInvocation, host_i64, host_i64s, host_string, host_strings,
+    lenient_object, lenient_objects, message_bodies, message_body,
 };
 use crate::azure::{AzureEvent, FunctionBindings};
 use crate::propagation::PropertiesCarrier;
@@ -37,6 +40,8 @@ use crate::trigger::{FaasTrigger, InvocationContext, Spec, Trigger, TriggerSpan}
 
 /// `messaging.system` for Event Hubs.
 const SYSTEM: &str = "eventhubs";
+/// `messaging.eventhubs.message.enqueued_time`: UTC epoch seconds.
+const ENQUEUED_TIME: &str = "messaging.eventhubs.message.enqueued_time";
 
 /// The events of one invocation, and the partition they come from.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -78,6 +83,9 @@ struct PartitionContext {
     partition_id: Option<String>,
 }
 
+/// The trigger's metadata, each value in the host's encoding (see [`crate::azure::payload`]):
+/// a batch's `*Array` a string holding a JSON array, one event's strings as JSON text and
+/// its sequence number as `"7"`; or natively.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Metadata {
@@ -85,29 +93,29 @@ struct Metadata {
     partition_context: Map<String, Value>,
     #[serde(default, deserialize_with = "lenient_objects")]
     properties_array: Vec<Map<String, Value>>,
-    #[serde(default)]
-    partition_key_array: Vec<Value>,
-    #[serde(default)]
-    offset_array: Vec<Value>,
-    #[serde(default)]
-    sequence_number_array: Vec<Value>,
-    #[serde(default)]
-    enqueued_time_utc_array: Vec<Value>,
+    #[serde(default, deserialize_with = "host_strings")]
+    partition_key_array: Vec<Option<String>>,
+    #[serde(default, deserialize_with = "host_strings")]
+    offset_array: Vec<Option<String>>,
+    #[serde(default, deserialize_with = "host_i64s")]
+    sequence_number_array: Vec<Option<i64>>,
+    #[serde(default, deserialize_with = "host_strings")]
+    enqueued_time_utc_array: Vec<Option<String>>,
     #[serde(default, deserialize_with = "lenient_object")]
     properties: Map<String, Value>,
-    partition_key: Option<Value>,
-    offset: Option<Value>,
-    sequence_number: Option<Value>,
-    enqueued_time_utc: Option<Value>,
+    #[serde(default, deserialize_with = "host_string")]
+    partition_key: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
+    offset: Option<String>,
+    #[serde(default, deserialize_with = "host_i64")]
+    sequence_number: Option<i64>,
+    #[serde(default, deserialize_with = "host_string")]
+    enqueued_time_utc: Option<String>,
 }
 
-/// A string or a number, as text.
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+/// Item `i` of a metadata array.
+fn nth<T: Clone>(array: &[Option<T>], i: usize) -> Option<T> {
+    array.get(i).cloned().flatten()
 }
 
 impl FromInvocation for EventHubsBatch {
@@ -124,26 +132,30 @@ impl FromInvocation for EventHubsBatch {
             Value::Object(meta.partition_context.clone()),
             "Metadata.PartitionContext",
         )?;
-        let events = match data {
-            Value::Array(bodies) => bodies
+        let batch = match bindings.cardinality_many() {
+            Some(false) => None,
+            _ => message_bodies(&data, bindings.binary()),
+        };
+        let events = match batch {
+            Some(bodies) => bodies
                 .into_iter()
                 .enumerate()
                 .map(|(i, body)| EventHubsEvent {
                     body,
                     properties: meta.properties_array.get(i).cloned().unwrap_or_default(),
-                    partition_key: text(meta.partition_key_array.get(i)),
-                    offset: text(meta.offset_array.get(i)),
-                    sequence_number: meta.sequence_number_array.get(i).and_then(Value::as_i64),
-                    enqueued_time_utc: text(meta.enqueued_time_utc_array.get(i)),
+                    partition_key: nth(&meta.partition_key_array, i),
+                    offset: nth(&meta.offset_array, i),
+                    sequence_number: nth(&meta.sequence_number_array, i),
+                    enqueued_time_utc: nth(&meta.enqueued_time_utc_array, i),
                 })
                 .collect(),
-            body => vec![EventHubsEvent {
-                body,
+            None => vec![EventHubsEvent {
+                body: message_body(data, bindings.binary()),
                 properties: meta.properties.clone(),
-                partition_key: text(meta.partition_key.as_ref()),
-                offset: text(meta.offset.as_ref()),
-                sequence_number: meta.sequence_number.as_ref().and_then(Value::as_i64),
-                enqueued_time_utc: text(meta.enqueued_time_utc.as_ref()),
+                partition_key: meta.partition_key.clone(),
+                offset: meta.offset.clone(),
+                sequence_number: meta.sequence_number,
+                enqueued_time_utc: meta.enqueued_time_utc.clone(),
             }],
         };
         let batch = EventHubsBatch {
@@ -242,15 +254,47 @@ impl<I: EventHubsInput> Trigger for AzureEventHubs<I> {
     }
 }
 
+/// A link to the producer of `event`, with the time it was enqueued: the semantic
+/// conventions' registry names no Event Hubs sequence number or offset attribute (only
+/// `messaging.eventhubs.message.enqueued_time`, in `model/messaging/registry.yaml`), so none
+/// is invented.
 fn link(producer: SpanContext, event: &EventHubsEvent) -> Link {
     let attributes = event
-        .sequence_number
-        .map(|n| {
-            vec![KeyValue::new(
-                "messaging.eventhubs.message.sequence_number",
-                n,
-            )]
-        })
+        .enqueued_time_utc
+        .as_deref()
+        .and_then(epoch_seconds)
+        .map(|seconds| vec![KeyValue::new(ENQUEUED_TIME, seconds)])
         .unwrap_or_default();
     Link::new(producer, attributes, 0)
+}
+
+/// `EnqueuedTimeUtc` as UTC epoch seconds. The host writes a `DateTime` without its kind
+/// (`2026-11-21T08:59:58`), or with an offset; either is read as UTC.
+fn epoch_seconds(time: &str) -> Option<i64> {
+    let time = time.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(time) {
+        return Some(at.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|at| at.and_utc().timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enqueued_time_is_read_with_or_without_an_offset() {
+        assert_eq!(epoch_seconds("2023-12-01T01:22:10Z"), Some(1_701_393_730));
+        assert_eq!(
+            epoch_seconds("2023-12-01T01:22:10.1234567"),
+            Some(1_701_393_730)
+        );
+        assert_eq!(
+            epoch_seconds("2023-12-01T02:22:10+01:00"),
+            Some(1_701_393_730)
+        );
+        assert_eq!(epoch_seconds("yesterday"), None);
+    }
 }

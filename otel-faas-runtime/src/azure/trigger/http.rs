@@ -4,8 +4,10 @@
 //! The invocation span is the HTTP server span of the semantic conventions: kind SERVER,
 //! named `{method} {http.route}`. The route is `/api/` and `function.json`'s `route`, else
 //! `/api/{function}` — Azure's default (a custom `routePrefix` of `host.json` is not read).
-//! The parent comes from the request's `traceparent`/`tracestate`/`baggage` headers; a
-//! malformed header starts a new trace. Attributes: `http.request.method` (`_OTHER` plus
+//! The parent comes from the request's `traceparent`/`tracestate`/`baggage` headers — the
+//! caller's, which the host passes on in `Data.req.Headers` (or as they came, forwarded); a
+//! malformed header starts a new trace. A body the host wrote as base64 (an
+//! `application/octet-stream` or `multipart/*` request) is decoded. Attributes: `http.request.method` (`_OTHER` plus
 //! `http.request.method_original` for a non-standard method), `url.path`, `url.scheme`,
 //! `url.query` with secret-looking values scrubbed, `http.route`, `user_agent.original`,
 //! `client.address` (first `X-Forwarded-For` entry, without its port), `server.address`, `server.port`, and,
@@ -90,15 +92,10 @@ fn from_host(req: HostHttpRequest) -> Result<HttpRequest, PayloadError> {
     let uri: http::Uri = req.url.parse().map_err(|e| invalid("Url", &e))?;
     let method = http::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
         .map_err(|e| invalid("Method", &e))?;
-    let body = match req.body {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(text)) => Bytes::from(text),
-        Some(json) => Bytes::from(json.to_string()),
-    };
     let mut request = http::Request::builder()
         .method(method)
         .uri(uri)
-        .body(body)
+        .body(Bytes::new())
         .map_err(|e| invalid("request", &e))?;
     let headers = request.headers_mut();
     for (name, values) in req.headers.iter().take(MAX_HEADERS) {
@@ -116,7 +113,36 @@ fn from_host(req: HostHttpRequest) -> Result<HttpRequest, PayloadError> {
             }
         }
     }
+    let binary = is_octet_or_multipart(request.headers());
+    *request.body_mut() = match req.body {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(text)) if binary => {
+            use base64::Engine as _;
+            match base64::engine::general_purpose::STANDARD.decode(text.trim()) {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(_) => Bytes::from(text),
+            }
+        }
+        Some(Value::String(text)) => Bytes::from(text),
+        Some(json) => Bytes::from(json.to_string()),
+    };
     Ok(request)
+}
+
+/// Whether the host wrote the body as base64: it reads an `application/octet-stream` or
+/// `multipart/*` body as bytes, and a `byte[]` is written as base64 (`GetRequestAsJObject` in
+/// Azure/azure-functions-host `src/WebJobs.Script/Extensions/HttpRequestExtensions.cs`,
+/// `Utility.IsMediaTypeOctetOrMultipart`); any other body is its text.
+fn is_octet_or_multipart(headers: &http::HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    media_type.eq_ignore_ascii_case("application/octet-stream")
+        || media_type.to_ascii_lowercase().contains("multipart")
 }
 
 mod sealed {
@@ -207,7 +233,7 @@ impl<I: AzureHttpInput> Trigger for AzureHttp<I> {
         if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
             out.push(KeyValue::new(
                 URL_QUERY,
-                bounded(&redact_query(query), limit),
+                bounded(&redact_query(query, telemetry.redact_keys()), limit),
             ));
         }
         let route = match request.extensions().get::<Route>() {
@@ -267,6 +293,26 @@ mod tests {
         assert_eq!(request.headers().get_all("x-two").iter().count(), 2);
         assert_eq!(request.headers().len(), 3);
         assert_eq!(request.body().as_ref(), br#"{"id":7}"#);
+    }
+
+    #[test]
+    fn an_octet_stream_or_multipart_body_is_decoded_from_base64() {
+        // The host reads these bodies as bytes and writes a `byte[]` as base64.
+        let req = |content_type: &str, body: &str| -> HostHttpRequest {
+            serde_json::from_value(serde_json::json!({
+                "Url": "http://localhost:7071/api/upload",
+                "Method": "POST",
+                "Headers": { "Content-Type": [content_type] },
+                "Body": body
+            }))
+            .unwrap()
+        };
+        let png = from_host(req("application/octet-stream", "iVBORw0KGgo=")).unwrap();
+        assert_eq!(png.body().as_ref(), b"\x89PNG\r\n\x1a\n");
+        let form = from_host(req("multipart/form-data; boundary=x", "LS14DQo=")).unwrap();
+        assert_eq!(form.body().as_ref(), b"--x\r\n");
+        let text = from_host(req("text/plain", "aGk=")).unwrap();
+        assert_eq!(text.body().as_ref(), b"aGk=", "a text body is its text");
     }
 
     #[test]

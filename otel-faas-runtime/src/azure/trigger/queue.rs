@@ -20,7 +20,9 @@ use opentelemetry_semantic_conventions::attribute::MESSAGING_MESSAGE_ID;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::azure::payload::{FromInvocation, PayloadError, RawInvocation};
+use crate::azure::payload::{
+    FromInvocation, PayloadError, RawInvocation, host_string, host_u64, message_body,
+};
 use crate::azure::{AzureEvent, FunctionBindings};
 use crate::redact::bounded;
 use crate::telemetry::Telemetry;
@@ -54,14 +56,22 @@ pub struct QueueMessage {
     pub queue_name: Option<String>,
 }
 
+/// The queue trigger's metadata, each value in the host's encoding (ids as JSON text, the
+/// dequeue count as `"4"`; see [`crate::azure::payload`]) or natively.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct QueueMetadata {
+    #[serde(default, deserialize_with = "host_string")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "host_u64")]
     dequeue_count: Option<u64>,
+    #[serde(default, deserialize_with = "host_string")]
     insertion_time: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     expiration_time: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     next_visible_time: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     pop_receipt: Option<String>,
 }
 
@@ -73,7 +83,7 @@ impl FromInvocation for QueueMessage {
         bindings: &FunctionBindings,
     ) -> Result<(Self, Map<String, Value>), PayloadError> {
         let mut host = raw.into_host("queue")?;
-        let body = host.take_trigger_data(bindings)?;
+        let body = message_body(host.take_trigger_data(bindings)?, bindings.binary());
         let meta: QueueMetadata = host.metadata_as()?;
         let message = QueueMessage {
             body,

@@ -33,7 +33,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::azure::payload::{
-    FromInvocation, PayloadError, RawInvocation, lenient_object, lenient_objects,
+    FromInvocation, PayloadError, RawInvocation, host_i64, host_i64s, host_string, host_strings,
+    host_u64, host_u64s, lenient_object, lenient_objects, message_bodies, message_body,
 };
 use crate::azure::{AzureEvent, Context, FunctionBindings};
 use crate::propagation::PropertiesCarrier;
@@ -77,17 +78,28 @@ pub struct ServiceBusMessage {
     pub subscription: Option<String>,
 }
 
+/// One message's metadata, each value in the host's encoding (strings as JSON text, counts as
+/// `"2"`; see [`crate::azure::payload`]) or natively.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Metadata {
+    #[serde(default, deserialize_with = "host_string")]
     message_id: Option<String>,
+    #[serde(default, deserialize_with = "host_u64")]
     delivery_count: Option<u64>,
+    #[serde(default, deserialize_with = "host_string")]
     correlation_id: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     session_id: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     content_type: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     subject: Option<String>,
+    #[serde(default, deserialize_with = "host_string")]
     label: Option<String>,
+    #[serde(default, deserialize_with = "host_i64")]
     sequence_number: Option<i64>,
+    #[serde(default, deserialize_with = "host_string")]
     enqueued_time_utc: Option<String>,
     #[serde(default, deserialize_with = "lenient_object")]
     application_properties: Map<String, Value>,
@@ -103,7 +115,15 @@ impl FromInvocation for ServiceBusMessage {
         bindings: &FunctionBindings,
     ) -> Result<(Self, Map<String, Value>), PayloadError> {
         let mut host = raw.into_host("service_bus")?;
-        let body = host.take_trigger_data(bindings)?;
+        let data = host.take_trigger_data(bindings)?;
+        if bindings.cardinality_many() == Some(true) {
+            return Err(PayloadError(
+                "function.json says `\"cardinality\": \"many\"`: this function receives batches of messages; \
+                 take `AzureEvent<ServiceBusBatch>`"
+                    .to_owned(),
+            ));
+        }
+        let body = message_body(data, bindings.binary());
         let meta: Metadata = host.metadata_as()?;
         let application_properties = match meta.application_properties.is_empty() {
             true => meta.user_properties,
@@ -139,24 +159,26 @@ pub struct ServiceBusBatch {
     pub subscription: Option<String>,
 }
 
+/// A batch's metadata: each `*Array` a string holding a JSON array, as the host writes
+/// `string[]`, `long[]` and `IDictionary[]` (see [`crate::azure::payload`]), or an array.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct BatchMetadata {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     message_id_array: Vec<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_u64s")]
     delivery_count_array: Vec<Option<u64>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     correlation_id_array: Vec<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     content_type_array: Vec<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     subject_array: Vec<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     label_array: Vec<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_i64s")]
     sequence_number_array: Vec<Option<i64>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "host_strings")]
     enqueued_time_utc_array: Vec<Option<String>>,
     #[serde(default, deserialize_with = "lenient_objects")]
     application_properties_array: Vec<Map<String, Value>>,
@@ -177,7 +199,12 @@ impl FromInvocation for ServiceBusBatch {
         bindings: &FunctionBindings,
     ) -> Result<(Self, Map<String, Value>), PayloadError> {
         let mut host = raw.into_host("service_bus")?;
-        let Value::Array(bodies) = host.take_trigger_data(bindings)? else {
+        let data = host.take_trigger_data(bindings)?;
+        let bodies = match bindings.cardinality_many() {
+            Some(false) => None,
+            _ => message_bodies(&data, bindings.binary()),
+        };
+        let Some(bodies) = bodies else {
             return Err(PayloadError(
                 "a Service Bus batch is an array of messages in Data; this function receives one \
                  message at a time (`\"cardinality\": \"one\"`): take `AzureEvent<ServiceBusMessage>`"

@@ -6,8 +6,8 @@
 //!                     faas.invocation_id, faas.name=<app>/<function>, faas.coldstart, cloud.resource_id
 //! ```
 //!
-//! Every timer invocation is the root of a new trace: nothing upstream caused it (the host's
-//! own `traceparent` on the request is not the function's caller). The conventions have no
+//! Every timer invocation is the root of a new trace: nothing upstream caused it, and the
+//! host puts no trace context in a custom handler's request. The conventions have no
 //! attribute for a late run; `azure.functions.timer.is_past_due` records the host's
 //! `IsPastDue` — true when the run is later than scheduled, such as after a restart.
 
