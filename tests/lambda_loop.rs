@@ -927,3 +927,22 @@ async fn a_64_kb_request_path_made_lambda_http_panic_and_the_span_disagreed() {
     let next = platform.invoke(sample("apigw_http_post.json")).await;
     assert!(next.is_success(), "the next request is served: {next:?}");
 }
+
+#[tokio::test]
+async fn lambdas_error_message_for_a_wrong_typed_field_echoed_its_value_and_now_does_not() {
+    let platform = Platform::start("sqs", &[]).await;
+    let outcome = platform
+        .invoke(json!({ "Records": "S3CR3T-token-from-the-event" }))
+        .await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("expected an error: {outcome:?}")
+    };
+    assert!(error.error_message.contains("[Records]"), "{error:?}");
+    assert!(!error.error_message.contains("S3CR3T"), "{error:?}");
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = named(&spans, FUNCTION);
+    assert_eq!(
+        server.view.error.as_deref(),
+        Some(error.error_message.as_str())
+    );
+}
