@@ -443,3 +443,29 @@ async fn an_alb_request_without_forwarded_proto_has_no_guessed_scheme() {
     assert_eq!(span.attr("url.scheme").as_deref(), Some("http"));
     assert_eq!(span.attr("server.port").as_deref(), Some("80"));
 }
+
+#[tokio::test]
+async fn a_64_kb_path_panicked_in_the_test_kit_and_now_fails_as_lambda_reports_it() {
+    let kit = TestKit::new();
+    let mut request = event("apigw_http_post.json");
+    let path = format!("/{}", "a".repeat(64 * 1024));
+    request["rawPath"] = Value::from(path.clone());
+    request["requestContext"]["http"]["path"] = Value::from(path);
+    let error = kit
+        .invoke(pets, request)
+        .await
+        .expect_err("lambda_http cannot build the request");
+    assert_eq!(
+        error.error_type,
+        "lambda_runtime::deserializer::DeserializeError"
+    );
+    let spans = kit.spans();
+    assert_eq!(spans.names(), ["test-function"], "{}", kit.tree());
+    let span = spans.named("test-function");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(
+        span.attr("error.type").as_deref(),
+        Some(error.error_type.as_str())
+    );
+    assert_eq!(span.status, Status::error(error.error_message.clone()));
+}

@@ -865,3 +865,108 @@ async fn sigterm_during_an_invocation_exports_it_marked_as_cut_off() {
         server.view.error
     );
 }
+
+/// The `errorType` Lambda records (console, CloudWatch, X-Ray) and the invocation span's
+/// `error.type` of one failed invocation.
+async fn error_types(platform: &Platform, invocation: Invocation) -> (String, Option<String>) {
+    let outcome = platform.invoke_with(invocation).await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("expected an error: {outcome:?}")
+    };
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = spans
+        .iter()
+        .find(|s| s.view.kind == "SERVER")
+        .expect("the invocation span");
+    let span_type = match server.attribute("error.type") {
+        Some(AttributeValue::String(t)) => Some(t.clone()),
+        _ => None,
+    };
+    (error.error_type.clone(), span_type)
+}
+
+#[tokio::test]
+async fn lambdas_error_type_was_a_reference_type_name_and_now_is_the_spans_error_type() {
+    let platform = Platform::start("other", &[]).await;
+    let typed = Invocation::json(&json!({ "missing_order": 7 }));
+    assert_eq!(
+        error_types(&platform, typed).await,
+        ("NotFound".to_owned(), Some("NotFound".to_owned())),
+        "a boxed error is named by its variant, not `&alloc::boxed::Box<dyn …>`"
+    );
+    let text = Invocation::json(&json!({ "fail": "the ledger is locked" }));
+    assert_eq!(
+        error_types(&platform, text).await,
+        ("_OTHER".to_owned(), Some("_OTHER".to_owned()))
+    );
+    let panic = Invocation::json(&json!({ "panic": true }));
+    assert_eq!(
+        error_types(&platform, panic).await,
+        ("panic".to_owned(), Some("panic".to_owned())),
+        "not `&alloc::boxed::Box<dyn core::any::Any + core::marker::Send>`"
+    );
+    let malformed = Invocation::new("{not json");
+    let deserialize = "lambda_runtime::deserializer::DeserializeError".to_owned();
+    assert_eq!(
+        error_types(&platform, malformed).await,
+        (deserialize.clone(), Some(deserialize)),
+        "not `&lambda_runtime::deserializer::DeserializeError`"
+    );
+}
+
+#[tokio::test]
+async fn a_64_kb_request_path_made_lambda_http_panic_and_the_span_disagreed() {
+    let platform = Platform::start("http", &[]).await;
+    let mut event = sample("apigw_http_post.json");
+    let path = format!("/{}", "a".repeat(64 * 1024));
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    let outcome = platform.invoke(event).await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("expected an error: {outcome:?}")
+    };
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = named(&spans, FUNCTION);
+    assert_eq!(
+        server.attribute("error.type").cloned(),
+        string(&error.error_type),
+        "the span and Lambda's errorType agree"
+    );
+    assert_eq!(
+        error.error_type,
+        "lambda_runtime::deserializer::DeserializeError"
+    );
+    assert!(
+        error
+            .error_message
+            .contains("lambda_http could not build an http::Request"),
+        "{error:?}"
+    );
+    assert_eq!(
+        server.view.error.as_deref(),
+        Some(error.error_message.as_str())
+    );
+    assert_eq!(server.attribute("faas.trigger").cloned(), string("http"));
+
+    let next = platform.invoke(sample("apigw_http_post.json")).await;
+    assert!(next.is_success(), "the next request is served: {next:?}");
+}
+
+#[tokio::test]
+async fn lambdas_error_message_for_a_wrong_typed_field_echoed_its_value_and_now_does_not() {
+    let platform = Platform::start("sqs", &[]).await;
+    let outcome = platform
+        .invoke(json!({ "Records": "S3CR3T-token-from-the-event" }))
+        .await;
+    let InvocationResult::Error(error) = &outcome.result else {
+        panic!("expected an error: {outcome:?}")
+    };
+    assert!(error.error_message.contains("[Records]"), "{error:?}");
+    assert!(!error.error_message.contains("S3CR3T"), "{error:?}");
+    let spans = platform.trace_of(&outcome.request_id).await;
+    let server = named(&spans, FUNCTION);
+    assert_eq!(
+        server.view.error.as_deref(),
+        Some(error.error_message.as_str())
+    );
+}

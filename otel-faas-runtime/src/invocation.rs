@@ -91,6 +91,8 @@ struct Handed {
     facts: Option<InvocationFacts>,
     /// How the trigger records the response on the invocation span.
     record_response: Option<fn(&opentelemetry::trace::SpanRef<'_>, Response)>,
+    /// Why the event could not be given to the handler, as reported to the platform.
+    undelivered: Option<Failure>,
 }
 
 const RUNNING: u8 = 0;
@@ -176,6 +178,17 @@ impl Invocation {
     /// Whether the handler was called.
     pub(crate) fn handler_called(&self) -> bool {
         self.lock().started.is_some()
+    }
+
+    /// The event could not be given to the handler, and the platform is told `failure`: the
+    /// span of the unread event ([`Invocation::finish_unread`]) is to say the same.
+    pub(crate) fn not_delivered(&self, failure: Failure) {
+        self.lock().undelivered = Some(failure);
+    }
+
+    /// What [`Invocation::not_delivered`] was told, if anything.
+    pub(crate) fn take_undelivered(&self) -> Option<Failure> {
+        self.lock().undelivered.take()
     }
 
     /// Time until the deadline less the configured margin; `None` without a deadline or
@@ -361,6 +374,14 @@ impl Invocation {
         self.end_early(CUT_OFF, &failure);
     }
 
+    /// The process aborts on a panic (`panic = "abort"`) while the invocation runs: ends its
+    /// open spans (or the invocation span the glue handed over) with `failure`, as
+    /// [`Invocation::cut_off`] does for a signal.
+    #[cfg_attr(not(panic = "abort"), allow(dead_code))]
+    pub(crate) fn abort(&self, failure: &Failure) {
+        self.end_early(CUT_OFF, failure);
+    }
+
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
     /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
@@ -410,10 +431,15 @@ impl InFlight {
         self.lock().retain(|i| !Arc::ptr_eq(i, invocation));
     }
 
+    /// Every invocation in flight, which are no longer tracked: the process is ending.
+    pub(crate) fn take(&self) -> Vec<Arc<Invocation>> {
+        std::mem::take(&mut *self.lock())
+    }
+
     /// The process is being stopped by `signal`: every invocation in flight is cut off and
     /// exported, within `budget` in all.
     pub(crate) async fn cut_off(&self, signal: &str, budget: Duration) {
-        let invocations = std::mem::take(&mut *self.lock());
+        let invocations = self.take();
         for invocation in &invocations {
             invocation.cut_off(signal);
         }

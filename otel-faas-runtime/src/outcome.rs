@@ -78,7 +78,11 @@ impl Failure {
     }
 }
 
-fn error_type_of<E: Debug + ?Sized>(error: &E, type_name: &'static str) -> Cow<'static, str> {
+/// `error.type` of an error of type `type_name`; see the module documentation.
+pub(crate) fn error_type_of<E: Debug + ?Sized>(
+    error: &E,
+    type_name: &'static str,
+) -> Cow<'static, str> {
     if !type_name.contains("dyn ") {
         return Cow::Borrowed(type_name);
     }

@@ -144,7 +144,9 @@ use crate::config::Config;
 use crate::export::MemoryExporter;
 use crate::invocation::{Invocation as Running, Supervision};
 use crate::lambda::Handler;
-use crate::lambda::layer::{DESERIALIZE_ERROR, InvocationLayer, deadline_of, deserialize_error};
+use crate::lambda::diagnostic::Delivered;
+use crate::lambda::handler::deliver;
+use crate::lambda::layer::{InvocationLayer, deadline_of};
 use crate::metrics::{MemoryMetricExporter, MetricPoint};
 use crate::render::{SpanView, render_trees};
 use crate::telemetry::Telemetry;
@@ -546,9 +548,10 @@ impl SpanDataExt for SpanData {
 type Answer<T> = Arc<Mutex<Option<Result<T, Diagnostic>>>>;
 
 /// The handler's service under the kit's [`InvocationLayer`]: what `lambda_runtime`'s
-/// private services do with an invocation, the Runtime API client aside — deserialize the
-/// event (an error reported as `lambda_runtime` reports it), call the handler, catch its
-/// panic — keeping the answer for the kit instead of posting it.
+/// private services and `lambda::run`'s own do with an invocation, the Runtime API client
+/// aside — read the event (a malformed one reported as `lambda::run` reports it), call the
+/// handler, turn its error or panic into the `Diagnostic` Lambda records — keeping the
+/// answer for the kit instead of posting it.
 struct HandlerService<H: Handler<M>, M> {
     handler: Arc<H>,
     answer: Answer<H::Output>,
@@ -576,13 +579,8 @@ where
         let handler = self.handler.clone();
         let answer = self.answer.clone();
         Box::pin(async move {
-            let result = match serde_json::from_slice::<H::Payload>(&request.body) {
-                Ok(event) => handler.call(LambdaEvent::new(event, request.context)).await,
-                Err(_) => Err(Diagnostic {
-                    error_type: DESERIALIZE_ERROR.to_owned(),
-                    error_message: deserialize_error::<H::Payload>(&request.body),
-                }),
-            };
+            let event = Delivered::<H::Payload>::read(&request.body);
+            let result = deliver(&*handler, LambdaEvent::new(event, request.context)).await;
             *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             Ok(())
         })

@@ -53,7 +53,17 @@ impl Platform {
         ];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let program = std::path::Path::new(env!("CARGO_BIN_EXE_otel-faas-fixture"));
-        let function = FunctionProcess::spawn(program, [], &api, &vars, Output::Captured)
+        Platform::start_program(program, api, collector, &vars)
+    }
+
+    /// `program` as the function, against `api`, exporting to `collector`, with `vars` set.
+    pub fn start_program(
+        program: &std::path::Path,
+        api: RuntimeApi,
+        collector: Collector,
+        vars: &[(String, String)],
+    ) -> Platform {
+        let function = FunctionProcess::spawn(program, [], &api, vars, Output::Captured)
             .expect("function process");
         Platform {
             api,

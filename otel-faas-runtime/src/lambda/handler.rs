@@ -9,11 +9,15 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use lambda_http::{IntoResponse, RequestExt as _};
+use lambda_runtime::tower::Service;
 use lambda_runtime::{Diagnostic, LambdaEvent, Runtime, service_fn};
 use opentelemetry::trace::SpanContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::diagnostic::{
+    Delivered, DeliveredHttp, catching, diagnose, into_request, not_delivered,
+};
 use super::layer::InvocationLayer;
 use crate::Error;
 use crate::invocation::Invocation;
@@ -90,16 +94,11 @@ where
 
     fn call(&self, event: LambdaEvent<E>) -> impl Future<Output = Result<R, Diagnostic>> + Send {
         let managed = Box::pin(managed(Box::pin(self(event)), |_, _| None));
-        async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
+        async move { catching(managed).await.and_then(|r| r.map_err(diagnose)) }
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
-        let handler = Arc::new(self);
-        let service = service_fn(move |event: LambdaEvent<E>| {
-            let handler = handler.clone();
-            async move { managed(Box::pin(handler(event)), |_, _| None).await }
-        });
-        super::poll::serve(Runtime::new(service), layer).await
+        super::poll::serve(Runtime::new(delivered(self)), layer).await
     }
 }
 
@@ -119,18 +118,29 @@ where
         event: LambdaEvent<Self::Payload>,
     ) -> impl Future<Output = Result<Self::Output, Diagnostic>> + Send {
         let LambdaEvent { payload, context } = event;
-        let request = lambda_http::Request::from(payload).with_lambda_context(context);
-        let managed = Box::pin(managed_http(self, request));
-        async move { catching(managed).await.and_then(|r| r.map_err(Into::into)) }
+        let request = into_request(payload).map(|request| request.with_lambda_context(context));
+        let managed = request.map(|request| Box::pin(managed_http(self, request)));
+        async move {
+            match managed {
+                Ok(managed) => catching(managed).await.and_then(|r| r.map_err(diagnose)),
+                Err(failure) => not_delivered(failure).await,
+            }
+        }
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
         let handler = Arc::new(self);
         let service = service_fn(move |request: lambda_http::Request| {
             let handler = handler.clone();
-            async move { managed_http(&*handler, request).await }
+            async move {
+                let managed = managed_http(&*handler, request);
+                catching(managed).await.and_then(|r| r.map_err(diagnose))
+            }
         });
-        super::poll::serve(lambda_http::runtime_concurrent(service), layer).await
+        // `lambda_http`'s adapter turns the event into a request (with the invocation's X-Ray
+        // header) and the response into what API Gateway, ALB and Function URLs expect.
+        let adapter = lambda_http::Adapter::from(service);
+        super::poll::serve(Runtime::new(DeliveredHttp(adapter)), layer).await
     }
 }
 
@@ -159,12 +169,38 @@ where
     }
 
     async fn serve(self, layer: InvocationLayer) -> Result<(), Error> {
-        let handler = Arc::new(self);
-        let service = service_fn(move |event: LambdaEvent<M::Batch>| {
-            let handler = handler.clone();
-            async move { managed(Box::pin(each_record(&*handler, event)), |_, _| None).await }
-        });
-        super::poll::serve(Runtime::new(service), layer).await
+        super::poll::serve(Runtime::new(delivered(self)), layer).await
+    }
+}
+
+/// The service `lambda_runtime` calls for `handler`: the event is read by [`Delivered`], so
+/// that a malformed one is reported as [`Handler::call`] reports every failure.
+fn delivered<H: Handler<M>, M>(
+    handler: H,
+) -> impl Service<
+    LambdaEvent<Delivered<H::Payload>>,
+    Response = H::Output,
+    Error = Diagnostic,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let handler = Arc::new(handler);
+    service_fn(move |event: LambdaEvent<Delivered<H::Payload>>| {
+        let handler = handler.clone();
+        async move { deliver(&*handler, event).await }
+    })
+}
+
+/// Calls `handler` with the event, or fails the invocation whose event could not be read.
+pub(crate) async fn deliver<H: Handler<M>, M>(
+    handler: &H,
+    event: LambdaEvent<Delivered<H::Payload>>,
+) -> Result<H::Output, Diagnostic> {
+    let LambdaEvent { payload, context } = event;
+    match payload.0 {
+        Ok(payload) => handler.call(LambdaEvent::new(payload, context)).await,
+        Err(failure) => not_delivered(failure).await,
     }
 }
 
@@ -320,20 +356,6 @@ fn traceresponse(trace_id: &[u8; 16], span_id: &[u8; 8], flags: u8) -> [u8; 55] 
 
 /// W3C Trace Context Level 2 response header.
 const TRACERESPONSE: &str = "traceresponse";
-
-/// Awaits `future`, turning a panic into the diagnostic `lambda_runtime` would report.
-async fn catching<T>(future: impl Future<Output = T>) -> Result<T, Diagnostic> {
-    AssertUnwindSafe(future)
-        .catch_unwind()
-        .await
-        .map_err(|panic| {
-            let failure = crate::outcome::Failure::from_panic(panic.as_ref());
-            Diagnostic {
-                error_type: "panic".to_owned(),
-                error_message: format!("Lambda panicked: {}", failure.message),
-            }
-        })
-}
 
 #[cfg(test)]
 mod tests {

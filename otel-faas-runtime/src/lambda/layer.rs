@@ -2,11 +2,12 @@
 //! becomes an [`Invocation`] of its own, and an event that never reached the handler still
 //! gets its span.
 //!
-//! `lambda_runtime` deserializes the event before the handler runs; when that fails it
-//! reports the error to the Runtime API itself and the handler (and so the glue) never sees
-//! the invocation. This layer notices, and records an invocation span with status Error,
-//! `error.type` `lambda_runtime::deserializer::DeserializeError` (the `errorType` Lambda
-//! reports) and the deserializer's message, which names the offending field. Its
+//! An event that does not deserialize into the handler's argument (or that `lambda_http`
+//! cannot turn into a request) is reported to the Runtime API by the handler's service
+//! ([`super::diagnostic`]) and never reaches the handler, and so the glue. This layer
+//! notices, and records an invocation span with status Error, `error.type`
+//! `lambda_runtime::deserializer::DeserializeError` (the `errorType` Lambda reports) and the
+//! deserializer's message, which names the offending field. Its
 //! `faas.trigger` is the handler's when its argument type tells it (`http`, `per_message`),
 //! else what the payload looks like (`Records[].eventSource`, `requestContext`), else
 //! `other`. That span is exported after the error is posted and before the runtime asks for
@@ -40,7 +41,8 @@ use crate::telemetry::Telemetry;
 use crate::trigger::FaasTrigger;
 use crate::watchdog::Watchdog;
 
-/// The `errorType` `lambda_runtime` reports for an event it cannot deserialize.
+/// The `error.type`, and the `errorType` Lambda records, of an event the handler could not be
+/// given: `lambda_runtime`'s own name for it, without the `&` of its type-name default.
 pub(crate) const DESERIALIZE_ERROR: &str = "lambda_runtime::deserializer::DeserializeError";
 
 /// Who exports an invocation's spans after its response.
@@ -182,11 +184,10 @@ where
                         message: diagnostic.error_message,
                         stacktrace: None,
                     },
-                    None => Failure {
-                        error_type: DESERIALIZE_ERROR.into(),
-                        message: explain(&body),
-                        stacktrace: None,
-                    },
+                    // The handler's service says why (`super::diagnostic`); else explain it.
+                    None => invocation
+                        .take_undelivered()
+                        .unwrap_or_else(|| super::diagnostic::undeliverable(explain(&body))),
                 };
                 let unread = unread(&telemetry, (trigger, fallback), &context, &body, failure);
                 invocation
@@ -234,16 +235,22 @@ pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, P>(deserializer) {
         Ok(_) => "the event was not delivered to the handler".to_owned(),
-        Err(error) if error.path().to_string() == "." => {
-            format!(
-                "failed to deserialize the incoming data into the function's payload type: {}",
-                without_values(&error.inner().to_string())
-            )
-        }
-        Err(error) => format!(
-            "failed to deserialize the incoming data into the function's payload type: [{}] {}",
-            error.path(),
-            without_values(&error.inner().to_string())
+        Err(error) => deserialize_message(&error),
+    }
+}
+
+/// The message `lambda_runtime` reports for `error` (`lambda_runtime`'s `deserializer.rs`),
+/// without the event's values: the field path and the expected type only.
+pub(crate) fn deserialize_message<E: std::fmt::Display>(
+    error: &serde_path_to_error::Error<E>,
+) -> String {
+    let inner = without_values(&error.inner().to_string());
+    match error.path().to_string().as_str() {
+        "." => format!(
+            "failed to deserialize the incoming data into the function's payload type: {inner}"
+        ),
+        path => format!(
+            "failed to deserialize the incoming data into the function's payload type: [{path}] {inner}"
         ),
     }
 }

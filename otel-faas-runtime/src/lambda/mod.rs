@@ -42,8 +42,10 @@
 //! and lets the code run on); the watchdog still records and exports the timeout there,
 //! and a handler that ends later only adds what it ends later.
 
+mod abort;
+pub(crate) mod diagnostic;
 pub mod extension;
-mod handler;
+pub(crate) mod handler;
 pub(crate) mod layer;
 mod poll;
 
@@ -141,6 +143,8 @@ where
         telemetry.mark_ready();
     }
     let in_flight = layer.in_flight();
+    abort::warn_at_start();
+    abort::install(&in_flight);
     let result = tokio::select! {
         result = handler.serve(layer) => result,
         signal = crate::platform::shutdown_signal() => {
