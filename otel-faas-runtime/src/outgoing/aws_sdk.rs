@@ -157,7 +157,7 @@ impl Storable for Pending {
 
 /// The operation being called, as the SDK names it.
 #[derive(Debug)]
-pub(super) struct Call<'a> {
+struct Call<'a> {
     /// The service as the SDK names it (`DynamoDB`, `Secrets Manager`).
     service: &'a str,
     /// The operation (`GetItem`).
