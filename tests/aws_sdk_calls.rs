@@ -467,6 +467,83 @@ async fn an_s3_error_is_recorded_with_the_code_of_its_xml_body() {
     );
 }
 
+#[tokio::test]
+async fn a_head_object_miss_has_no_body_and_is_recorded_with_the_sdks_not_found() {
+    let kit = TestKit::new();
+    // S3 answers a HEAD with no body: the code is the one the SDK gives the error.
+    let http = replay(vec![s3_answer(404, "")]);
+    let s3 = client!(aws_sdk_s3, http);
+    let ok = invoke(&kit, async move {
+        s3.head_object()
+            .bucket("invoices")
+            .key("2026/11/8.pdf")
+            .send()
+            .await?;
+        Ok(())
+    })
+    .await;
+    assert!(!ok);
+    let span = assert_sdk_span(&kit, "S3.HeadObject", "S3", "HeadObject");
+    assert_eq!(span.attr("error.type").as_deref(), Some("NotFound"));
+    assert_eq!(
+        span.attr("http.response.status_code").as_deref(),
+        Some("404")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Over real HTTP: the local DynamoDB double
+
+#[tokio::test]
+async fn over_loopback_the_span_names_the_endpoint_and_the_doubles_error() {
+    let dynamodb = otel_faas_local::dynamodb::DynamoDbTables::start()
+        .await
+        .expect("the DynamoDB double");
+    dynamodb.create_table("stock", "sku");
+    let kit = TestKit::new();
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        ))
+        .endpoint_url(dynamodb.endpoint())
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .interceptor(TraceInterceptor::new())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let ok = invoke(&kit, async move {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        client
+            .put_item()
+            .table_name("stock")
+            .item("sku", AttributeValue::S("A-1".into()))
+            .send()
+            .await?;
+        client
+            .get_item()
+            .table_name("no-such-table")
+            .key("sku", AttributeValue::S("A-1".into()))
+            .send()
+            .await?;
+        Ok(())
+    })
+    .await;
+    assert!(!ok);
+    assert_eq!(dynamodb.items("stock").len(), 1);
+    let put = assert_sdk_span(&kit, "DynamoDB.PutItem", "DynamoDB", "PutItem");
+    let port = dynamodb.endpoint().rsplit(':').next().unwrap().to_owned();
+    assert_eq!(put.attr("server.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(put.attr("server.port"), Some(port));
+    assert!(put.attr("aws.request_id").is_some_and(|id| id.len() == 36));
+    let get = assert_sdk_span(&kit, "DynamoDB.GetItem", "DynamoDB", "GetItem");
+    assert!(matches!(get.status, Status::Error { .. }));
+    assert_eq!(
+        get.attr("error.type").as_deref(),
+        Some("ResourceNotFoundException")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // SQS receive and delete
 
