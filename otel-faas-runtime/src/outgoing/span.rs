@@ -62,16 +62,16 @@ pub(crate) struct SpanShape {
 }
 
 /// What a messaging span is about.
-pub(crate) struct Messaging<'a> {
-    pub(crate) system: &'static str,
+struct Messaging<'a> {
+    system: &'static str,
     /// `messaging.operation.name`, also the first word of the span name.
-    pub(crate) operation: &'static str,
+    operation: &'static str,
     /// `messaging.operation.type`.
-    pub(crate) operation_type: &'static str,
-    pub(crate) kind: SpanKind,
-    pub(crate) destination: Option<&'a str>,
+    operation_type: &'static str,
+    kind: SpanKind,
+    destination: Option<&'a str>,
     /// How many messages, when known before the call; recorded when not 1.
-    pub(crate) count: Option<usize>,
+    count: Option<usize>,
 }
 
 impl SpanShape {
@@ -190,7 +190,7 @@ impl SpanShape {
     }
 
     /// A messaging span: `{operation} {destination}` with the messaging attributes.
-    pub(crate) fn messaging(what: Messaging<'_>, extra: Vec<KeyValue>, limit: usize) -> SpanShape {
+    fn messaging(what: Messaging<'_>, extra: Vec<KeyValue>, limit: usize) -> SpanShape {
         let mut attributes = Vec::with_capacity(12 + extra.len());
         attributes.push(KeyValue::new(MESSAGING_SYSTEM, what.system));
         attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, what.operation_type));
