@@ -109,3 +109,15 @@ for contestant in bare hand-written otel-faas otel-faas-metrics sdk-disabled; do
     esac
     echo "| $name |$row"
 done
+
+echo
+echo "One DynamoDB \`GetItem\` per invocation on the local DynamoDB double, without and with"
+echo "\`TraceInterceptor\` (\`instructions sdk <untraced|traced> <n>\`):"
+echo
+untraced=$(($(collected sdk untraced 1500) - $(collected sdk untraced 500)))
+traced=$(($(collected sdk traced 1500) - $(collected sdk traced 500)))
+echo "| client | instructions per invocation with one \`GetItem\` | |"
+echo "|---|---:|---:|"
+echo "| untraced | $(spaced $((untraced / 1000))) | 1.00 |"
+echo "| traced (\`TraceInterceptor\`) | $(spaced $((traced / 1000))) | $(ratio "$traced" "$untraced") |"
+echo "| **the traced call's own cost** | **$(spaced $(((traced - untraced) / 1000)))** | |"

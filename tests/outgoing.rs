@@ -237,6 +237,11 @@ async fn an_sqs_send_is_a_producer_span_whose_context_travels_in_aws_trace_heade
         Some("5fea7756-0ea4-451a-a703-a558b933e274")
     );
     assert_eq!(producer.attr("aws.request_id").as_deref(), Some("req-1"));
+    // Built on the span of every AWS SDK call: the AWS SDK attributes too.
+    assert_eq!(producer.attr("rpc.system").as_deref(), Some("aws-api"));
+    assert_eq!(producer.attr("rpc.service").as_deref(), Some("SQS"));
+    assert_eq!(producer.attr("rpc.method").as_deref(), Some("SendMessage"));
+    assert_eq!(producer.attr("cloud.region").as_deref(), Some("eu-west-1"));
     assert!(left_out(producer).is_empty());
 
     // The producer span, not the invocation, is what the message carries.
@@ -698,6 +703,7 @@ async fn an_invoke_is_a_client_span_whose_context_travels_in_the_client_context(
         Some("price-order")
     );
     assert_eq!(client.attr("faas.invoked_provider").as_deref(), Some("aws"));
+    assert_eq!(client.attr("rpc.method").as_deref(), Some("Invoke"));
     assert_eq!(
         client.attr("faas.invoked_region").as_deref(),
         Some("eu-central-1")

@@ -1,14 +1,17 @@
 //! `examples/pipeline.rs` end to end in one process: its HTTP function, invoked with an API
 //! Gateway event, sends through the real AWS SDK (with `TraceInterceptor`) to the local SQS
-//! double; the double delivers the message as Lambda does to the example's consumer. The
-//! trace must cross: AWSTraceHeader names the PRODUCER span, the consumer links to it, the
-//! PRODUCER is a child of the HTTP SERVER span, and the caller's attribute arrives unchanged.
+//! double; the double delivers the message as Lambda does to the example's consumer, which
+//! reserves the stock in the local DynamoDB double. The trace must cross: AWSTraceHeader
+//! names the PRODUCER span, the consumer links to it, the PRODUCER is a child of the HTTP
+//! SERVER span, the caller's attribute arrives unchanged, and the consumer's DynamoDB calls
+//! are CLIENT spans under the message's span.
 //!
 //! `cargo run --example pipeline` runs the same functions as processes on the local runner.
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::SpanData;
+use otel_faas_local::dynamodb::DynamoDbTables;
 use otel_faas_local::sqs::SqsQueues;
 use otel_faas_runtime::testing::{SpanDataExt, TestKit};
 use serde_json::Value;
@@ -50,8 +53,12 @@ async fn the_consumer_links_to_the_producer_span_of_the_http_request() {
         .await
         .expect("the SQS double");
     let url = sqs.create_queue("orders");
+    let dynamodb = DynamoDbTables::start().await.expect("the DynamoDB double");
+    dynamodb.create_table("reservations", "order");
     // SAFETY: set before anything else in this test binary (one test) reads the environment.
     unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint());
+        std::env::set_var("RESERVATIONS_TABLE", "reservations");
         std::env::set_var("AWS_ENDPOINT_URL_SQS", sqs.endpoint());
         std::env::set_var("ORDERS_QUEUE_URL", &url);
         std::env::set_var("AWS_REGION", "eu-west-1");
@@ -139,15 +146,37 @@ async fn the_consumer_links_to_the_producer_span_of_the_http_request() {
             "a consumer starts a trace of its own"
         );
     }
-    let message_span = spans
-        .parent_of(spans.named("reserve stock"))
+    // The reservation: DynamoDB calls under the message's span, traced by the interceptor.
+    let message_span = consumers
+        .iter()
+        .find(|c| c.attr("messaging.message.id").as_deref() == Some(sent[0].message_id.as_str()))
         .expect("the per-message span");
-    assert_eq!(
-        message_span.attr("messaging.message.id").as_deref(),
-        Some(sent[0].message_id.as_str())
-    );
-    assert_eq!(
-        spans.named("reserve stock").attr("tenant").as_deref(),
-        Some("acme")
-    );
+    for (name, operation) in [
+        ("DynamoDB.GetItem", "GetItem"),
+        ("DynamoDB.PutItem", "PutItem"),
+    ] {
+        let call = spans
+            .all_named(name)
+            .into_iter()
+            .find(|s| s.span_kind == SpanKind::Client && s.attr("rpc.method").is_some())
+            .unwrap_or_else(|| panic!("a {name} CLIENT span:\n{}", kit.tree()));
+        assert_eq!(call.attr("rpc.method").as_deref(), Some(operation));
+        assert_eq!(
+            call.attr("aws.dynamodb.table_names").as_deref(),
+            Some("[\"reservations\"]")
+        );
+        let mut ancestor = spans.parent_of(call);
+        while let Some(span) = ancestor.filter(|s| s.span_context != message_span.span_context) {
+            ancestor = spans.parent_of(span);
+        }
+        assert!(
+            ancestor.is_some(),
+            "{name} is under the message's span:\n{}",
+            kit.tree()
+        );
+    }
+    let reserved = dynamodb.items("reservations");
+    assert_eq!(reserved.len(), 1);
+    assert_eq!(reserved[0]["order"]["N"], "1001");
+    assert_eq!(reserved[0]["tenant"]["S"], "acme");
 }

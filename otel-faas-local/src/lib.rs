@@ -18,6 +18,7 @@
 
 pub mod azure;
 pub mod collector;
+pub mod dynamodb;
 pub mod emulator;
 
 pub mod pipeline;

@@ -10,7 +10,8 @@
 //! the SQS event source mapping does, up to ten messages a batch) until the queues are empty.
 //! Every function process gets `AWS_ENDPOINT_URL_SQS` (the double's endpoint, the variable
 //! the AWS SDKs read for a service's endpoint) and each queue's URL in the variable named for
-//! it.
+//! it; with tables, the [`DynamoDbTables`] double's `AWS_ENDPOINT_URL_DYNAMODB` and each
+//! table's name in the variable named for it.
 //!
 //! After each event it prints every response, and the traces of all the invocations the
 //! event set off with [`render_connected`]: a consumer's trace nested under the PRODUCER span
@@ -54,6 +55,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::collector::{Collector, ReceivedSpan};
+use crate::dynamodb::DynamoDbTables;
 use crate::emulator::{FunctionConfig, Invocation, RuntimeApi};
 use crate::process::{FunctionProcess, Output};
 use crate::runner::print_outcome;
@@ -88,6 +90,8 @@ pub struct LocalPipeline {
     functions: Vec<Function>,
     /// Queue names, each with the variable that carries its URL.
     queues: Vec<(String, String)>,
+    /// DynamoDB tables: name, partition key, the variable that carries the name.
+    tables: Vec<(String, String, String)>,
     /// Event source mappings: queue → function.
     mappings: Vec<(String, String)>,
     /// Events: function, label, invocation.
@@ -129,6 +133,7 @@ impl LocalPipeline {
             account_id: defaults.account_id,
             functions: Vec::new(),
             queues: Vec::new(),
+            tables: Vec::new(),
             mappings: Vec::new(),
             events: Vec::new(),
             env: Vec::new(),
@@ -174,6 +179,17 @@ impl LocalPipeline {
     /// variable `url_variable`, as a deployment would pass it.
     pub fn queue(mut self, name: &str, url_variable: &str) -> Self {
         self.queues.push((name.to_owned(), url_variable.to_owned()));
+        self
+    }
+
+    /// Adds the DynamoDB table `name`, keyed by the attribute `partition_key`; every function
+    /// gets its name in the environment variable `name_variable`.
+    pub fn table(mut self, name: &str, partition_key: &str, name_variable: &str) -> Self {
+        self.tables.push((
+            name.to_owned(),
+            partition_key.to_owned(),
+            name_variable.to_owned(),
+        ));
         self
     }
 
@@ -257,6 +273,18 @@ impl LocalPipeline {
         for (queue, variable) in &self.queues {
             env.push((variable.clone(), sqs.create_queue(queue)));
         }
+        let dynamodb = if self.tables.is_empty() {
+            None
+        } else {
+            Some(DynamoDbTables::start().await?)
+        };
+        if let Some(dynamodb) = &dynamodb {
+            env.push(("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb.endpoint()));
+            for (table, key, variable) in &self.tables {
+                dynamodb.create_table(table, key);
+                env.push((variable.clone(), table.clone()));
+            }
+        }
         env.extend(self.env.iter().cloned());
 
         println!("otel-faas local pipeline");
@@ -282,6 +310,11 @@ impl LocalPipeline {
         }
         for (queue, _) in &self.queues {
             println!("  queue    {queue:<20} {}", sqs.queue_url(queue));
+        }
+        if let Some(dynamodb) = &dynamodb {
+            for (table, _, _) in &self.tables {
+                println!("  table    {table:<20} {} (DynamoDB)", dynamodb.endpoint());
+            }
         }
         match &collector {
             Some(collector) => println!(

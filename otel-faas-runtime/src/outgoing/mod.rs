@@ -3,8 +3,10 @@
 //! EventBridge `detail`, a Lambda client context — and PRODUCER or CLIENT spans for the
 //! sends and calls themselves.
 //!
-//! With the official AWS SDK, one interceptor on the client does it all (feature `aws-sdk-sqs`,
-//! `aws-sdk-sns`, `aws-sdk-eventbridge` or `aws-sdk-lambda`; see [`aws_sdk`]):
+//! With the official AWS SDK, one interceptor on the client does it all (feature `aws-sdk`
+//! for a CLIENT span of every operation of any service; `aws-sdk-sqs`, `aws-sdk-sns`,
+//! `aws-sdk-eventbridge` or `aws-sdk-lambda` to pass the trace on in sends and invokes; see
+//! [`aws_sdk`]):
 //!
 //! ```ignore
 //! let config = aws_sdk_sqs::config::Builder::from(&sdk_config)
@@ -34,21 +36,8 @@
 
 mod span;
 
-#[cfg(any(
-    feature = "aws-sdk-sqs",
-    feature = "aws-sdk-sns",
-    feature = "aws-sdk-eventbridge",
-    feature = "aws-sdk-lambda"
-))]
-#[cfg_attr(
-    docsrs,
-    doc(cfg(any(
-        feature = "aws-sdk-sqs",
-        feature = "aws-sdk-sns",
-        feature = "aws-sdk-eventbridge",
-        feature = "aws-sdk-lambda"
-    )))
-)]
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
 pub mod aws_sdk;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

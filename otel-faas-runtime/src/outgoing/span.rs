@@ -52,12 +52,170 @@ pub struct OutgoingSpan {
     telemetry: Option<Telemetry>,
 }
 
+/// What a span is to be before it starts: its name, kind and first attributes (those a
+/// sampler may read).
+#[derive(Debug)]
+pub(crate) struct SpanShape {
+    pub(crate) name: String,
+    pub(crate) kind: SpanKind,
+    pub(crate) attributes: Vec<KeyValue>,
+}
+
 /// What a messaging span is about.
 struct Messaging<'a> {
     system: &'static str,
+    /// `messaging.operation.name`, also the first word of the span name.
     operation: &'static str,
+    /// `messaging.operation.type`.
+    operation_type: &'static str,
+    kind: SpanKind,
     destination: Option<&'a str>,
-    count: usize,
+    /// How many messages, when known before the call; recorded when not 1.
+    count: Option<usize>,
+}
+
+impl SpanShape {
+    /// A CLIENT span named `name`, attributes to come.
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn client(name: String) -> SpanShape {
+        SpanShape {
+            name,
+            kind: SpanKind::Client,
+            attributes: Vec::with_capacity(12),
+        }
+    }
+
+    /// SQS `SendMessage` (`count` 1) or `SendMessageBatch`: PRODUCER `send {queue}`.
+    pub(crate) fn sqs_send(queue_url: &str, count: usize, limit: usize) -> SpanShape {
+        SpanShape::sqs(
+            queue_url,
+            "send",
+            "send",
+            SpanKind::Producer,
+            Some(count),
+            limit,
+        )
+    }
+
+    /// An SQS operation on the queue at `queue_url`, with `aws.sqs.queue.url` and the
+    /// queue's host as `server.address`.
+    pub(crate) fn sqs(
+        queue_url: &str,
+        operation: &'static str,
+        operation_type: &'static str,
+        kind: SpanKind,
+        count: Option<usize>,
+        limit: usize,
+    ) -> SpanShape {
+        let queue = queue_url
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|q| !q.is_empty());
+        let mut extra = vec![KeyValue::new(AWS_SQS_QUEUE_URL, bounded(queue_url, limit))];
+        if let Some(host) = host_of(queue_url) {
+            extra.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
+        }
+        SpanShape::messaging(
+            Messaging {
+                system: "aws_sqs",
+                operation,
+                operation_type,
+                kind,
+                destination: queue,
+                count,
+            },
+            extra,
+            limit,
+        )
+    }
+
+    /// SNS `Publish` (`count` 1) or `PublishBatch` to `topic_arn`: PRODUCER `publish {topic}`.
+    pub(crate) fn sns_publish(topic_arn: &str, count: usize, limit: usize) -> SpanShape {
+        let topic = topic_arn.rsplit(':').next().filter(|t| !t.is_empty());
+        let extra = vec![KeyValue::new(AWS_SNS_TOPIC_ARN, bounded(topic_arn, limit))];
+        SpanShape::messaging(
+            Messaging {
+                system: "aws.sns",
+                operation: "publish",
+                operation_type: "send",
+                kind: SpanKind::Producer,
+                destination: topic,
+                count: Some(count),
+            },
+            extra,
+            limit,
+        )
+    }
+
+    /// EventBridge `PutEvents` of `count` events to `bus`: PRODUCER `publish {bus}`.
+    pub(crate) fn eventbridge_put_events(
+        bus: Option<&str>,
+        count: usize,
+        limit: usize,
+    ) -> SpanShape {
+        let bus = bus
+            .map(|bus| bus.rsplit('/').next().unwrap_or(bus))
+            .filter(|bus| !bus.is_empty())
+            .unwrap_or("default");
+        SpanShape::messaging(
+            Messaging {
+                system: "aws.eventbridge",
+                operation: "publish",
+                operation_type: "send",
+                kind: SpanKind::Producer,
+                destination: Some(bus),
+                count: Some(count),
+            },
+            vec![],
+            limit,
+        )
+    }
+
+    /// Lambda `Invoke` of `function`: CLIENT `invoke {name}` with `faas.invoked_*`.
+    pub(crate) fn lambda_invoke(function: &str, region: Option<&str>, limit: usize) -> SpanShape {
+        let (name, arn_region) = lambda_function(function);
+        let mut attributes = vec![
+            KeyValue::new(FAAS_INVOKED_NAME, bounded(name, limit)),
+            KeyValue::new(FAAS_INVOKED_PROVIDER, "aws"),
+        ];
+        if let Some(region) = arn_region.or(region) {
+            attributes.push(KeyValue::new(FAAS_INVOKED_REGION, bounded(region, limit)));
+        }
+        SpanShape {
+            name: format!("invoke {}", truncate(name, limit)),
+            kind: SpanKind::Client,
+            attributes,
+        }
+    }
+
+    /// A messaging span: `{operation} {destination}` with the messaging attributes.
+    fn messaging(what: Messaging<'_>, extra: Vec<KeyValue>, limit: usize) -> SpanShape {
+        let mut attributes = Vec::with_capacity(12 + extra.len());
+        attributes.push(KeyValue::new(MESSAGING_SYSTEM, what.system));
+        attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, what.operation_type));
+        attributes.push(KeyValue::new(MESSAGING_OPERATION_NAME, what.operation));
+        if let Some(destination) = what.destination {
+            attributes.push(KeyValue::new(
+                MESSAGING_DESTINATION_NAME,
+                bounded(destination, limit),
+            ));
+        }
+        if let Some(count) = what.count.filter(|count| *count != 1) {
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            attributes.push(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count));
+        }
+        attributes.extend(extra);
+        let name = match what.destination {
+            Some(destination) => format!("{} {}", what.operation, truncate(destination, limit)),
+            None => what.operation.to_owned(),
+        };
+        SpanShape {
+            name,
+            kind: what.kind,
+            attributes,
+        }
+    }
 }
 
 impl OutgoingSpan {
@@ -68,25 +226,7 @@ impl OutgoingSpan {
 
     /// SQS `SendMessageBatch` of `count` messages.
     pub fn sqs_send_batch(queue_url: &str, count: usize) -> OutgoingSpan {
-        let Some(telemetry) = super::pipeline() else {
-            return OutgoingSpan::none();
-        };
-        let limit = telemetry.value_limit();
-        let queue = queue_url.trim_end_matches('/').rsplit('/').next();
-        let mut extra = vec![KeyValue::new(AWS_SQS_QUEUE_URL, bounded(queue_url, limit))];
-        if let Some(host) = host_of(queue_url) {
-            extra.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
-        }
-        OutgoingSpan::messaging(
-            &telemetry,
-            Messaging {
-                system: "aws_sqs",
-                operation: "send",
-                destination: queue.filter(|q| !q.is_empty()),
-                count,
-            },
-            extra,
-        )
+        OutgoingSpan::shaped(|limit| SpanShape::sqs_send(queue_url, count, limit))
     }
 
     /// SNS `Publish` to the topic `topic_arn`: PRODUCER `publish {topic}`.
@@ -96,66 +236,20 @@ impl OutgoingSpan {
 
     /// SNS `PublishBatch` of `count` messages.
     pub fn sns_publish_batch(topic_arn: &str, count: usize) -> OutgoingSpan {
-        let Some(telemetry) = super::pipeline() else {
-            return OutgoingSpan::none();
-        };
-        let topic = topic_arn.rsplit(':').next().filter(|t| !t.is_empty());
-        let extra = vec![KeyValue::new(
-            AWS_SNS_TOPIC_ARN,
-            bounded(topic_arn, telemetry.value_limit()),
-        )];
-        OutgoingSpan::messaging(
-            &telemetry,
-            Messaging {
-                system: "aws.sns",
-                operation: "publish",
-                destination: topic,
-                count,
-            },
-            extra,
-        )
+        OutgoingSpan::shaped(|limit| SpanShape::sns_publish(topic_arn, count, limit))
     }
 
     /// EventBridge `PutEvents` of `count` events to `bus` (a name or an ARN; `None` is the
     /// `default` bus): PRODUCER `publish {bus}`.
     pub fn eventbridge_put_events(bus: Option<&str>, count: usize) -> OutgoingSpan {
-        let Some(telemetry) = super::pipeline() else {
-            return OutgoingSpan::none();
-        };
-        let bus = bus
-            .map(|bus| bus.rsplit('/').next().unwrap_or(bus))
-            .filter(|bus| !bus.is_empty())
-            .unwrap_or("default");
-        OutgoingSpan::messaging(
-            &telemetry,
-            Messaging {
-                system: "aws.eventbridge",
-                operation: "publish",
-                destination: Some(bus),
-                count,
-            },
-            vec![],
-        )
+        OutgoingSpan::shaped(|limit| SpanShape::eventbridge_put_events(bus, count, limit))
     }
 
     /// Lambda `Invoke` of `function` (a name, `name:qualifier`, or a full or partial ARN):
     /// CLIENT `invoke {name}` with `faas.invoked_*`. `region` is the client's, used when
     /// `function` is not a full ARN.
     pub fn lambda_invoke(function: &str, region: Option<&str>) -> OutgoingSpan {
-        let Some(telemetry) = super::pipeline() else {
-            return OutgoingSpan::none();
-        };
-        let limit = telemetry.value_limit();
-        let (name, arn_region) = lambda_function(function);
-        let mut attributes = vec![
-            KeyValue::new(FAAS_INVOKED_NAME, bounded(name, limit)),
-            KeyValue::new(FAAS_INVOKED_PROVIDER, "aws"),
-        ];
-        if let Some(region) = arn_region.or(region) {
-            attributes.push(KeyValue::new(FAAS_INVOKED_REGION, bounded(region, limit)));
-        }
-        let name = format!("invoke {}", truncate(name, limit));
-        OutgoingSpan::start(&telemetry, name, SpanKind::Client, attributes)
+        OutgoingSpan::shaped(|limit| SpanShape::lambda_invoke(function, region, limit))
     }
 
     /// An HTTP request: CLIENT `{method}` with `http.request.method`, `server.address`,
@@ -181,59 +275,37 @@ impl OutgoingSpan {
             }
         };
         if let Ok(uri) = url.parse::<http::Uri>() {
-            if let Some(host) = uri.host() {
-                attributes.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
-            }
-            let port = uri.port_u16().or(match uri.scheme_str() {
-                Some("https") => Some(443),
-                Some("http") => Some(80),
-                _ => None,
-            });
-            if let Some(port) = port {
-                attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
-            }
+            attributes.extend(server_of(&uri, limit));
         }
         let url = redact_url(url, telemetry.redact_keys());
         attributes.push(KeyValue::new(URL_FULL, bounded(&url, limit)));
-        OutgoingSpan::start(&telemetry, name.to_owned(), SpanKind::Client, attributes)
+        OutgoingSpan::start(
+            &telemetry,
+            SpanShape {
+                name: name.to_owned(),
+                kind: SpanKind::Client,
+                attributes,
+            },
+        )
     }
 
-    fn messaging(telemetry: &Telemetry, what: Messaging<'_>, extra: Vec<KeyValue>) -> OutgoingSpan {
-        let limit = telemetry.value_limit();
-        let mut attributes = Vec::with_capacity(6 + extra.len());
-        attributes.push(KeyValue::new(MESSAGING_SYSTEM, what.system));
-        attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, "send"));
-        attributes.push(KeyValue::new(MESSAGING_OPERATION_NAME, what.operation));
-        if let Some(destination) = what.destination {
-            attributes.push(KeyValue::new(
-                MESSAGING_DESTINATION_NAME,
-                bounded(destination, limit),
-            ));
+    /// A span of the shape `shape` makes with the pipeline's value limit; none outside a
+    /// pipeline.
+    fn shaped(shape: impl FnOnce(usize) -> SpanShape) -> OutgoingSpan {
+        match super::pipeline() {
+            Some(telemetry) => OutgoingSpan::start(&telemetry, shape(telemetry.value_limit())),
+            None => OutgoingSpan::none(),
         }
-        if what.count != 1 {
-            let count = i64::try_from(what.count).unwrap_or(i64::MAX);
-            attributes.push(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count));
-        }
-        attributes.extend(extra);
-        let name = match what.destination {
-            Some(destination) => format!("{} {}", what.operation, truncate(destination, limit)),
-            None => what.operation.to_owned(),
-        };
-        OutgoingSpan::start(telemetry, name, SpanKind::Producer, attributes)
     }
 
-    fn start(
-        telemetry: &Telemetry,
-        name: String,
-        kind: SpanKind,
-        attributes: Vec<KeyValue>,
-    ) -> OutgoingSpan {
+    /// Starts the span `shape` describes, a child of the current context.
+    pub(crate) fn start(telemetry: &Telemetry, shape: SpanShape) -> OutgoingSpan {
         let tracer = telemetry.tracer();
         let parent = Context::current();
         let span = tracer
-            .span_builder(name)
-            .with_kind(kind)
-            .with_attributes(attributes)
+            .span_builder(shape.name)
+            .with_kind(shape.kind)
+            .with_attributes(shape.attributes)
             .start_with_context(tracer, &parent);
         OutgoingSpan {
             cx: parent.with_span(span),
@@ -320,12 +392,61 @@ impl OutgoingSpan {
     /// Ends the span now.
     pub fn end(self) {}
 
-    fn set(&self, key: &'static str, value: &str) {
+    /// The value length limit of the pipeline, when there is a span.
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn value_limit(&self) -> Option<usize> {
+        self.telemetry.as_ref().map(Telemetry::value_limit)
+    }
+
+    /// Sets an attribute whose value is already bounded.
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) fn set_attribute(&self, attribute: KeyValue) {
+        if self.telemetry.is_some() {
+            self.cx.span().set_attribute(attribute);
+        }
+    }
+
+    /// Sets a string attribute from untrusted input, cut to the value limit.
+    pub(crate) fn set(&self, key: &'static str, value: &str) {
         if let Some(telemetry) = &self.telemetry {
             let value = bounded(value, telemetry.value_limit());
             self.cx.span().set_attribute(KeyValue::new(key, value));
         }
     }
+
+    /// Links the span to `context`, with `attributes` on the link.
+    #[cfg(feature = "aws-sdk-sqs")]
+    pub(crate) fn add_link(
+        &self,
+        context: opentelemetry::trace::SpanContext,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.telemetry.is_some() && context.is_valid() {
+            self.cx.span().add_link(context, attributes);
+        }
+    }
+}
+
+/// `server.address` and `server.port` of a request's URI (the port the scheme's default
+/// when the URI names none).
+pub(crate) fn server_of(uri: &http::Uri, limit: usize) -> Vec<KeyValue> {
+    let mut attributes = Vec::with_capacity(2);
+    if let Some(host) = uri.host() {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        attributes.push(KeyValue::new(SERVER_ADDRESS, bounded(host, limit)));
+    }
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    if let Some(port) = port {
+        attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
+    }
+    attributes
 }
 
 impl Drop for OutgoingSpan {
