@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+pub use crate::otlp::settings::{
+    Compression, DEFAULT_OTLP_TIMEOUT, OtlpSettings, Protocol, Signal,
+};
 use crate::sampling::KeepRules;
 
 /// Which head sampler decides whether a new trace is recorded (`OTEL_TRACES_SAMPLER`).
@@ -88,15 +91,16 @@ pub struct Config {
     pub propagators: Vec<PropagatorKind>,
     /// `OTEL_TRACES_EXPORTER`; default `otlp`.
     pub exporter: ExporterKind,
-    /// Where OTLP spans are sent: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; default `http://localhost:4318/v1/traces`.
-    pub otlp_endpoint: String,
+    /// How spans are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
+    /// `OTEL_EXPORTER_OTLP_TRACES_*` variables (see [`OtlpSettings`]), or why this build
+    /// cannot honour them — then spans are not exported, and the error is logged at start.
+    pub otlp_traces: Result<OtlpSettings, String>,
+    /// How FaaS metrics are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
+    /// `OTEL_EXPORTER_OTLP_METRICS_*` variables, or why this build cannot honour them.
+    pub otlp_metrics: Result<OtlpSettings, String>,
     /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; when unset, `otlp` if spans go over OTLP,
     /// else `none` (a function printing its spans has no collector for its metrics).
     pub metrics_exporter: ExporterKind,
-    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`; only
-    /// `http/protobuf` is supported.
-    pub otlp_protocol: Option<String>,
     /// `OTEL_FAAS_FLUSH`: `sync` (the default) or `after_response`; see [`FlushMode`].
     pub flush_mode: FlushMode,
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
@@ -216,16 +220,16 @@ impl Config {
                 ExporterKind::Otlp
             }
         };
-        let otlp_endpoint = match (
-            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-            var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ) {
-            (Some(traces), _) => traces,
-            (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
-            (None, None) => "http://localhost:4318/v1/traces".to_owned(),
+        // Read only for a signal that goes over OTLP: the others' values are not ours to judge.
+        let otlp = |signal: Signal, kind: ExporterKind, warnings: &mut Vec<String>| match kind {
+            ExporterKind::Otlp => OtlpSettings::read(signal, &var, warnings),
+            _ => Err(format!(
+                "{} are not exported over OTLP",
+                signal.infix().to_ascii_lowercase()
+            )),
         };
-        let otlp_protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        let otlp_traces = otlp(Signal::Traces, exporter, &mut warnings);
+        let otlp_metrics = otlp(Signal::Metrics, metrics_exporter, &mut warnings);
         let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
             None => default,
             Some(v) => v
@@ -320,8 +324,8 @@ impl Config {
             propagators,
             exporter,
             metrics_exporter,
-            otlp_endpoint,
-            otlp_protocol,
+            otlp_traces,
+            otlp_metrics,
             flush_mode,
             flush_timeout,
             deadline_margin,
@@ -378,7 +382,7 @@ fn parse_resource_attributes(raw: &str, warnings: &mut Vec<String>) -> Vec<(Stri
 
 /// Decodes `%XX` escapes (the W3C Baggage octet encoding `OTEL_RESOURCE_ATTRIBUTES` uses);
 /// a malformed escape is kept as written.
-fn percent_decode(value: &str) -> String {
+pub(crate) fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -494,7 +498,11 @@ mod tests {
             vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]
         );
         assert_eq!(c.exporter, ExporterKind::Otlp);
-        assert_eq!(c.otlp_endpoint, "http://localhost:4318/v1/traces");
+        let traces = c.otlp_traces.as_ref().expect("OTLP traces");
+        assert_eq!(traces.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(traces.compression, Compression::None);
+        assert_eq!(traces.timeout, DEFAULT_OTLP_TIMEOUT);
         assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert_eq!(c.initialization_type, InitializationType::OnDemand);
         assert!(c.warnings.is_empty());
@@ -583,8 +591,9 @@ mod tests {
 
     #[test]
     fn otlp_endpoint_follows_the_signal_specific_variable_first() {
+        let endpoint = |c: &Config| c.otlp_traces.as_ref().expect("traces").endpoint.clone();
         let c = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
-        assert_eq!(c.otlp_endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(endpoint(&c), "http://collector:4318/v1/traces");
         let c = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             (
@@ -592,7 +601,7 @@ mod tests {
                 "http://traces:4318/custom",
             ),
         ]);
-        assert_eq!(c.otlp_endpoint, "http://traces:4318/custom");
+        assert_eq!(endpoint(&c), "http://traces:4318/custom");
     }
 
     #[test]

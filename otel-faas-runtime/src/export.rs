@@ -1,66 +1,38 @@
 //! Where spans go: the exporter `OTEL_TRACES_EXPORTER` names, built once at start-up.
 //!
-//! `otlp` is the OpenTelemetry OTLP/HTTP exporter with protobuf bodies over Hyper (the HTTP
-//! stack the Lambda runtime already links), configured by the standard
-//! `OTEL_EXPORTER_OTLP_*` variables. It makes one attempt per flush, without retries: the
-//! flush runs before the invocation's response, so a retry's backoff would be paid by every
-//! request while the collector is down (about a second with the exporter's default policy);
-//! a failed batch is dropped and counted instead, and the next invocation exports again.
-//! `console` prints each flushed batch as a trace tree.
+//! `otlp` is this crate's OTLP pipeline ([`crate::otlp`]): `http/protobuf` or `http/json`,
+//! gzip, TLS and retries inside the flush budget, configured by the standard
+//! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
 
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::Resource;
+use std::sync::Arc;
+
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::config::{Config, ExporterKind};
+use crate::otlp::Rejections;
+use crate::otlp::encode::Encoder;
 use crate::processor::DynExporter;
 use crate::render::{SpanView, render_trees};
 
-/// Builds the configured exporter; problems are returned as warnings and leave spans unexported.
+/// Builds the configured exporter, or says why spans cannot be exported as configured
+/// (then none is built, and the caller logs the error at start-up).
 pub(crate) fn from_config(
     config: &Config,
-    resource: &Resource,
-) -> (Option<Box<dyn DynExporter>>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let exporter: Option<Box<dyn DynExporter>> = match config.exporter {
+    encoder: &Arc<Encoder>,
+    rejections: &Arc<Rejections>,
+) -> Result<Option<Box<dyn DynExporter>>, String> {
+    Ok(match config.exporter {
         ExporterKind::None => None,
         ExporterKind::Console => Some(Box::new(ConsoleExporter)),
         ExporterKind::Otlp => {
-            if let Some(protocol) = &config.otlp_protocol
-                && protocol != "http/protobuf"
-            {
-                warnings.push(format!(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?} is not supported; exporting with http/protobuf"
-                ));
-            }
-            if config.otlp_endpoint.starts_with("https://") {
-                warnings.push(format!(
-                    "OTLP endpoint {} uses https, which this build cannot reach (no TLS); export to a collector \
-                     on http://localhost:4318 (the OpenTelemetry collector Lambda layer) instead",
-                    config.otlp_endpoint
-                ));
-            }
-            match opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary)
-                .with_retry_policy(RetryPolicy::disabled())
-                .build()
-            {
-                Ok(mut exporter) => {
-                    SpanExporter::set_resource(&mut exporter, resource);
-                    Some(Box::new(exporter))
-                }
-                Err(error) => {
-                    warnings.push(format!(
-                        "the OTLP exporter could not be built ({error}); spans will not be exported"
-                    ));
-                    None
-                }
-            }
+            let settings = config.otlp_traces.as_ref().map_err(Clone::clone)?;
+            let exporter =
+                crate::otlp::span_exporter(settings, encoder.clone(), rejections.clone())
+                    .map_err(|error| format!("spans cannot be exported over OTLP: {error}"))?;
+            Some(Box::new(exporter))
         }
-    };
-    (exporter, warnings)
+    })
 }
 
 /// Prints every exported batch to standard output as a trace tree.
