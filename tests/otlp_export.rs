@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use http::StatusCode;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use otel_faas_local::collector::{Collector, CollectorOptions, Refusal, TlsIdentity};
+use otel_faas_local::collector::{Collector, CollectorOptions, Refusal, SigV4Check, TlsIdentity};
 use otel_faas_local::emulator::FunctionConfig;
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::telemetry::{FlushOutcome, Telemetry};
@@ -413,6 +413,107 @@ async fn a_connection_the_collector_drops_unanswered_is_replaced() {
     }
     assert_eq!(span_names(&collector), ["round0-0", "round1-0", "round2-0"]);
     assert_eq!(collector.connections(), 3, "one new connection per export");
+}
+
+// ------------------------------------------------------------------------------------------
+// SigV4
+// ------------------------------------------------------------------------------------------
+
+/// Test credentials (the AWS documentation's examples), known to the checking collector.
+const ACCESS_KEY: &str = "AKIDEXAMPLE";
+const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLETOKEN";
+
+async fn sigv4_collector() -> Collector {
+    Collector::start_with_options(CollectorOptions {
+        sigv4: Some(SigV4Check {
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+            session_token: Some(SESSION_TOKEN.into()),
+            service: "xray".into(),
+            region: "us-west-2".into(),
+        }),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The variables of a function signing for X-Ray in us-west-2, with `changes` applied
+/// (`None` removes a variable).
+fn signing(collector: &Collector, changes: &[(&'static str, Option<&str>)]) -> Telemetry {
+    let mut vars: Vec<(&str, String)> = vec![
+        endpoint(collector),
+        ("OTEL_FAAS_SIGV4", "on".into()),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".into()),
+        ("AWS_REGION", "us-west-2".into()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN.into()),
+    ];
+    for (key, value) in changes {
+        vars.retain(|(k, _)| k != key);
+        if let Some(value) = value {
+            vars.push((key, value.to_string()));
+        }
+    }
+    telemetry(&vars)
+}
+
+#[tokio::test]
+async fn a_sigv4_checking_collector_accepts_the_functions_signed_exports() {
+    let collector = sigv4_collector().await;
+    let telemetry = signing(&collector, &[]);
+    assert!(telemetry.errors().is_empty(), "{:?}", telemetry.errors());
+    assert_eq!(
+        export_spans(&telemetry, "signed", 2).await,
+        FlushOutcome::Exported(2)
+    );
+    let headers = collector.last_export_headers();
+    assert!(
+        headers["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    );
+    assert_eq!(headers["x-amz-security-token"], SESSION_TOKEN);
+}
+
+#[tokio::test]
+async fn a_sigv4_checking_collector_refuses_a_wrong_region_service_or_a_missing_token() {
+    let collector = sigv4_collector().await;
+    for (what, changes) in [
+        ("region", vec![("AWS_REGION", Some("eu-west-1"))]),
+        ("service", vec![("OTEL_FAAS_SIGV4_SERVICE", Some("logs"))]),
+        ("session token", vec![("AWS_SESSION_TOKEN", None)]),
+        (
+            "secret",
+            vec![("AWS_SECRET_ACCESS_KEY", Some("not-the-secret"))],
+        ),
+    ] {
+        let telemetry = signing(&collector, &changes);
+        match export_spans(&telemetry, what, 1).await {
+            FlushOutcome::Failed { error, .. } => {
+                assert!(error.contains("403"), "{what}: {error}");
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(collector.requests(), 0);
+}
+
+#[tokio::test]
+async fn an_amazonaws_endpoint_without_credentials_is_a_startup_error() {
+    let telemetry = telemetry(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "https://xray.us-west-2.amazonaws.com/v1/traces".into(),
+    )]);
+    assert_eq!(telemetry.errors().len(), 1, "{:?}", telemetry.errors());
+    assert!(
+        telemetry.errors()[0].contains("AWS_ACCESS_KEY_ID"),
+        "{:?}",
+        telemetry.errors()
+    );
 }
 
 // ------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 pub use crate::otlp::settings::{
-    Compression, DEFAULT_OTLP_TIMEOUT, OtlpSettings, Protocol, Signal,
+    Compression, DEFAULT_OTLP_TIMEOUT, OtlpSettings, Protocol, SigV4, Signal,
 };
 use crate::sampling::KeepRules;
 

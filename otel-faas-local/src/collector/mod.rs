@@ -35,6 +35,12 @@
 //! - TLS ([`CollectorOptions::tls`]): a certificate and key the caller gives (tests make
 //!   them with `rcgen`), and optionally client certificates required and checked against a
 //!   CA (mTLS); [`Collector::endpoint`] is then `https://127.0.0.1:PORT`.
+//! - SigV4 ([`CollectorOptions::sigv4`]): as CloudWatch's OTLP endpoints do, every export
+//!   must carry a Signature Version 4 `Authorization` for the collector's known
+//!   credentials, service and region, over the body as received; the collector recomputes
+//!   it with `aws-sigv4` from the request's `x-amz-date` and signed headers, and answers
+//!   `403` when it differs (a tampered body, another service or region, a missing or
+//!   wrong session token).
 //! - A connection closed under the client ([`CollectorOptions::drop_reused_connections`]):
 //!   one export is answered per connection, and a second one sent on the same connection
 //!   gets no answer — the connection is closed — as a client sees a keep-alive connection
@@ -129,6 +135,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 mod decode;
 mod received;
 mod requests;
+mod sigv4;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -154,6 +161,24 @@ pub struct CollectorOptions {
     pub tls: Option<TlsIdentity>,
     /// Close a connection, unanswered, when a second export arrives on it.
     pub drop_reused_connections: bool,
+    /// Accept only exports SigV4-signed with these credentials, service and region.
+    pub sigv4: Option<SigV4Check>,
+}
+
+/// What a SigV4-checking collector expects: the credentials it knows, and the service and
+/// region an AWS endpoint signs for.
+#[derive(Clone, Debug)]
+pub struct SigV4Check {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token the request must carry (`x-amz-security-token`), if any.
+    pub session_token: Option<String>,
+    /// The signing name, such as `xray`.
+    pub service: String,
+    /// The region, such as `us-west-2`.
+    pub region: String,
 }
 
 impl Default for CollectorOptions {
@@ -165,6 +190,7 @@ impl Default for CollectorOptions {
             partial_success: None,
             tls: None,
             drop_reused_connections: false,
+            sigv4: None,
         }
     }
 }
@@ -468,6 +494,8 @@ struct Shared {
     tls: bool,
     /// Connections accepted.
     connections: Arc<AtomicU64>,
+    /// The signature every export must carry, if any.
+    sigv4: Option<SigV4Check>,
     spans: Mutex<Vec<ReceivedSpan>>,
     metrics: Mutex<Vec<ReceivedMetric>>,
     /// Decoded span exports.
@@ -491,6 +519,7 @@ impl Shared {
             refused: AtomicU64::new(0),
             partial_success: options.partial_success,
             tls: options.tls.is_some(),
+            sigv4: options.sigv4,
             connections,
             spans: Mutex::new(Vec::new()),
             metrics: Mutex::new(Vec::new()),

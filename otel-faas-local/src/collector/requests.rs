@@ -159,6 +159,10 @@ pub(super) async fn accept_export(
     let (encoding, gzip) = check_headers(request.headers())?;
     let (parts, body) = request.into_parts();
     let mut body = read_body(body).await?;
+    if let Some(check) = &shared.sigv4 {
+        super::sigv4::verify(check, &parts, &body)
+            .map_err(|why| Rejection::new(StatusCode::FORBIDDEN, format!("SigV4: {why}")))?;
+    }
     if gzip {
         body = gunzip(&body)?;
     }

@@ -8,6 +8,7 @@
 //! | [`encode`] | `http/protobuf` and `http/json` bodies; the resource encoded once per process |
 //! | `transport` | a pooled Hyper client, TLS on rustls for `https`, gzip bodies, the answer read within bounds |
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
+//! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
 //!
 //! Why our own and not `opentelemetry-otlp`'s exporters: they retry outside the flush budget
 //! (or not at all), ignore `OTEL_EXPORTER_OTLP_COMPRESSION` and `http/json` unless built
@@ -24,6 +25,8 @@
 pub(crate) mod encode;
 mod retry;
 pub(crate) mod settings;
+#[cfg(feature = "aws-sigv4")]
+mod sigv4;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
@@ -133,13 +136,13 @@ impl Sender {
 
     /// Sends `body` until it is answered, or no retry fits before `deadline`.
     async fn send(&self, body: Bytes, deadline: Instant) -> Result<(), String> {
-        let body = self.transport.prepare(body);
+        let prepared = self.transport.prepare(body)?;
         let mut backoff = Backoff::new();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
-            let (problem, retry_after) = match self.transport.post(body.clone(), left).await {
+            let (problem, retry_after) = match self.transport.post(&prepared, left).await {
                 Ok(answer) if answer.status.is_success() => {
                     self.read_partial_success(&answer.body, answer.json);
                     return Ok(());

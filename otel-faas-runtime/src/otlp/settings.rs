@@ -82,6 +82,35 @@ pub struct OtlpSettings {
     pub client_certificate: Option<PathBuf>,
     /// `…_CLIENT_KEY`: the PEM private key of the client certificate.
     pub client_key: Option<PathBuf>,
+    /// SigV4 signing of every export (the `aws-sigv4` feature), when `OTEL_FAAS_SIGV4` asks
+    /// for it or, by default, when the endpoint is an `*.amazonaws.com` host.
+    pub sigv4: Option<SigV4>,
+}
+
+/// How exports to an AWS OTLP endpoint are signed (Signature Version 4).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigV4 {
+    /// The signing name: `OTEL_FAAS_SIGV4_SERVICE`, else the first label of a
+    /// `<service>.<region>.amazonaws.com` host, else `xray`.
+    pub service: String,
+    /// The region: the second label of such a host, else `AWS_REGION`.
+    pub region: String,
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY` (never printed).
+    pub secret_access_key: String,
+    /// `AWS_SESSION_TOKEN`, which Lambda sets for the function's role (never printed).
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for SigV4 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigV4")
+            .field("service", &self.service)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OtlpSettings {
@@ -220,7 +249,10 @@ impl OtlpSettings {
             ));
         }
 
+        let sigv4 = read_sigv4(&endpoint, var)?;
+
         Ok(OtlpSettings {
+            sigv4,
             endpoint,
             protocol,
             headers,
@@ -231,6 +263,67 @@ impl OtlpSettings {
             client_key,
         })
     }
+}
+
+/// The signing `OTEL_FAAS_SIGV4` (`auto`, the default, `on` or `off`) asks for `endpoint`.
+fn read_sigv4(
+    endpoint: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<SigV4>, String> {
+    let host = endpoint
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    let aws_host = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+    let wanted = match var("OTEL_FAAS_SIGV4")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("auto") => aws_host,
+        Some("on" | "true") => true,
+        Some("off" | "false") => false,
+        Some(other) => {
+            return Err(format!("OTEL_FAAS_SIGV4={other:?} is not auto, on or off"));
+        }
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    if !cfg!(feature = "aws-sigv4") {
+        return Err(format!(
+            "exports to {endpoint} must be SigV4-signed (OTEL_FAAS_SIGV4, or an *.amazonaws.com \
+             endpoint): enable the `aws-sigv4` feature of otel-faas-runtime"
+        ));
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let (host_service, host_region) = match (aws_host, labels.as_slice()) {
+        (true, [service, region, ..]) if labels.len() >= 4 => (Some(*service), Some(*region)),
+        _ => (None, None),
+    };
+    let service = var("OTEL_FAAS_SIGV4_SERVICE")
+        .or(host_service.map(str::to_owned))
+        .unwrap_or_else(|| "xray".to_owned());
+    let region = host_region
+        .map(str::to_owned)
+        .or_else(|| var("AWS_REGION"))
+        .ok_or_else(|| "SigV4 signing needs a region: AWS_REGION is not set".to_owned())?;
+    let (Some(access_key_id), Some(secret_access_key)) =
+        (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+    else {
+        return Err(
+            "SigV4 signing needs the function's credentials: AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY are not set"
+                .to_owned(),
+        );
+    };
+    Ok(Some(SigV4 {
+        service,
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token: var("AWS_SESSION_TOKEN"),
+    }))
 }
 
 /// A signal's own endpoint is used as given, except that a URL with no path gets `/`.
@@ -445,6 +538,60 @@ mod tests {
             ],
         );
         assert!(settings.expect_err("half mTLS").contains("CLIENT_KEY"));
+    }
+
+    #[test]
+    fn an_amazonaws_endpoint_is_signed_for_its_service_and_region() {
+        let credentials = [
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            ),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_REGION", "eu-west-1"),
+        ];
+        let mut vars = credentials.to_vec();
+        vars.push((
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://xray.us-west-2.amazonaws.com/v1/traces",
+        ));
+        let (traces, _) = read(Signal::Traces, &vars);
+        match cfg!(feature = "aws-sigv4") {
+            true => {
+                let sigv4 = traces
+                    .expect("signed")
+                    .sigv4
+                    .expect("SigV4 implied by the host");
+                assert_eq!(
+                    (sigv4.service.as_str(), sigv4.region.as_str()),
+                    ("xray", "us-west-2")
+                );
+                assert_eq!(sigv4.session_token.as_deref(), Some("token"));
+                assert!(
+                    !format!("{sigv4:?}").contains("EXAMPLEKEY"),
+                    "the secret is never printed"
+                );
+            }
+            false => assert!(
+                traces
+                    .expect_err("no sigv4")
+                    .contains("`aws-sigv4` feature")
+            ),
+        }
+        // A collector elsewhere is not signed unless asked.
+        let (metrics, _) = read(Signal::Metrics, &vars);
+        assert_eq!(metrics.expect("metrics").sigv4, None);
+        let mut forced = credentials.to_vec();
+        forced.push(("OTEL_FAAS_SIGV4", "on"));
+        let (forced, _) = read(Signal::Metrics, &forced);
+        if cfg!(feature = "aws-sigv4") {
+            let sigv4 = forced.expect("forced").sigv4.expect("on");
+            assert_eq!(
+                (sigv4.service.as_str(), sigv4.region.as_str()),
+                ("xray", "eu-west-1")
+            );
+        }
     }
 
     #[test]

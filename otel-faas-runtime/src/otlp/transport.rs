@@ -36,6 +36,15 @@ pub(crate) struct Transport {
     headers: HeaderMap,
     compression: Compression,
     timeout: Duration,
+    #[cfg(feature = "aws-sigv4")]
+    sigv4: Option<super::settings::SigV4>,
+}
+
+/// An export body as sent: compressed, and the headers that sign it.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    body: Bytes,
+    signature: Vec<(HeaderName, HeaderValue)>,
 }
 
 #[derive(Debug)]
@@ -103,6 +112,13 @@ impl Transport {
         if settings.compression == Compression::Gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
+        // A signed request carries the Host it was signed for (else the client adds it).
+        if settings.sigv4.is_some()
+            && let Some(authority) = uri.authority()
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(http::header::HOST, host);
+        }
         for (key, value) in &settings.headers {
             // Checked when the settings were read.
             if let (Ok(key), Ok(value)) = (
@@ -118,31 +134,50 @@ impl Transport {
             headers,
             compression: settings.compression,
             timeout: settings.timeout,
+            #[cfg(feature = "aws-sigv4")]
+            sigv4: settings.sigv4.clone(),
         })
     }
 
-    /// The body as sent: compressed when the settings say so. Done once per export, not
-    /// once per attempt.
-    pub(crate) fn prepare(&self, body: Bytes) -> Bytes {
-        match self.compression {
+    /// The body as sent: compressed when the settings say so, and signed when they say so.
+    /// Done once per export, not once per attempt.
+    pub(crate) fn prepare(&self, body: Bytes) -> Result<Prepared, String> {
+        let body = match self.compression {
             Compression::None => body,
             #[cfg(feature = "gzip")]
             Compression::Gzip => gzip(&body),
             #[cfg(not(feature = "gzip"))]
             Compression::Gzip => unreachable!("gzip is refused at start-up without the feature"),
-        }
+        };
+        #[cfg(feature = "aws-sigv4")]
+        let signature = match &self.sigv4 {
+            Some(sigv4) => super::sigv4::signing_headers(sigv4, &self.uri, &self.headers, &body)?,
+            None => Vec::new(),
+        };
+        #[cfg(not(feature = "aws-sigv4"))]
+        let signature = Vec::new();
+        Ok(Prepared { body, signature })
     }
 
-    /// One POST of `body`, waiting at most the request timeout and `left`.
-    pub(crate) async fn post(&self, body: Bytes, left: Duration) -> Result<Answer, Failure> {
+    /// One POST of `prepared`, waiting at most the request timeout and `left`.
+    pub(crate) async fn post(
+        &self,
+        prepared: &Prepared,
+        left: Duration,
+    ) -> Result<Answer, Failure> {
         let mut request = Request::post(self.uri.clone());
         if let Some(headers) = request.headers_mut() {
             headers.clone_from(&self.headers);
+            for (name, value) in &prepared.signature {
+                headers.insert(name.clone(), value.clone());
+            }
         }
-        let request = request.body(Full::new(body)).map_err(|error| Failure {
-            message: format!("the request could not be made: {error}"),
-            retryable: false,
-        })?;
+        let request = request
+            .body(Full::new(prepared.body.clone()))
+            .map_err(|error| Failure {
+                message: format!("the request could not be made: {error}"),
+                retryable: false,
+            })?;
         let timeout = self.timeout.min(left);
         let exchange = async {
             let response = match &self.client {

@@ -518,3 +518,58 @@ async fn a_gzip_export_is_decompressed() {
     assert_eq!(spans[0].view.name, "I'm a server span");
     assert_eq!(spans[0].view.trace_id, "5b8efff798038103d269b633813fc60c");
 }
+
+#[tokio::test]
+async fn a_sigv4_collector_refuses_a_tampered_body() {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let check = SigV4Check {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        session_token: None,
+        service: "xray".into(),
+        region: "us-west-2".into(),
+    };
+    let collector = Collector::start_with_options(CollectorOptions {
+        sigv4: Some(check.clone()),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap();
+    let body = ExportTraceServiceRequest::default().encode_to_vec();
+    let host = collector.addr().to_string();
+    let identity = aws_credential_types::Credentials::new(
+        &check.access_key_id,
+        &check.secret_access_key,
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-west-2")
+        .name("xray")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        format!("http://{host}{TRACES_PATH}"),
+        [("host", host.as_str()), ("content-type", PROTOBUF)].into_iter(),
+        SignableBody::Bytes(&body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let (signature, _) = instructions.into_parts();
+    let mut headers: Vec<(&str, &str)> = signature.iter().map(|h| (h.name(), h.value())).collect();
+    headers.push(PROTOBUF_HEADER);
+    let (status, text) = raw_request(&collector, "POST", TRACES_PATH, &headers, &body).await;
+    assert_eq!(status, 200, "the signed body is accepted: {text}");
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(&[0x0a, 0x00]);
+    let (status, text) = raw_request(&collector, "POST", TRACES_PATH, &headers, &tampered).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("signature does not match"), "{text}");
+}
