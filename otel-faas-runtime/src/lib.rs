@@ -65,6 +65,8 @@
 //! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | | PEM file of CAs trusted beside the built-in roots (`https` only; the `tls` feature, on by default) |
 //! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `_CLIENT_KEY` | | PEM client certificate chain and key, for mTLS |
 //! | `OTEL_EXPORTER_OTLP_TRACES_*`, `OTEL_EXPORTER_OTLP_METRICS_*` | | each of the above for one signal; a signal's `_ENDPOINT` is the full URL |
+//! | `OTEL_FAAS_SIGV4` | `auto` | SigV4-sign exports with the function's credentials (the `aws-sigv4` feature): `auto` for `*.amazonaws.com` endpoints, `on`, `off` |
+//! | `OTEL_FAAS_SIGV4_SERVICE` | from the host, else `xray` | the signing name, when the endpoint's host does not say it |
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
 //! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
