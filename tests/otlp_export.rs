@@ -690,6 +690,58 @@ async fn through_the_loop_https_with_gzip_and_a_partial_success_warning() {
 }
 
 #[tokio::test]
+async fn through_the_loop_spans_and_metrics_go_as_otlp_json() {
+    let platform = Platform::start("other", &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).await;
+    let outcome = platform.invoke(json!({ "n": 1 })).await;
+    assert!(outcome.is_success());
+    assert!(
+        platform
+            .collector
+            .invocation_traces(&outcome.request_id, ARRIVAL)
+            .await
+            .is_some(),
+        "{:#?}",
+        platform.function.output()
+    );
+    assert!(
+        platform
+            .collector
+            .wait_for_metrics(ARRIVAL, |point| point.name == "faas.invocations")
+            .await,
+        "{:#?}",
+        platform.function.output()
+    );
+    assert_eq!(
+        platform.collector.last_export_headers()["content-type"],
+        "application/json"
+    );
+}
+
+#[tokio::test]
+async fn through_the_loop_an_untrusted_https_collector_fails_the_export_not_the_invocations() {
+    let ca = TestCa::new("loop-untrusted");
+    let collector = ca.collector(false).await;
+    let platform = Platform::start_with(
+        "other",
+        &[("OTEL_METRICS_EXPORTER", "none")],
+        FunctionConfig::new(FUNCTION),
+        Some(collector.endpoint()),
+    )
+    .await;
+    let first = platform.invoke(json!({ "n": 1 })).await;
+    assert_eq!(first.response_json(), Some(json!({ "echo": { "n": 1 } })));
+    platform.wait_until_logged("spans failed").await;
+    assert!(
+        logged(&platform, "certificate"),
+        "the reason is logged: {:#?}",
+        platform.function.output()
+    );
+    let second = platform.invoke(json!({ "n": 2 })).await;
+    assert_eq!(second.response_json(), Some(json!({ "echo": { "n": 2 } })));
+    assert_eq!(collector.requests(), 0);
+}
+
+#[tokio::test]
 async fn through_the_loop_a_setting_the_build_cannot_honour_is_logged_as_an_error() {
     let platform =
         Platform::start("other", &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]).await;

@@ -10,12 +10,14 @@
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
 //! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
 //!
-//! Why our own and not `opentelemetry-otlp`'s exporters: they retry outside the flush budget
-//! (or not at all), ignore `OTEL_EXPORTER_OTLP_COMPRESSION` and `http/json` unless built
-//! with features that bring `reqwest`, need a TLS stack of their choosing, read a partial
-//! success without telling anyone, and group spans through a hash map on every export
-//! (issue 17's largest single cost). What they share with ours is kept: the message types
-//! and conversions of `opentelemetry-proto`.
+//! Why our own and not `opentelemetry-otlp`'s exporters: over HTTP they get TLS only
+//! through `reqwest` (`reqwest-rustls`), a second HTTP stack beside the Hyper one the
+//! runtime links; their retry policy sleeps on its own schedule, blind to the flush budget
+//! and the invocation's deadline; a partial success is read and not reported to the
+//! caller; and spans are grouped by scope through a hash map on every export (issue 17's
+//! largest single cost). Compression and `http/json` exist there as features; here they
+//! come with the rest. What is kept from the field: `opentelemetry-proto`'s message types
+//! and conversions, and `aws-sigv4` for signing.
 //!
 //! An export gets a deadline: the invocation's flush budget. Retries stop there, and a
 //! `Retry-After` longer than what is left gives up at once. A collector's partial success
