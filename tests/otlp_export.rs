@@ -370,6 +370,47 @@ async fn a_retry_after_past_the_budget_gives_up_at_once() {
 }
 
 #[tokio::test]
+async fn a_retry_after_past_the_budget_holds_later_exports_back() {
+    let collector = Collector::start_with_options(refusals(&[(503, Some(30))]))
+        .await
+        .unwrap();
+    let telemetry = telemetry(&[
+        endpoint(&collector),
+        ("OTEL_FAAS_FLUSH_TIMEOUT", "2000".into()),
+    ]);
+    let first = export_spans(&telemetry, "throttled", 1).await;
+    assert!(matches!(first, FlushOutcome::Failed { .. }), "{first:?}");
+    // The collector would take this one, but asked for 30 s: it is not sent.
+    match export_spans(&telemetry, "held", 1).await {
+        FlushOutcome::Failed { error, .. } => {
+            assert!(error.contains("asked to wait (Retry-After)"), "{error}");
+        }
+        other => panic!("expected the export to be held back, got {other:?}"),
+    }
+    assert_eq!((collector.refused(), collector.requests()), (1, 0));
+}
+
+#[tokio::test]
+async fn after_an_export_gave_up_each_export_makes_one_attempt_until_one_gets_through() {
+    let overloaded = Collector::start_answering(StatusCode::SERVICE_UNAVAILABLE)
+        .await
+        .unwrap();
+    let telemetry = telemetry(&[
+        endpoint(&overloaded),
+        ("OTEL_FAAS_FLUSH_TIMEOUT", "400".into()),
+    ]);
+    let first = export_spans(&telemetry, "first", 1).await;
+    assert!(matches!(first, FlushOutcome::Failed { .. }), "{first:?}");
+    let retried = overloaded.requests();
+    assert!(retried >= 2, "the first export was retried: {retried}");
+    match export_spans(&telemetry, "second", 1).await {
+        FlushOutcome::Failed { error, .. } => assert!(error.contains("not retried"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(overloaded.requests(), retried + 1, "one attempt");
+}
+
+#[tokio::test]
 async fn a_partial_success_is_counted_and_not_retried() {
     let collector = Collector::start_with_options(CollectorOptions {
         partial_success: Some((2, "2 spans had no name".into())),

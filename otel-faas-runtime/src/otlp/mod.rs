@@ -20,7 +20,10 @@
 //! and conversions, and `aws-sigv4` for signing.
 //!
 //! An export gets a deadline: the invocation's flush budget. Retries stop there, and a
-//! `Retry-After` longer than what is left gives up at once. A collector's partial success
+//! `Retry-After` longer than what is left gives up at once — and later exports are dropped
+//! unsent until that time has passed, as the endpoint asked. After an export gave up on an
+//! endpoint that stays unavailable, each export makes one attempt until one gets through,
+//! so an outage costs each invocation one attempt, not its whole flush budget. A collector's partial success
 //! (`200` with `partial_success` set) is not retried, as the specification says; what it
 //! rejected is counted and logged, rate-limited, by [`crate::Telemetry`].
 
@@ -36,7 +39,7 @@ mod transport;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -120,6 +123,13 @@ struct Sender {
     protocol: Protocol,
     transport: Transport,
     rejections: Arc<Rejections>,
+    /// Set when an export gave up on a retryable failure, cleared by any answer that is not
+    /// one: while set, each export makes one attempt, so an endpoint that is down costs each
+    /// invocation one attempt rather than its whole flush budget.
+    unavailable: AtomicBool,
+    /// The `Retry-After` of the last throttling answer that could not be honoured within its
+    /// export's budget: exports before it are dropped unsent.
+    not_before: Mutex<Option<Instant>>,
 }
 
 impl Sender {
@@ -133,18 +143,39 @@ impl Sender {
             protocol: settings.protocol,
             transport: Transport::new(settings)?,
             rejections,
+            unavailable: AtomicBool::new(false),
+            not_before: Mutex::new(None),
         })
     }
 
     /// Sends `body` until it is answered, or no retry fits before `deadline`.
     async fn send(&self, body: Bytes, deadline: Instant) -> Result<(), String> {
+        let not_before = *self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = not_before.filter(|at| *at > Instant::now()) {
+            return Err(format!(
+                "not sent: the OTLP endpoint asked to wait (Retry-After) another {} ms",
+                at.saturating_duration_since(Instant::now()).as_millis()
+            ));
+        }
         let prepared = self.transport.prepare(body)?;
+        let single_attempt = self.unavailable.load(Ordering::Relaxed);
         let mut backoff = Backoff::new();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let left = deadline.saturating_duration_since(Instant::now());
-            let (problem, retry_after) = match self.transport.post(&prepared, left).await {
+            let outcome = self.transport.post(&prepared, left).await;
+            let answered = match &outcome {
+                Ok(answer) => !retryable(answer.status),
+                Err(failure) => !failure.retryable,
+            };
+            if answered {
+                self.unavailable.store(false, Ordering::Relaxed);
+            }
+            let (problem, retry_after) = match outcome {
                 Ok(answer) if answer.status.is_success() => {
                     self.read_partial_success(&answer.body, answer.json);
                     return Ok(());
@@ -163,6 +194,13 @@ impl Sender {
                 Err(failure) if failure.retryable => (failure.message, None),
                 Err(failure) => return Err(failure.message),
             };
+            self.unavailable.store(true, Ordering::Relaxed);
+            if single_attempt {
+                return Err(format!(
+                    "{problem}; not retried: the previous export could not get through either \
+                     (one attempt per export until one does)"
+                ));
+            }
             let wait = backoff.wait(retry_after);
             let left = deadline.saturating_duration_since(Instant::now());
             let plural = if attempts == 1 { "" } else { "s" };
@@ -172,6 +210,13 @@ impl Sender {
                 ));
             }
             if wait >= left {
+                if let Some(retry_after) = retry_after {
+                    *self
+                        .not_before
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) =
+                        Some(Instant::now() + retry_after);
+                }
                 let asked = match retry_after {
                     Some(_) => "Retry-After asked for",
                     None => "the next retry was due in",
