@@ -250,6 +250,19 @@ impl OtlpSettings {
         }
 
         let sigv4 = read_sigv4(&endpoint, var)?;
+        // AWS's OTLP endpoints take traces and logs, not metrics (CloudWatch documentation,
+        // "OTLP endpoints"): metrics sent there would be refused on every invocation.
+        if signal == Signal::Metrics
+            && sigv4.is_some()
+            && endpoint.contains(".amazonaws.com")
+            && endpoint_var != "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+        {
+            return Err(format!(
+                "{endpoint_var} points at AWS, which offers no OTLP metrics endpoint: set \
+                 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT for the spans, and OTEL_METRICS_EXPORTER=none \
+                 or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT for the FaaS metrics"
+            ));
+        }
 
         Ok(OtlpSettings {
             sigv4,
@@ -582,6 +595,25 @@ mod tests {
         // A collector elsewhere is not signed unless asked.
         let (metrics, _) = read(Signal::Metrics, &vars);
         assert_eq!(metrics.expect("metrics").sigv4, None);
+        // AWS has no OTLP metrics endpoint: metrics sent after the traces are refused.
+        let mut general = credentials.to_vec();
+        general.push((
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://xray.us-west-2.amazonaws.com",
+        ));
+        let (metrics, _) = read(Signal::Metrics, &general);
+        match cfg!(feature = "aws-sigv4") {
+            true => assert!(
+                metrics
+                    .expect_err("no metrics at AWS")
+                    .contains("OTEL_METRICS_EXPORTER=none")
+            ),
+            false => assert!(
+                metrics
+                    .expect_err("no sigv4")
+                    .contains("`aws-sigv4` feature")
+            ),
+        }
         let mut forced = credentials.to_vec();
         forced.push(("OTEL_FAAS_SIGV4", "on"));
         let (forced, _) = read(Signal::Metrics, &forced);
