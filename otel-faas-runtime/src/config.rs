@@ -3,6 +3,10 @@
 //! Every value is read once, when telemetry starts. A value that cannot be parsed never
 //! stops the function: it is reported in [`Config::warnings`] (and logged by
 //! [`crate::lambda::run`]) and its default is used, as the OpenTelemetry specification asks.
+//! An OTLP setting this build cannot honour (a protocol, compression, `https` or SigV4
+//! whose feature is off) is not replaced by a default: [`Config::otlp_traces`] or
+//! [`Config::otlp_metrics`] holds the error, which names the variable and the feature, and
+//! that signal is not exported.
 
 use std::time::Duration;
 
