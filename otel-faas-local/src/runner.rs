@@ -229,6 +229,15 @@ impl LocalRunner {
                 break;
             }
         }
+        // Lambda stops an environment only once it is idle: every invocation answered, and
+        // each worker back at `/next` (what a function does after its response, such as the
+        // export of an event it could not read, happens before that). Stopping at the last
+        // response instead would cut that work off.
+        let idle = total as u64 + u64::from(self.function.max_concurrency.max(1));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while api.next_calls() < idle && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let status = function.terminate(Duration::from_secs(2)).await?;
         println!("\nfunction process stopped ({status})");
         if let Some(error) = api.init_error() {

@@ -1,10 +1,15 @@
 //! The loopback HTTP/1.1 server the platform doubles (the Runtime API emulator and the OTLP
 //! collector) run on: 127.0.0.1 on an ephemeral port, one task per keep-alive connection,
-//! and one switch that closes the listener and every open connection at once.
+//! and one switch that closes the listener and every open connection at once. The collector
+//! may also serve TLS, and may close a reused connection without answering
+//! ([`Connections`]).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,8 +19,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 /// What a request handler answers.
 pub(crate) type HttpResponse = Response<Full<Bytes>>;
@@ -35,19 +41,53 @@ pub(crate) fn serve<H, Fut>(
     name: &'static str,
     handle: H,
 ) where
-    H: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
-    tokio::spawn(accept_connections(listener, shutdown, name, handle));
+    serve_with(listener, shutdown, name, Connections::default(), handle);
+}
+
+/// How the connections of a server are served beyond plain keep-alive HTTP/1.1.
+#[derive(Clone, Default)]
+pub(crate) struct Connections {
+    /// Serve TLS with this configuration.
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Answer one request per connection, and close the connection, without answering, when
+    /// the client sends a second one on it: what a client sees when a server dropped an idle
+    /// keep-alive connection it did not notice (a frozen environment's, say).
+    pub(crate) drop_reused: bool,
+    /// Connections accepted (and, with TLS, through their handshake).
+    pub(crate) accepted: Arc<AtomicU64>,
+}
+
+/// [`serve`], with [`Connections`] options.
+pub(crate) fn serve_with<H, Fut>(
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+    name: &'static str,
+    connections: Connections,
+    handle: H,
+) where
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+{
+    tokio::spawn(accept_connections(
+        listener,
+        shutdown,
+        name,
+        connections,
+        handle,
+    ));
 }
 
 async fn accept_connections<H, Fut>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     name: &'static str,
+    connections: Connections,
     handle: H,
 ) where
-    H: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
     loop {
@@ -55,7 +95,13 @@ async fn accept_connections<H, Fut>(
             () = wait_for_shutdown(&mut shutdown) => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    tokio::spawn(serve_connection(stream, shutdown.clone(), name, handle.clone()));
+                    tokio::spawn(accept_connection(
+                        stream,
+                        shutdown.clone(),
+                        name,
+                        connections.clone(),
+                        handle.clone(),
+                    ));
                 }
                 Err(error) => {
                     // E.g. out of file descriptors: back off instead of spinning.
@@ -67,27 +113,75 @@ async fn accept_connections<H, Fut>(
     }
 }
 
-/// Serves one keep-alive HTTP/1.1 connection until the client closes it or the server stops.
-async fn serve_connection<H, Fut>(
+/// Completes the TLS handshake, when there is one, then serves the connection.
+async fn accept_connection<H, Fut>(
     stream: TcpStream,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     name: &'static str,
+    connections: Connections,
     handle: H,
 ) where
-    H: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
 {
     // Small request/response exchanges: don't let Nagle delay them.
     let _ = stream.set_nodelay(true);
+    match &connections.tls {
+        None => {
+            connections.accepted.fetch_add(1, Ordering::SeqCst);
+            serve_connection(stream, shutdown, name, connections.drop_reused, handle).await;
+        }
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(stream) => {
+                connections.accepted.fetch_add(1, Ordering::SeqCst);
+                serve_connection(stream, shutdown, name, connections.drop_reused, handle).await;
+            }
+            Err(error) => tracing::debug!(%error, "{name}: TLS handshake failed"),
+        },
+    }
+}
+
+/// Serves one keep-alive HTTP/1.1 connection until the client closes it or the server stops
+/// (or, with `drop_reused`, until a second request arrives on it).
+async fn serve_connection<IO, H, Fut>(
+    stream: IO,
+    mut shutdown: watch::Receiver<bool>,
+    name: &'static str,
+    drop_reused: bool,
+    handle: H,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+{
+    let served = Arc::new(AtomicU64::new(0));
+    let vanish = Arc::new(Notify::new());
+    let handle = Arc::new(handle);
+    let service = {
+        let vanish = Arc::clone(&vanish);
+        service_fn(move |request| {
+            let reused = served.fetch_add(1, Ordering::SeqCst) > 0;
+            let answer: Pin<Box<dyn Future<Output = _> + Send>> = match drop_reused && reused {
+                true => {
+                    vanish.notify_one();
+                    Box::pin(std::future::pending())
+                }
+                false => Box::pin(handle(request)),
+            };
+            answer
+        })
+    };
     let connection = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service_fn(handle));
+        .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         served = connection => {
             if let Err(error) = served {
                 tracing::debug!(%error, "{name}: connection ended with an error");
             }
         }
+        // Dropping the connection closes the socket, the request unanswered.
+        () = vanish.notified() => {}
         () = wait_for_shutdown(&mut shutdown) => {}
     }
 }

@@ -3,9 +3,16 @@
 //! Every value is read once, when telemetry starts. A value that cannot be parsed never
 //! stops the function: it is reported in [`Config::warnings`] (and logged by
 //! [`crate::lambda::run`]) and its default is used, as the OpenTelemetry specification asks.
+//! An OTLP setting this build cannot honour (a protocol, compression, `https` or SigV4
+//! whose feature is off) is not replaced by a default: [`Config::otlp_traces`] or
+//! [`Config::otlp_metrics`] holds the error, which names the variable and the feature, and
+//! that signal is not exported.
 
 use std::time::Duration;
 
+pub use crate::otlp::settings::{
+    Compression, DEFAULT_OTLP_TIMEOUT, OtlpSettings, Protocol, SigV4, Signal,
+};
 use crate::sampling::KeepRules;
 
 /// Which head sampler decides whether a new trace is recorded (`OTEL_TRACES_SAMPLER`).
@@ -88,15 +95,16 @@ pub struct Config {
     pub propagators: Vec<PropagatorKind>,
     /// `OTEL_TRACES_EXPORTER`; default `otlp`.
     pub exporter: ExporterKind,
-    /// Where OTLP spans are sent: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; default `http://localhost:4318/v1/traces`.
-    pub otlp_endpoint: String,
+    /// How spans are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
+    /// `OTEL_EXPORTER_OTLP_TRACES_*` variables (see [`OtlpSettings`]), or why this build
+    /// cannot honour them — then spans are not exported, and the error is logged at start.
+    pub otlp_traces: Result<OtlpSettings, String>,
+    /// How FaaS metrics are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
+    /// `OTEL_EXPORTER_OTLP_METRICS_*` variables, or why this build cannot honour them.
+    pub otlp_metrics: Result<OtlpSettings, String>,
     /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; when unset, `otlp` if spans go over OTLP,
     /// else `none` (a function printing its spans has no collector for its metrics).
     pub metrics_exporter: ExporterKind,
-    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL`; only
-    /// `http/protobuf` is supported.
-    pub otlp_protocol: Option<String>,
     /// `OTEL_FAAS_FLUSH`: `sync` (the default) or `after_response`; see [`FlushMode`].
     pub flush_mode: FlushMode,
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
@@ -125,11 +133,6 @@ pub struct Config {
     /// What could not be parsed, and the default used instead.
     pub warnings: Vec<String>,
 }
-
-/// The signal-specific OTLP protocol variable, read before [`OTLP_PROTOCOL`].
-const OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-/// The OTLP protocol variable for every signal.
-const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 
 /// Default for [`Config::flush_timeout`].
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -221,27 +224,16 @@ impl Config {
                 ExporterKind::Otlp
             }
         };
-        let otlp_endpoint = match (
-            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-            var("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ) {
-            (Some(traces), _) => traces,
-            (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
-            (None, None) => "http://localhost:4318/v1/traces".to_owned(),
+        // Read only for a signal that goes over OTLP: the others' values are not ours to judge.
+        let otlp = |signal: Signal, kind: ExporterKind, warnings: &mut Vec<String>| match kind {
+            ExporterKind::Otlp => OtlpSettings::read(signal, &var, warnings),
+            _ => Err(format!(
+                "{} are not exported over OTLP",
+                signal.infix().to_ascii_lowercase()
+            )),
         };
-        // The warning names the variable the value came from: the signal-specific one wins.
-        let (protocol_var, otlp_protocol) = match var(OTLP_TRACES_PROTOCOL) {
-            Some(protocol) => (OTLP_TRACES_PROTOCOL, Some(protocol)),
-            None => (OTLP_PROTOCOL, var(OTLP_PROTOCOL)),
-        };
-        if let Some(protocol) = otlp_protocol
-            .as_deref()
-            .filter(|p| exporter == ExporterKind::Otlp && *p != "http/protobuf")
-        {
-            warnings.push(format!(
-                "{protocol_var}={protocol:?} is not supported; exporting with http/protobuf"
-            ));
-        }
+        let otlp_traces = otlp(Signal::Traces, exporter, &mut warnings);
+        let otlp_metrics = otlp(Signal::Metrics, metrics_exporter, &mut warnings);
         let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
             None => default,
             Some(v) => v
@@ -336,8 +328,8 @@ impl Config {
             propagators,
             exporter,
             metrics_exporter,
-            otlp_endpoint,
-            otlp_protocol,
+            otlp_traces,
+            otlp_metrics,
             flush_mode,
             flush_timeout,
             deadline_margin,
@@ -394,7 +386,7 @@ fn parse_resource_attributes(raw: &str, warnings: &mut Vec<String>) -> Vec<(Stri
 
 /// Decodes `%XX` escapes (the W3C Baggage octet encoding `OTEL_RESOURCE_ATTRIBUTES` uses);
 /// a malformed escape is kept as written.
-fn percent_decode(value: &str) -> String {
+pub(crate) fn percent_decode(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -510,7 +502,11 @@ mod tests {
             vec![PropagatorKind::TraceContext, PropagatorKind::Baggage]
         );
         assert_eq!(c.exporter, ExporterKind::Otlp);
-        assert_eq!(c.otlp_endpoint, "http://localhost:4318/v1/traces");
+        let traces = c.otlp_traces.as_ref().expect("OTLP traces");
+        assert_eq!(traces.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(traces.protocol, Protocol::HttpProtobuf);
+        assert_eq!(traces.compression, Compression::None);
+        assert_eq!(traces.timeout, DEFAULT_OTLP_TIMEOUT);
         assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert_eq!(c.initialization_type, InitializationType::OnDemand);
         assert!(c.warnings.is_empty());
@@ -552,53 +548,6 @@ mod tests {
         assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert!(!c.sdk_disabled);
         assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
-    }
-
-    #[test]
-    fn an_unsupported_otlp_protocol_warning_names_the_variable_it_came_from() {
-        // What the pipeline warns about at start-up, exporter included.
-        let warnings = |vars: &[(&str, &str)]| {
-            crate::Telemetry::builder()
-                .config(config(vars))
-                .build()
-                .warnings()
-                .to_vec()
-        };
-        let protocol = |warnings: &[String]| {
-            warnings
-                .iter()
-                .filter(|w| w.contains("is not supported; exporting with http/protobuf"))
-                .cloned()
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            protocol(&warnings(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")])),
-            [
-                r#"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="grpc" is not supported; exporting with http/protobuf"#
-            ]
-        );
-        assert_eq!(
-            protocol(&warnings(&[
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
-                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
-            ])),
-            Vec::<String>::new(),
-            "the signal-specific variable wins"
-        );
-        assert_eq!(
-            protocol(&warnings(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])),
-            [
-                r#"OTEL_EXPORTER_OTLP_PROTOCOL="http/json" is not supported; exporting with http/protobuf"#
-            ]
-        );
-        assert_eq!(
-            protocol(&warnings(&[
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-                ("OTEL_TRACES_EXPORTER", "console"),
-            ])),
-            Vec::<String>::new(),
-            "no OTLP export, nothing to warn about"
-        );
     }
 
     #[test]
@@ -646,8 +595,9 @@ mod tests {
 
     #[test]
     fn otlp_endpoint_follows_the_signal_specific_variable_first() {
+        let endpoint = |c: &Config| c.otlp_traces.as_ref().expect("traces").endpoint.clone();
         let c = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
-        assert_eq!(c.otlp_endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(endpoint(&c), "http://collector:4318/v1/traces");
         let c = config(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             (
@@ -655,7 +605,7 @@ mod tests {
                 "http://traces:4318/custom",
             ),
         ]);
-        assert_eq!(c.otlp_endpoint, "http://traces:4318/custom");
+        assert_eq!(endpoint(&c), "http://traces:4318/custom");
     }
 
     #[test]

@@ -1,93 +1,38 @@
 //! Where spans go: the exporter `OTEL_TRACES_EXPORTER` names, built once at start-up.
 //!
-//! `otlp` is the OpenTelemetry OTLP/HTTP exporter with protobuf bodies over Hyper (the HTTP
-//! stack the Lambda runtime already links), configured by the standard
-//! `OTEL_EXPORTER_OTLP_*` variables. It makes one attempt per flush, without retries: the
-//! flush runs before the invocation's response, so a retry's backoff would be paid by every
-//! request while the collector is down (about a second with the exporter's default policy);
-//! a failed batch is dropped and counted instead, and the next invocation exports again.
-//! A collector's partial success is read and logged (`export/partial_success.rs`).
-//! `console` prints each flushed batch as a trace tree.
+//! `otlp` is this crate's OTLP pipeline ([`crate::otlp`]): `http/protobuf` or `http/json`,
+//! gzip, TLS and retries inside the flush budget, configured by the standard
+//! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use opentelemetry_http::hyper::HyperClient;
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::config::{Config, ExporterKind};
+use crate::otlp::Rejections;
+use crate::otlp::encode::Encoder;
 use crate::processor::DynExporter;
 use crate::render::{SpanView, render_trees};
-pub(crate) use partial_success::Rejections;
-use partial_success::WatchedClient;
 
-mod partial_success;
-
-/// Builds the configured exporter; problems are returned as warnings and leave spans
-/// unexported. What a collector's partial success rejects is kept in `rejections`.
+/// Builds the configured exporter, or says why spans cannot be exported as configured
+/// (then none is built, and the caller logs the error at start-up).
 pub(crate) fn from_config(
     config: &Config,
-    resource: &Resource,
+    encoder: &Arc<Encoder>,
     rejections: &Arc<Rejections>,
-) -> (Option<Box<dyn DynExporter>>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let exporter: Option<Box<dyn DynExporter>> = match config.exporter {
+) -> Result<Option<Box<dyn DynExporter>>, String> {
+    Ok(match config.exporter {
         ExporterKind::None => None,
         ExporterKind::Console => Some(Box::new(ConsoleExporter)),
         ExporterKind::Otlp => {
-            if config.otlp_endpoint.starts_with("https://") {
-                warnings.push(format!(
-                    "OTLP endpoint {} uses https, which this build cannot reach (no TLS); export to a collector \
-                     on http://localhost:4318 (the OpenTelemetry collector Lambda layer) instead",
-                    config.otlp_endpoint
-                ));
-            }
-            // The client the exporter builds for itself (`hyper-client`), with the timeout it
-            // would resolve, wrapped to read partial successes.
-            let timeout = otlp_timeout();
-            let client = WatchedClient::new(
-                HyperClient::with_default_connector(timeout, None),
-                rejections.clone(),
-            );
-            match opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_http_client(client)
-                .with_timeout(timeout)
-                .with_protocol(Protocol::HttpBinary)
-                .with_retry_policy(RetryPolicy::disabled())
-                .build()
-            {
-                Ok(mut exporter) => {
-                    SpanExporter::set_resource(&mut exporter, resource);
-                    Some(Box::new(exporter))
-                }
-                Err(error) => {
-                    warnings.push(format!(
-                        "the OTLP exporter could not be built ({error}); spans will not be exported"
-                    ));
-                    None
-                }
-            }
+            let settings = config.otlp_traces.as_ref().map_err(Clone::clone)?;
+            let exporter =
+                crate::otlp::span_exporter(settings, encoder.clone(), rejections.clone())
+                    .map_err(|error| format!("spans cannot be exported over OTLP: {error}"))?;
+            Some(Box::new(exporter))
         }
-    };
-    (exporter, warnings)
-}
-
-/// The OTLP request timeout as the exporter resolves it from the environment:
-/// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else
-/// 10 s.
-fn otlp_timeout() -> Duration {
-    [
-        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-        "OTEL_EXPORTER_OTLP_TIMEOUT",
-    ]
-    .into_iter()
-    .find_map(|key| std::env::var(key).ok()?.trim().parse().ok())
-    .map(Duration::from_millis)
-    .unwrap_or(Duration::from_secs(10))
+    })
 }
 
 /// Prints every exported batch to standard output as a trace tree.

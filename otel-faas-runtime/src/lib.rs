@@ -67,12 +67,17 @@
 //! | `OTEL_TRACES_SAMPLER` / `_ARG` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |
 //! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | also `xray`, `xray-lambda`, `none` |
 //! | `OTEL_TRACES_EXPORTER` | `otlp` | `otlp`, `console` (trace tree on stdout), `none` |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP/HTTP collector (`/v1/traces` appended) |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | | full traces URL, wins over the above |
-//! | `OTEL_EXPORTER_OTLP_HEADERS` | | `k=v` headers sent with every export |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds it further |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP/HTTP endpoint, `http://` or `https://` (`/v1/traces`, `/v1/metrics` appended) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | also `http/json` (the `http-json` feature); `grpc` is not built: a start-up error |
+//! | `OTEL_EXPORTER_OTLP_COMPRESSION` | none | `gzip` (the `gzip` feature, on by default) |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | | `k=v,…` headers sent with every export (values percent-decoded) |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds every export further, retries included |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | | PEM file of CAs trusted beside the built-in roots (`https` only; the `tls` feature, on by default) |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `_CLIENT_KEY` | | PEM client certificate chain and key, for mTLS |
+//! | `OTEL_EXPORTER_OTLP_TRACES_*`, `OTEL_EXPORTER_OTLP_METRICS_*` | | each of the above for one signal; a signal's `_ENDPOINT` is the full URL |
+//! | `OTEL_FAAS_SIGV4` | `auto` | SigV4-sign exports with the function's credentials (the `aws-sigv4` feature): `auto` for `*.amazonaws.com` endpoints, `on`, `off` |
+//! | `OTEL_FAAS_SIGV4_SERVICE` | from the host, else `xray` | the signing name, when the endpoint's host does not say it |
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
-//! | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | | full metrics URL (else the endpoint above + `/v1/metrics`) |
 //! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
 //! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline; a handler still running then is recorded as a timeout |
@@ -81,6 +86,14 @@
 //! | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans buffered per invocation; more leaf spans are dropped, counted on the invocation span and logged (the invocation's own spans are always kept) |
 //! | `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` | `4096` | longest attribute value taken from an event |
 //! | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances | above 1: that many invocations at once ([`lambda`]) |
+//!
+//! Export failures never fail an invocation: `429`, `502`, `503`, `504` and connection
+//! failures are retried with backoff or the server's `Retry-After` while the flush budget
+//! lasts, then the spans are dropped, counted and logged (at most once a minute), as are the
+//! spans an endpoint rejects in a partial success ([`telemetry::Telemetry::rejected_spans`]).
+//! A value the build cannot honour (`http/json` without its feature, `grpc`, `https`
+//! without `tls`, an unreadable certificate) is logged as an error at start-up naming the
+//! variable and the feature, and that signal is not exported.
 //!
 //! # Passing the trace on
 //!
@@ -117,6 +130,7 @@ mod invocation;
 pub mod lambda;
 mod logging;
 pub mod metrics;
+mod otlp;
 pub mod outcome;
 pub mod outgoing;
 mod platform;

@@ -15,7 +15,8 @@
 //! changed since the previous flush, so a frozen or killed environment never holds unsent
 //! points for long and the collector adds them up. `OTEL_METRICS_EXPORTER=none` turns them
 //! off; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (else `OTEL_EXPORTER_OTLP_ENDPOINT` +
-//! `/v1/metrics`) says where they go.
+//! `/v1/metrics`) says where they go, and every other `OTEL_EXPORTER_OTLP_METRICS_*`
+//! variable how ([`crate::otlp`]).
 
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -23,7 +24,6 @@ use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{Protocol, RetryPolicy, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -78,11 +78,13 @@ impl InvocationFacts {
     }
 }
 
-/// Where collected metrics go: the OTLP exporter, or a test's sink.
+/// Where collected metrics go: the OTLP exporter ([`crate::otlp`]), or a test's sink.
 pub(crate) trait DynMetricExporter: Send + Sync {
+    /// Exports `metrics`; retries, if any, end by `deadline` (the flush budget).
     fn export<'a>(
         &'a self,
         metrics: &'a ResourceMetrics,
+        deadline: tokio::time::Instant,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = OTelSdkResult> + Send + 'a>>;
 }
 
@@ -90,6 +92,7 @@ impl<E: PushMetricExporter> DynMetricExporter for E {
     fn export<'a>(
         &'a self,
         metrics: &'a ResourceMetrics,
+        _deadline: tokio::time::Instant,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = OTelSdkResult> + Send + 'a>> {
         Box::pin(PushMetricExporter::export(self, metrics))
     }
@@ -188,18 +191,6 @@ impl FaasMetrics {
         }
     }
 
-    /// The OTLP/HTTP exporter the environment asks for, or why there is none.
-    pub(crate) fn otlp_exporter() -> Result<Box<dyn DynMetricExporter>, String> {
-        opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_retry_policy(RetryPolicy::disabled())
-            .with_temporality(Temporality::Delta)
-            .build()
-            .map(|e| Box::new(e) as Box<dyn DynMetricExporter>)
-            .map_err(|e| e.to_string())
-    }
-
     /// Records one invocation.
     pub(crate) fn record(&self, facts: &InvocationFacts) {
         let attributes = [KeyValue::new(FAAS_TRIGGER, facts.trigger.as_str())];
@@ -244,7 +235,8 @@ impl FaasMetrics {
         if budget.is_zero() {
             return Err("no time left before the invocation's deadline".to_owned());
         }
-        match crate::processor::within(budget, self.exporter.export(&metrics)).await {
+        let deadline = tokio::time::Instant::now() + budget;
+        match crate::processor::within(budget, self.exporter.export(&metrics, deadline)).await {
             Some(Ok(())) => Ok(points),
             Some(Err(error)) => Err(error.to_string()),
             None => Err(format!("gave up after {} ms", budget.as_millis())),

@@ -32,6 +32,9 @@ pub(crate) fn start(
     for warning in telemetry.iter().flat_map(|t| t.warnings()) {
         tracing::warn!(target: "otel_faas", "{warning}");
     }
+    for error in telemetry.iter().flat_map(|t| t.errors()) {
+        tracing::error!(target: "otel_faas", "{error}");
+    }
     telemetry
 }
 

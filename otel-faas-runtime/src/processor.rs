@@ -46,11 +46,14 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use crate::sampling::{KeepRules, decide};
 
-/// A [`SpanExporter`] behind a trait object.
+/// A span exporter behind a trait object: the OTLP pipeline ([`crate::otlp`]), or any
+/// [`SpanExporter`].
 pub(crate) trait DynExporter: Send + Sync + fmt::Debug {
+    /// Exports `batch`; retries, if any, end by `deadline` (the flush budget).
     fn export(
         &self,
         batch: Vec<SpanData>,
+        deadline: tokio::time::Instant,
     ) -> Pin<Box<dyn Future<Output = OTelSdkResult> + Send + '_>>;
     fn shutdown(&self) -> OTelSdkResult;
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource);
@@ -60,6 +63,7 @@ impl<E: SpanExporter> DynExporter for E {
     fn export(
         &self,
         batch: Vec<SpanData>,
+        _deadline: tokio::time::Instant,
     ) -> Pin<Box<dyn Future<Output = OTelSdkResult> + Send + '_>> {
         Box::pin(SpanExporter::export(self, batch))
     }
@@ -366,7 +370,8 @@ impl SpanBuffer {
         let outcome = if budget.is_zero() {
             FlushOutcome::NoTimeLeft { spans }
         } else {
-            match within(budget, exporter.export(batch)).await {
+            let deadline = tokio::time::Instant::now() + budget;
+            match within(budget, exporter.export(batch, deadline)).await {
                 Some(Ok(())) => FlushOutcome::Exported(spans),
                 Some(Err(error)) => FlushOutcome::Failed {
                     spans,

@@ -19,8 +19,9 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
-use crate::export::Rejections;
 use crate::metrics::{DynMetricExporter, FaasMetrics};
+use crate::otlp::Rejections;
+use crate::otlp::encode::Encoder;
 pub use crate::processor::FlushOutcome;
 use crate::processor::{DynExporter, InvocationProcessor, InvocationSpans, SpanBuffer};
 use crate::propagation::{HeadSampler, Propagation};
@@ -68,8 +69,10 @@ struct Inner {
     ready: OnceLock<SystemTime>,
     arns: ArnCache,
     warnings: Vec<String>,
+    /// What the configuration asks and this build cannot do.
+    errors: Vec<String>,
     last_flush_warning: AtomicU64,
-    /// What collectors rejected in answers not yet reported.
+    /// What collectors rejected in partial successes.
     rejections: Arc<Rejections>,
 }
 
@@ -136,6 +139,24 @@ impl Telemetry {
     /// Configuration problems found while building (also logged by [`crate::lambda::run`]).
     pub fn warnings(&self) -> &[String] {
         &self.inner.warnings
+    }
+
+    /// What the configuration asks and this build cannot do — an OTLP protocol, compression
+    /// or `https` endpoint whose cargo feature is off, a TLS file that cannot be used — each
+    /// naming the variable and the feature. The signal concerned is not exported; these are
+    /// logged as errors at start-up by [`crate::lambda::run`].
+    pub fn errors(&self) -> &[String] {
+        &self.inner.errors
+    }
+
+    /// Spans that OTLP endpoints said they rejected (OTLP partial success).
+    pub fn rejected_spans(&self) -> u64 {
+        self.inner.rejections.spans()
+    }
+
+    /// FaaS metric data points that OTLP endpoints said they rejected (OTLP partial success).
+    pub fn rejected_metric_points(&self) -> u64 {
+        self.inner.rejections.points()
     }
 
     /// A `tracing` layer that turns the handler's own `tracing` spans into OpenTelemetry spans
@@ -244,11 +265,11 @@ impl Telemetry {
             .await
     }
 
-    /// Logs a flush that lost spans, or whose spans the collector rejected in part, at most
-    /// once a minute so a collector that is down does not flood the function's logs.
+    /// Logs a flush that lost spans, or whose telemetry an endpoint rejected in part, at
+    /// most once a minute so a collector that is down does not flood the function's logs.
     fn report(&self, outcome: &FlushOutcome) {
-        if let Some(rejected) = self.inner.rejections.take() {
-            self.warn_rarely(&rejected.describe());
+        if let Some(rejected) = self.inner.rejections.take_unreported() {
+            self.warn_rarely(&rejected);
         }
         let problem = match outcome {
             FlushOutcome::Failed { spans, error } => {
@@ -403,32 +424,36 @@ impl TelemetryBuilder {
     /// Builds the pipeline.
     pub fn build(self) -> Telemetry {
         let config = self.config.unwrap_or_else(Config::from_env);
-        let mut warnings = config.warnings.clone();
+        let warnings = config.warnings.clone();
         let resource = self
             .resource
             .unwrap_or_else(|| crate::resource::detect(&config));
+        let mut errors = Vec::new();
         let rejections = Arc::new(Rejections::default());
+        // The resource is encoded once, for every export of both signals.
+        let encoder = Arc::new(Encoder::new(&resource));
         let exporter = match self.exporter {
             Some(mut exporter) => {
                 exporter.set_resource(&resource);
                 Some(exporter)
             }
             None => {
-                let (exporter, problems) =
-                    crate::export::from_config(&config, &resource, &rejections);
-                warnings.extend(problems);
-                exporter
+                crate::export::from_config(&config, &encoder, &rejections).unwrap_or_else(|error| {
+                    errors.push(format!("{error}; spans are not exported"));
+                    None
+                })
             }
         };
         let metrics_exporter = match (self.metrics_exporter, config.metrics_exporter) {
             (Some(exporter), _) => Some(exporter),
             (None, ExporterKind::Otlp) if !config.sdk_disabled => {
-                match FaasMetrics::otlp_exporter() {
-                    Ok(exporter) => Some(exporter),
+                let exporter = config.otlp_metrics.clone().and_then(|settings| {
+                    crate::otlp::metric_exporter(&settings, encoder.clone(), rejections.clone())
+                });
+                match exporter {
+                    Ok(exporter) => Some(Box::new(exporter) as Box<dyn DynMetricExporter>),
                     Err(error) => {
-                        warnings.push(format!(
-                            "the OTLP metrics exporter could not be built ({error}); FaaS metrics are off"
-                        ));
+                        errors.push(format!("{error}; FaaS metrics are not exported"));
                         None
                     }
                 }
@@ -481,6 +506,7 @@ impl TelemetryBuilder {
                 resource,
                 arns: ArnCache::default(),
                 warnings,
+                errors,
                 last_flush_warning: AtomicU64::new(0),
                 rejections,
             }),

@@ -12,10 +12,39 @@
 //!
 //! # What is implemented
 //!
+//! Derived from the OTLP specification (open-telemetry/opentelemetry-proto,
+//! `docs/specification.md`, "OTLP/HTTP").
+//!
 //! - `POST /v1/traces` with `Content-Type: application/x-protobuf`: the body is decoded as an
 //!   `ExportTraceServiceRequest`, its spans are stored in arrival order, and the answer is `200`
 //!   with an encoded empty `ExportTraceServiceResponse` (full success) and
 //!   `Content-Type: application/x-protobuf`.
+//! - `Content-Type: application/json` ("JSON Protobuf Encoding"): the body is decoded from
+//!   OTLP/JSON (hex ids, integer enums, lowerCamelCase keys, 64-bit integers as strings or
+//!   numbers) with `opentelemetry-proto`'s serde mapping, and the answer is the same response
+//!   in JSON, with `Content-Type: application/json` ("The server MUST use the same
+//!   Content-Type in the response as it received in the request").
+//! - `Content-Encoding: gzip` ("OTLP/HTTP Request"): the body is decompressed, within
+//!   [`MAX_BODY_BYTES`] after decompression (`413` beyond).
+//! - Scripted refusals ([`CollectorOptions::refuse_first`]): the first exports are answered
+//!   with the given status (`429`, `503`, …) and `Retry-After`, and what they carried is
+//!   not stored, as a throttling collector does ("OTLP/HTTP Throttling"); later exports are
+//!   served. Refused exports are counted by [`Collector::refused`].
+//! - Partial success ([`CollectorOptions::partial_success`]): every decoded span export is
+//!   answered `200` with `partial_success` set ("Partial Success"); the spans are stored.
+//! - TLS ([`CollectorOptions::tls`]): a certificate and key the caller gives (tests make
+//!   them with `rcgen`), and optionally client certificates required and checked against a
+//!   CA (mTLS); [`Collector::endpoint`] is then `https://127.0.0.1:PORT`.
+//! - SigV4 ([`CollectorOptions::sigv4`]): as CloudWatch's OTLP endpoints do, every export
+//!   must carry a Signature Version 4 `Authorization` for the collector's known
+//!   credentials, service and region, over the body as received; the collector recomputes
+//!   it with `aws-sigv4` from the request's `x-amz-date` and signed headers, and answers
+//!   `403` when it differs (a tampered body, another service or region, a missing or
+//!   wrong session token).
+//! - A connection closed under the client ([`CollectorOptions::drop_reused_connections`]):
+//!   one export is answered per connection, and a second one sent on the same connection
+//!   gets no answer — the connection is closed — as a client sees a keep-alive connection
+//!   the server dropped while the client's environment was frozen.
 //! - `POST /v1/metrics`, under the same rules: the body is decoded as an
 //!   `ExportMetricsServiceRequest`, its data points are stored in arrival order (sums, gauges
 //!   and histograms; exponential histograms by count and sum; summaries are skipped), and the
@@ -26,22 +55,15 @@
 //!   is decoded, before the delay, so an exporter that gives up waiting has still delivered it.
 //! - A failing collector: [`Collector::start_answering`] stores every decodable export, traces
 //!   and metrics alike, and answers it with the status it was given.
-//! - A collector that rejects part of each span export:
-//!   [`Collector::start_rejecting_spans`] answers every decoded `/v1/traces` export with
-//!   `200` and an `ExportTraceServiceResponse` whose `partial_success` holds the count and
-//!   message it was given, as the OTLP specification's "Partial Success" (OTLP/HTTP) says a
-//!   server answers a request it accepted only in part (open-telemetry/opentelemetry-proto,
-//!   `docs/specification.md`; the message is `ExportTracePartialSuccess` in
-//!   `opentelemetry/proto/collector/trace/v1/trace_service.proto`). It still stores every
-//!   span it decoded; metric exports are answered in full.
 //!
 //! Requests the collector turns down get a `text/plain` message saying why, and the collector
 //! keeps serving. Both paths follow the same rules:
 //!
 //! | Situation                                                       | Status |
 //! |-----------------------------------------------------------------|--------|
-//! | `Content-Encoding` other than `identity` (e.g. `gzip`)          | 415    |
-//! | `Content-Type` other than `application/x-protobuf` (JSON too)   | 415    |
+//! | `Content-Encoding` other than `identity` or `gzip`              | 415    |
+//! | `Content-Type` other than `application/x-protobuf` or `…/json`  | 415    |
+//! | a gzip body that does not decompress                            | 400    |
 //! | body over [`MAX_BODY_BYTES`]                                    | 413    |
 //! | body that does not decode as the path's `Export…ServiceRequest` | 400    |
 //! | body cut short                                                  | 400    |
@@ -50,13 +72,11 @@
 //!
 //! # What is not implemented
 //!
-//! - Compressed bodies: no gzip (answered `415`; leave `OTEL_EXPORTER_OTLP_COMPRESSION` unset).
-//! - OTLP/JSON (answered `415`), OTLP/gRPC, HTTP/2 and TLS.
+//! - Compression other than gzip (answered `415`).
+//! - OTLP/gRPC and HTTP/2.
 //! - The logs and profiles endpoints (`/v1/logs`, … answer `404`).
 //! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
-//! - Partial success for metrics, throttling (`429`/`503` with `Retry-After`) and
-//!   authentication: every decodable export is accepted (see above for spans), whatever its
-//!   headers.
+//! - Authentication by header: every decodable export is accepted, whatever its headers.
 //!
 //! # Example
 //!
@@ -92,13 +112,11 @@ use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::server::{self};
+use crate::server::{self, Connections};
 use decode::{received_metrics, received_spans};
 use requests::handle_request;
 
@@ -117,11 +135,86 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 mod decode;
 mod received;
 mod requests;
+mod sigv4;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 pub use decode::span_view;
 pub use received::{AttributeValue, MetricValue, ReceivedMetric, ReceivedSpan};
+
+/// How a [`Collector`] behaves beyond accepting every export at once;
+/// [`Collector::start_with_options`].
+#[derive(Clone, Debug)]
+pub struct CollectorOptions {
+    /// Answer every export only after this delay (what it carried is stored before).
+    pub delay: Duration,
+    /// The status every decoded export is answered with (what it carried is stored).
+    pub answer: StatusCode,
+    /// The first exports are refused, in order, with these answers, and what they carried
+    /// is not stored; later exports are served.
+    pub refuse_first: Vec<Refusal>,
+    /// Answer every decoded span export `200` with this `partial_success`:
+    /// (`rejected_spans`, `error_message`).
+    pub partial_success: Option<(i64, String)>,
+    /// Serve TLS with this identity.
+    pub tls: Option<TlsIdentity>,
+    /// Close a connection, unanswered, when a second export arrives on it.
+    pub drop_reused_connections: bool,
+    /// Accept only exports SigV4-signed with these credentials, service and region.
+    pub sigv4: Option<SigV4Check>,
+}
+
+/// What a SigV4-checking collector expects: the credentials it knows, and the service and
+/// region an AWS endpoint signs for.
+#[derive(Clone, Debug)]
+pub struct SigV4Check {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token the request must carry (`x-amz-security-token`), if any.
+    pub session_token: Option<String>,
+    /// The signing name, such as `xray`.
+    pub service: String,
+    /// The region, such as `us-west-2`.
+    pub region: String,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        CollectorOptions {
+            delay: Duration::ZERO,
+            answer: StatusCode::OK,
+            refuse_first: Vec::new(),
+            partial_success: None,
+            tls: None,
+            drop_reused_connections: false,
+            sigv4: None,
+        }
+    }
+}
+
+/// One scripted refusal: a status, and the `Retry-After` seconds to send with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status, such as `503` or `429`.
+    pub status: StatusCode,
+    /// `Retry-After`, in seconds, if any.
+    pub retry_after: Option<u64>,
+}
+
+/// The certificate a TLS collector presents, and the CA its clients' certificates must come
+/// from, all PEM.
+#[derive(Clone, Debug)]
+pub struct TlsIdentity {
+    /// The server's certificate chain (valid for `127.0.0.1`).
+    pub certificate_pem: String,
+    /// The server's private key.
+    pub key_pem: String,
+    /// When set, clients must present a certificate issued by this CA (mTLS).
+    pub client_ca_pem: Option<String>,
+}
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -166,41 +259,63 @@ impl Collector {
     /// `delay` (to emulate a slow collector). Spans and metric points are stored on arrival,
     /// before the delay.
     pub async fn start_with_delay(delay: Duration) -> std::io::Result<Collector> {
-        Self::start_with(delay, StatusCode::OK, None).await
+        Self::start_with(delay, StatusCode::OK).await
     }
 
     /// A collector that decodes, stores and counts every export, traces and metrics alike,
     /// but answers it with `status`, as an overloaded (`503`) or broken (`500`) collector does.
     pub async fn start_answering(status: StatusCode) -> std::io::Result<Collector> {
-        Self::start_with(Duration::ZERO, status, None).await
+        Self::start_with(Duration::ZERO, status).await
     }
 
     /// A collector that answers every span export it decodes as accepted only in part:
     /// `200` with `partial_success` saying `rejected_spans` were rejected, for the reason in
-    /// `error_message` (see the module documentation). Every decoded span is stored anyway.
+    /// `error_message` (the OTLP specification's "Partial Success"; the message is
+    /// `ExportTracePartialSuccess` in opentelemetry-proto's `trace_service.proto`). Every
+    /// decoded span is stored anyway.
     pub async fn start_rejecting_spans(
         rejected_spans: i64,
         error_message: &str,
     ) -> std::io::Result<Collector> {
-        let partial = ExportTracePartialSuccess {
-            rejected_spans,
-            error_message: error_message.to_owned(),
-        };
-        Self::start_with(Duration::ZERO, StatusCode::OK, Some(partial)).await
+        Self::start_with_options(CollectorOptions {
+            partial_success: Some((rejected_spans, error_message.to_owned())),
+            ..CollectorOptions::default()
+        })
+        .await
     }
 
-    async fn start_with(
-        delay: Duration,
-        answer: StatusCode,
-        partial_success: Option<ExportTracePartialSuccess>,
-    ) -> std::io::Result<Collector> {
+    async fn start_with(delay: Duration, answer: StatusCode) -> std::io::Result<Collector> {
+        Self::start_with_options(CollectorOptions {
+            delay,
+            answer,
+            ..CollectorOptions::default()
+        })
+        .await
+    }
+
+    /// A collector that behaves as `options` say; see [`CollectorOptions`].
+    pub async fn start_with_options(options: CollectorOptions) -> std::io::Result<Collector> {
         let (listener, addr) = server::bind_loopback().await?;
-        let shared = Arc::new(Shared::new(addr, delay, answer, partial_success));
+        let tls = match &options.tls {
+            Some(identity) => Some(tls::acceptor(identity)?),
+            None => None,
+        };
+        let connections = Connections {
+            tls,
+            drop_reused: options.drop_reused_connections,
+            accepted: Arc::default(),
+        };
+        let shared = Arc::new(Shared::new(
+            addr,
+            options,
+            Arc::clone(&connections.accepted),
+        ));
         let handler = Arc::clone(&shared);
-        server::serve(
+        server::serve_with(
             listener,
             shared.shutdown.subscribe(),
             "OTLP collector",
+            connections,
             move |request| handle_request(Arc::clone(&handler), request),
         );
         Ok(Collector {
@@ -209,10 +324,24 @@ impl Collector {
         })
     }
 
-    /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT` (exporters
-    /// append `/v1/traces` and `/v1/metrics`).
+    /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`, or
+    /// `https://…` with TLS (exporters append `/v1/traces` and `/v1/metrics`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        let scheme = match self.shared.tls {
+            true => "https",
+            false => "http",
+        };
+        format!("{scheme}://{}", self.shared.addr)
+    }
+
+    /// Exports refused by the script of [`CollectorOptions::refuse_first`] so far.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far (with TLS, those through their handshake).
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// The socket address served.
@@ -371,8 +500,18 @@ struct Shared {
     delay: Duration,
     /// The status every decoded export is answered with.
     answer: StatusCode,
+    /// Refusals still to answer, first first.
+    refusals: Mutex<std::collections::VecDeque<Refusal>>,
+    /// Exports refused by the script.
+    refused: AtomicU64,
     /// What a decoded span export answered `200` says it rejected, if anything.
-    partial_success: Option<ExportTracePartialSuccess>,
+    partial_success: Option<(i64, String)>,
+    /// Whether the collector serves TLS.
+    tls: bool,
+    /// Connections accepted.
+    connections: Arc<AtomicU64>,
+    /// The signature every export must carry, if any.
+    sigv4: Option<SigV4Check>,
     spans: Mutex<Vec<ReceivedSpan>>,
     metrics: Mutex<Vec<ReceivedMetric>>,
     /// Decoded span exports.
@@ -387,17 +526,17 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(
-        addr: SocketAddr,
-        delay: Duration,
-        answer: StatusCode,
-        partial_success: Option<ExportTracePartialSuccess>,
-    ) -> Self {
+    fn new(addr: SocketAddr, options: CollectorOptions, connections: Arc<AtomicU64>) -> Self {
         Self {
             addr,
-            delay,
-            answer,
-            partial_success,
+            delay: options.delay,
+            answer: options.answer,
+            refusals: Mutex::new(options.refuse_first.into_iter().collect()),
+            refused: AtomicU64::new(0),
+            partial_success: options.partial_success,
+            tls: options.tls.is_some(),
+            sigv4: options.sigv4,
+            connections,
             spans: Mutex::new(Vec::new()),
             metrics: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),

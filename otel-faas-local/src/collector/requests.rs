@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
+use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -13,9 +13,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use prost::Message as _;
 
 use super::{MAX_BODY_BYTES, METRICS_PATH, PROTOBUF, Shared, TRACES_PATH};
 use crate::server::HttpResponse;
@@ -77,6 +76,28 @@ pub(super) async fn handle_request(
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return Ok(response);
     }
+    let refusal = shared
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop_front();
+    if let Some(refusal) = refusal {
+        // Read the body all the same, so the connection stays usable.
+        let _ = read_body(request.into_body()).await;
+        shared
+            .refused
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut response = text_response(
+            refusal.status,
+            format!("refused as scripted: {}", refusal.status),
+        );
+        if let Some(seconds) = refusal.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return Ok(response);
+    }
     let mut response = handle_export(&shared, signal, request).await;
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
@@ -97,45 +118,111 @@ pub(super) async fn handle_export(
     request: Request<Incoming>,
 ) -> HttpResponse {
     match accept_export(shared, signal, request).await {
-        Ok(()) => match signal {
-            Signal::Traces => protobuf_response(&ExportTraceServiceResponse {
-                partial_success: shared.partial_success.clone(),
-            }),
+        Ok(Encoding::Protobuf) => match signal {
+            Signal::Traces => protobuf_response(&trace_response(shared)),
             Signal::Metrics => protobuf_response(&ExportMetricsServiceResponse::default()),
+        },
+        Ok(Encoding::Json) => match signal {
+            Signal::Traces => json_response(&trace_response(shared)),
+            Signal::Metrics => json_response(&ExportMetricsServiceResponse::default()),
         },
         Err(rejection) => text_response(rejection.status, rejection.message),
     }
+}
+
+/// The answer to a decoded span export: empty, or the configured partial success.
+fn trace_response(shared: &Shared) -> ExportTraceServiceResponse {
+    ExportTraceServiceResponse {
+        partial_success: shared.partial_success.as_ref().map(|(rejected, message)| {
+            ExportTracePartialSuccess {
+                rejected_spans: *rejected,
+                error_message: message.clone(),
+            }
+        }),
+    }
+}
+
+/// How an export body is encoded (its `Content-Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// `application/x-protobuf`.
+    Protobuf,
+    /// `application/json`: OTLP/JSON.
+    Json,
 }
 
 pub(super) async fn accept_export(
     shared: &Shared,
     signal: Signal,
     request: Request<Incoming>,
-) -> Result<(), Rejection> {
-    check_headers(request.headers())?;
+) -> Result<Encoding, Rejection> {
+    let (encoding, gzip) = check_headers(request.headers())?;
     let (parts, body) = request.into_parts();
-    let body = read_body(body).await?;
-    let undecodable = |error: prost::DecodeError| {
+    let mut body = read_body(body).await?;
+    if let Some(check) = &shared.sigv4 {
+        super::sigv4::verify(check, &parts, &body)
+            .map_err(|why| Rejection::new(StatusCode::FORBIDDEN, format!("SigV4: {why}")))?;
+    }
+    if gzip {
+        body = gunzip(&body)?;
+    }
+    let undecodable = |error: &dyn std::fmt::Display| {
         tracing::warn!(%error, path = signal.path(), "OTLP collector: undecodable export");
+        let format = match encoding {
+            Encoding::Protobuf => "protobuf",
+            Encoding::Json => "OTLP/JSON",
+        };
         Rejection::new(
             StatusCode::BAD_REQUEST,
             format!(
-                "the body is not a protobuf {}: {error}",
+                "the body is not a {format} {}: {error}",
                 signal.request_message()
             ),
         )
     };
     match signal {
         Signal::Traces => {
-            let export = ExportTraceServiceRequest::decode(body).map_err(undecodable)?;
+            let export: ExportTraceServiceRequest = decode(&body, encoding, undecodable)?;
             shared.record(&export, parts.headers);
         }
         Signal::Metrics => {
-            let export = ExportMetricsServiceRequest::decode(body).map_err(undecodable)?;
+            let export: ExportMetricsServiceRequest = decode(&body, encoding, undecodable)?;
             shared.record_metrics(&export);
         }
     }
-    Ok(())
+    Ok(encoding)
+}
+
+/// A request message, from protobuf or OTLP/JSON.
+fn decode<M: prost::Message + Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+    encoding: Encoding,
+    undecodable: impl Fn(&dyn std::fmt::Display) -> Rejection,
+) -> Result<M, Rejection> {
+    match encoding {
+        Encoding::Protobuf => M::decode(body).map_err(|error| undecodable(&error)),
+        Encoding::Json => serde_json::from_slice(body).map_err(|error| undecodable(&error)),
+    }
+}
+
+/// A gzip body, decompressed within [`MAX_BODY_BYTES`].
+fn gunzip(body: &[u8]) -> Result<Bytes, Rejection> {
+    use std::io::Read as _;
+    let mut decoded = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(body).take(MAX_BODY_BYTES as u64 + 1);
+    decoder.read_to_end(&mut decoded).map_err(|error| {
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not gzip: {error}"),
+        )
+    })?;
+    if decoded.len() > MAX_BODY_BYTES {
+        return Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY_BYTES} bytes once decompressed"),
+        ));
+    }
+    Ok(Bytes::from(decoded))
 }
 
 /// Why an export was turned down: answered with `status` and `message` as plain text.
@@ -154,25 +241,20 @@ impl Rejection {
     }
 }
 
-/// Turns down compressed and non-protobuf bodies.
-pub(super) fn check_headers(headers: &HeaderMap) -> Result<(), Rejection> {
+/// The body's encoding and whether it is gzipped; turns down other compressions and media
+/// types.
+pub(super) fn check_headers(headers: &HeaderMap) -> Result<(Encoding, bool), Rejection> {
     let encoding = header_text(headers, &CONTENT_ENCODING).to_ascii_lowercase();
-    match encoding.trim() {
-        "" | "identity" => {}
-        "gzip" => {
-            return Err(Rejection::unsupported(
-                "Content-Encoding gzip is not supported by this local collector: send \
-                 uncompressed protobuf (leave OTEL_EXPORTER_OTLP_COMPRESSION unset)"
-                    .to_owned(),
-            ));
-        }
+    let gzip = match encoding.trim() {
+        "" | "identity" => false,
+        "gzip" => true,
         other => {
             return Err(Rejection::unsupported(format!(
                 "Content-Encoding {other:?} is not supported by this local collector: send \
-                 uncompressed protobuf"
+                 gzip or uncompressed bodies"
             )));
         }
-    }
+    };
     let content_type = header_text(headers, &CONTENT_TYPE);
     let media_type = content_type
         .split(';')
@@ -181,13 +263,10 @@ pub(super) fn check_headers(headers: &HeaderMap) -> Result<(), Rejection> {
         .trim()
         .to_ascii_lowercase();
     match media_type.as_str() {
-        PROTOBUF => Ok(()),
-        "application/json" => Err(Rejection::unsupported(format!(
-            "OTLP/JSON is not supported by this local collector: send {PROTOBUF} \
-             (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)"
-        ))),
+        PROTOBUF => Ok((Encoding::Protobuf, gzip)),
+        "application/json" => Ok((Encoding::Json, gzip)),
         _ => Err(Rejection::unsupported(format!(
-            "Content-Type {content_type:?} is not supported: send {PROTOBUF}"
+            "Content-Type {content_type:?} is not supported: send {PROTOBUF} or application/json"
         ))),
     }
 }
@@ -219,6 +298,15 @@ pub(super) fn protobuf_response(message: &impl prost::Message) -> HttpResponse {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(PROTOBUF));
+    response
+}
+
+pub(super) fn json_response(message: &impl serde::Serialize) -> HttpResponse {
+    let body = serde_json::to_vec(message).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 

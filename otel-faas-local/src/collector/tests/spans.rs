@@ -207,20 +207,27 @@ async fn unsupported_requests_are_turned_down_with_a_reason() {
             ExportMetricsServiceRequest::default().encode_to_vec(),
         ),
     ] {
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
+            (
+                "POST",
+                path,
+                &[PROTOBUF_HEADER, ("Content-Encoding", "br")],
+                415,
+                "\"br\" is not supported",
+            ),
             (
                 "POST",
                 path,
                 &[PROTOBUF_HEADER, ("Content-Encoding", "gzip")],
-                415,
-                "gzip is not supported",
+                400,
+                "the body is not gzip",
             ),
             (
                 "POST",
                 path,
                 &[("Content-Type", "application/json")],
-                415,
-                "OTLP/JSON is not supported",
+                400,
+                "is not a OTLP/JSON",
             ),
             ("POST", path, &[], 415, "send application/x-protobuf"),
             ("GET", path, &[], 405, "use POST"),
@@ -470,4 +477,118 @@ fn span_view_reads_raw_otlp_fields() {
     assert_eq!(no_status.error, None);
     assert!(!no_status.ok);
     assert_eq!(no_status.parent_span_id, "");
+}
+
+/// The OTLP/JSON trace example of the specification (open-telemetry/opentelemetry-proto,
+/// `examples/trace.json`), as published: upper-case hex ids, a 64-bit time as a string, an
+/// integer span kind.
+const SPEC_TRACE_JSON: &str = include_str!("trace.json");
+
+#[tokio::test]
+async fn the_specifications_otlp_json_example_is_decoded_and_answered_in_json() {
+    let collector = start().await;
+    let (status, body) = raw_request(
+        &collector,
+        "POST",
+        TRACES_PATH,
+        &[("Content-Type", "application/json")],
+        SPEC_TRACE_JSON.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert!(answer.is_object(), "{answer}");
+    let spans = collector.spans();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.view.trace_id, "5b8efff798038103d269b633813fc60c");
+    assert_eq!(span.view.span_id, "eee19b7ec3c1b174");
+    assert_eq!(span.view.parent_span_id, "eee19b7ec3c1b173");
+    assert_eq!(span.view.kind, "SERVER");
+    assert_eq!(span.view.duration, Duration::from_secs(1));
+    assert_eq!(span.scope, "my.library");
+    assert_eq!(span.resource_attribute("service.name"), Some("my.service"));
+    assert_eq!(
+        span.attribute("my.span.attr"),
+        Some(&AttributeValue::String("some value".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_export_is_decompressed() {
+    use std::io::Write as _;
+    let collector = start().await;
+    let request: ExportTraceServiceRequest =
+        serde_json::from_str(SPEC_TRACE_JSON).expect("the example decodes");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&request.encode_to_vec()).unwrap();
+    let body = gzip.finish().unwrap();
+    let (status, text) = raw_request(
+        &collector,
+        "POST",
+        TRACES_PATH,
+        &[PROTOBUF_HEADER, ("Content-Encoding", "gzip")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let spans = collector.spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].view.name, "I'm a server span");
+    assert_eq!(spans[0].view.trace_id, "5b8efff798038103d269b633813fc60c");
+}
+
+#[tokio::test]
+async fn a_sigv4_collector_refuses_a_tampered_body() {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let check = SigV4Check {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        session_token: None,
+        service: "xray".into(),
+        region: "us-west-2".into(),
+    };
+    let collector = Collector::start_with_options(CollectorOptions {
+        sigv4: Some(check.clone()),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap();
+    let body = ExportTraceServiceRequest::default().encode_to_vec();
+    let host = collector.addr().to_string();
+    let identity = aws_credential_types::Credentials::new(
+        &check.access_key_id,
+        &check.secret_access_key,
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-west-2")
+        .name("xray")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        format!("http://{host}{TRACES_PATH}"),
+        [("host", host.as_str()), ("content-type", PROTOBUF)].into_iter(),
+        SignableBody::Bytes(&body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let (signature, _) = instructions.into_parts();
+    let mut headers: Vec<(&str, &str)> = signature.iter().map(|h| (h.name(), h.value())).collect();
+    headers.push(PROTOBUF_HEADER);
+    let (status, text) = raw_request(&collector, "POST", TRACES_PATH, &headers, &body).await;
+    assert_eq!(status, 200, "the signed body is accepted: {text}");
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(&[0x0a, 0x00]);
+    let (status, text) = raw_request(&collector, "POST", TRACES_PATH, &headers, &tampered).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("signature does not match"), "{text}");
 }

@@ -1,0 +1,295 @@
+//! One OTLP/HTTP request: a POST of an encoded body on a pooled keep-alive connection
+//! (plain, or TLS on rustls for `https` endpoints), with the headers the settings ask for,
+//! and its answer read within the specification's 4 MiB bound.
+//!
+//! The client is `hyper-util`'s pooled client on the Hyper stack the Lambda runtime already
+//! links. A pooled connection the server closed while the environment was frozen is
+//! discarded by the pool when the close was seen; when it was not, the request fails
+//! without an answer, and [`super::retry`] sends it again on a new connection.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::settings::{Compression, OtlpSettings, Protocol};
+
+/// The largest answer read (OTLP/HTTP Response: "It is RECOMMENDED to use 4 MiB").
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The User-Agent the exporter specification asks for: exporter, language and version.
+const USER_AGENT_VALUE: &str = concat!(
+    "OTel-OTLP-Exporter-Rust-otel-faas/",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// Posts export bodies to one endpoint.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    client: PooledClient,
+    uri: Uri,
+    headers: HeaderMap,
+    compression: Compression,
+    timeout: Duration,
+    #[cfg(feature = "aws-sigv4")]
+    sigv4: Option<super::settings::SigV4>,
+}
+
+/// An export body as sent: compressed, and the headers that sign it.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    body: Bytes,
+    signature: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Debug)]
+enum PooledClient {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    #[cfg(feature = "tls")]
+    Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
+}
+
+/// What the endpoint answered.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    /// `Retry-After`, as a delay from now.
+    pub(crate) retry_after: Option<Duration>,
+    /// Whether the body is OTLP/JSON (else protobuf, or text for errors).
+    pub(crate) json: bool,
+    pub(crate) body: Bytes,
+}
+
+/// Why no answer came.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) message: String,
+    /// A connection problem, a disconnection without an answer or no answer in time, which
+    /// the OTLP specification says to retry; a TLS verification failure is not retried.
+    pub(crate) retryable: bool,
+}
+
+impl Transport {
+    /// The transport `settings` describe; reads the TLS files of an `https` endpoint, and
+    /// fails when they cannot be used.
+    pub(crate) fn new(settings: &OtlpSettings) -> Result<Self, String> {
+        let uri: Uri = settings
+            .endpoint
+            .parse()
+            .map_err(|error| format!("{} is not a URL: {error}", settings.endpoint))?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let mut builder = Client::builder(TokioExecutor::new());
+        // A request on a pooled connection that the server closed before it was sent is
+        // sent again on a new one by the client itself.
+        builder.retry_canceled_requests(true);
+        let client = match uri.scheme_str() {
+            #[cfg(feature = "tls")]
+            Some("https") => {
+                let config = super::tls::client_config(settings)?;
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(config)
+                    .https_or_http()
+                    .enable_http1()
+                    .wrap_connector(connector);
+                PooledClient::Tls(builder.build(https))
+            }
+            _ => PooledClient::Plain(builder.build(connector)),
+        };
+        let mut headers = HeaderMap::new();
+        let content_type = match settings.protocol {
+            Protocol::HttpProtobuf => "application/x-protobuf",
+            Protocol::HttpJson => "application/json",
+        };
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if settings.compression == Compression::Gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        // A signed request carries the Host it was signed for (else the client adds it).
+        if settings.sigv4.is_some()
+            && let Some(authority) = uri.authority()
+            && let Ok(host) = HeaderValue::from_str(authority.as_str())
+        {
+            headers.insert(http::header::HOST, host);
+        }
+        for (key, value) in &settings.headers {
+            // Checked when the settings were read.
+            if let (Ok(key), Ok(value)) = (
+                HeaderName::from_bytes(key.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(key, value);
+            }
+        }
+        Ok(Transport {
+            client,
+            uri,
+            headers,
+            compression: settings.compression,
+            timeout: settings.timeout,
+            #[cfg(feature = "aws-sigv4")]
+            sigv4: settings.sigv4.clone(),
+        })
+    }
+
+    /// The body as sent: compressed when the settings say so, and signed when they say so.
+    /// Done once per export, not once per attempt.
+    pub(crate) fn prepare(&self, body: Bytes) -> Result<Prepared, String> {
+        let body = match self.compression {
+            Compression::None => body,
+            #[cfg(feature = "gzip")]
+            Compression::Gzip => gzip(&body),
+            #[cfg(not(feature = "gzip"))]
+            Compression::Gzip => unreachable!("gzip is refused at start-up without the feature"),
+        };
+        #[cfg(feature = "aws-sigv4")]
+        let signature = match &self.sigv4 {
+            Some(sigv4) => super::sigv4::signing_headers(sigv4, &self.uri, &self.headers, &body)?,
+            None => Vec::new(),
+        };
+        #[cfg(not(feature = "aws-sigv4"))]
+        let signature = Vec::new();
+        Ok(Prepared { body, signature })
+    }
+
+    /// One POST of `prepared`, waiting at most the request timeout and `left`.
+    pub(crate) async fn post(
+        &self,
+        prepared: &Prepared,
+        left: Duration,
+    ) -> Result<Answer, Failure> {
+        let mut request = Request::post(self.uri.clone());
+        if let Some(headers) = request.headers_mut() {
+            headers.clone_from(&self.headers);
+            for (name, value) in &prepared.signature {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+        let request = request
+            .body(Full::new(prepared.body.clone()))
+            .map_err(|error| Failure {
+                message: format!("the request could not be made: {error}"),
+                retryable: false,
+            })?;
+        let timeout = self.timeout.min(left);
+        let exchange = async {
+            let response = match &self.client {
+                PooledClient::Plain(client) => client.request(request).await,
+                #[cfg(feature = "tls")]
+                PooledClient::Tls(client) => client.request(request).await,
+            }
+            .map_err(|error| Failure {
+                retryable: !is_tls_rejection(&error),
+                message: describe(&error),
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(error) => {
+                    return Err(Failure {
+                        message: format!(
+                            "the answer ({}) could not be read: {error}",
+                            parts.status
+                        ),
+                        retryable: false,
+                    });
+                }
+            };
+            let json = parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.starts_with("application/json"));
+            Ok(Answer {
+                status: parts.status,
+                retry_after: parts
+                    .headers
+                    .get(RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(super::retry::parse_retry_after),
+                json,
+                body,
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(answer) => answer,
+            // A connection that died silently (a NAT's idle timeout while the environment was
+            // frozen) looks like this: another attempt, on a new connection, may get through.
+            Err(_) => Err(Failure {
+                message: format!("no answer within {} ms", timeout.as_millis()),
+                retryable: true,
+            }),
+        }
+    }
+}
+
+/// A client error with its causes, as one line.
+fn describe(error: &hyper_util::client::legacy::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Whether the TLS handshake failed on the certificates (retrying cannot help).
+fn is_tls_rejection(error: &hyper_util::client::legacy::Error) -> bool {
+    #[cfg(feature = "tls")]
+    {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(cause) = source {
+            if cause.is::<rustls::Error>() {
+                return true;
+            }
+            // An I/O error's `source` skips the error it wraps: look inside.
+            if let Some(inner) = cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                && inner.is::<rustls::Error>()
+            {
+                return true;
+            }
+            source = cause.source();
+        }
+    }
+    let _ = error;
+    false
+}
+
+#[cfg(feature = "gzip")]
+fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 2 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    Bytes::from(encoder.finish().unwrap_or_default())
+}
+
+#[cfg(all(test, feature = "gzip"))]
+mod tests {
+    #[test]
+    fn gzip_bodies_decompress_to_what_was_encoded() {
+        use std::io::Read as _;
+        let body = b"an export body, an export body, an export body".repeat(20);
+        let compressed = super::gzip(&body);
+        assert!(compressed.len() < body.len());
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut decoded)
+            .expect("gzip");
+        assert_eq!(decoded, body);
+    }
+}
