@@ -10,10 +10,10 @@
 //! | Lambda Managed Instances (environments initialised before traffic reaches them) | `AWS_LAMBDA_MAX_CONCURRENCY` above 1 |
 //! | proactive initialisation (Lambda starts on-demand environments ahead of traffic) | the first event arrives more than [`PROACTIVE_GAP`] after the process was ready: nobody was waiting on that init |
 //!
-//! The process start is the kernel's (`/proc/self/stat`, so the time before `main` counts);
-//! elsewhere, when telemetry was built.
+//! The process start is the kernel's (`/proc/self/stat` against `/proc/uptime`, so the time
+//! before `main` counts); elsewhere, when telemetry was built.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// A first event later than this after readiness means the environment was initialised
 /// ahead of traffic (the gap AWS's own proactive initialisation shows; no platform signal
@@ -52,30 +52,34 @@ mod linux {
 
     pub(super) fn process_start() -> Option<SystemTime> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        let boot = std::fs::read_to_string("/proc/stat").ok()?;
-        start_from(&stat, &boot, ticks_per_second()?)
+        let uptime = std::fs::read_to_string("/proc/uptime").ok()?;
+        start_from(&stat, &uptime, ticks_per_second()?, SystemTime::now())
     }
 
-    /// `starttime` (field 22 of `/proc/self/stat`, in ticks after boot) plus `btime` (boot,
-    /// seconds since the epoch, from `/proc/stat`).
-    pub(super) fn start_from(stat: &str, boot: &str, ticks: u64) -> Option<SystemTime> {
+    /// `now`, less how long the process has run: the system's uptime (`/proc/uptime`, to the
+    /// hundredth of a second) less `starttime` (field 22 of `/proc/self/stat`, in ticks after
+    /// boot). Not `btime` (`/proc/stat`) plus `starttime`: `btime` is whole seconds, which put
+    /// the start up to a second early and every `faas.init_duration` up to a second long.
+    pub(super) fn start_from(
+        stat: &str,
+        uptime: &str,
+        ticks: u64,
+        now: SystemTime,
+    ) -> Option<SystemTime> {
         // The command name (field 2) may hold spaces and parentheses: count after its `)`.
         let after_name = &stat[stat.rfind(')')? + 1..];
         let start_ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
-        let boot_secs: u64 = boot
-            .lines()
-            .find_map(|line| line.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()?;
+        let up: f64 = uptime.split_whitespace().next()?.parse().ok()?;
+        let up = Duration::try_from_secs_f64(up).ok()?;
         let since_boot = Duration::from_millis(start_ticks.checked_mul(1000)? / ticks);
-        Some(UNIX_EPOCH + Duration::from_secs(boot_secs) + since_boot)
+        now.checked_sub(up.saturating_sub(since_boot))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn a_late_first_event_was_not_waited_on() {
@@ -90,15 +94,17 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn the_start_is_read_from_proc() {
+    fn the_start_is_now_less_the_processs_age_to_the_hundredth() {
         let stat = "4242 (my (odd) fn) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 12345 1000 10";
-        let boot = "cpu  1 2 3\nbtime 1800000000\nprocesses 10\n";
-        let start = linux::start_from(stat, boot, 100).unwrap();
-        assert_eq!(
-            start,
-            UNIX_EPOCH + Duration::from_millis(1_800_000_000_000 + 123_450)
-        );
-        let now = SystemTime::now();
+        // Up 130.45 s, started 123.45 s after boot: 7 s old, to the hundredth of a second
+        // (with `btime`'s whole seconds it could have been up to 8 s).
+        let uptime = "130.45 250.10\n";
+        let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_250);
+        let start = linux::start_from(stat, uptime, 100, now).unwrap();
+        assert_eq!(now.duration_since(start).unwrap(), Duration::from_secs(7));
+        // Both `/proc` clocks tick in hundredths: a young process may read as a few ticks
+        // younger than it is.
+        let now = SystemTime::now() + Duration::from_millis(30);
         let own = process_start().expect("readable on Linux");
         assert!(own <= now && now.duration_since(own).unwrap() < Duration::from_secs(24 * 3600));
     }
