@@ -191,15 +191,7 @@ fn request_attributes(
     if let Some(host) = host {
         let (name, port) = split_host_port(host);
         out.push(KeyValue::new(SERVER_ADDRESS, bounded(name, limit)));
-        let default_port = || match scheme {
-            Some("https") => Some(443),
-            Some("http") => Some(80),
-            _ => None,
-        };
-        if let Some(port) = port
-            .or_else(|| header(&X_FORWARDED_PORT).and_then(|p| p.parse().ok()))
-            .or_else(default_port)
-        {
+        if let Some(port) = server_port(port, header(&X_FORWARDED_PORT), scheme) {
             out.push(KeyValue::new(SERVER_PORT, i64::from(port)));
         }
     }
@@ -246,6 +238,23 @@ fn scheme<'a>(
         },
         _ => Some("https"),
     })
+}
+
+/// `server.port`, conditionally required beside `server.address` (`model/http/spans.yaml`):
+/// the Host header's port, else the front end's `X-Forwarded-Port`, else the scheme's
+/// default. Lambda's and Azure's HTTP triggers both read it here.
+pub(crate) fn server_port(
+    host_port: Option<u16>,
+    forwarded_port: Option<&str>,
+    scheme: Option<&str>,
+) -> Option<u16> {
+    host_port
+        .or_else(|| forwarded_port.and_then(|p| p.parse().ok()))
+        .or(match scheme {
+            Some("https") => Some(443),
+            Some("http") => Some(80),
+            _ => None,
+        })
 }
 
 /// The user agent API Gateway read from the request, when the headers do not carry it (the

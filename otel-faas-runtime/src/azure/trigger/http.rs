@@ -264,17 +264,11 @@ impl<I: AzureHttpInput> Trigger for AzureHttp<I> {
                 SERVER_ADDRESS,
                 bounded(authority.host(), limit),
             ));
-            // `server.port` is conditionally required beside `server.address`
-            // (`model/http/spans.yaml`): the Host header's, else the front end's
-            // `X-Forwarded-Port`, else the scheme's default.
-            let port = authority
-                .port_u16()
-                .or_else(|| header("x-forwarded-port").and_then(|p| p.parse().ok()))
-                .or(match scheme {
-                    "https" => Some(443),
-                    "http" => Some(80),
-                    _ => None,
-                });
+            let port = crate::trigger::http::server_port(
+                authority.port_u16(),
+                header("x-forwarded-port"),
+                Some(scheme),
+            );
             if let Some(port) = port {
                 out.push(KeyValue::new(SERVER_PORT, i64::from(port)));
             }
