@@ -443,6 +443,43 @@ async fn after_response_the_caller_never_waits_for_a_slow_collector() {
 }
 
 #[tokio::test]
+async fn after_response_the_export_has_its_own_budget_beyond_the_sync_flush_timeout() {
+    // The collector answers after 300 ms: past the sync flush timeout (50 ms), inside the
+    // after-response one (10 s). With one budget for both, the export would give up.
+    let slow = Collector::start_with_delay(Duration::from_millis(300))
+        .await
+        .unwrap();
+    let env = [
+        ("OTEL_FAAS_FLUSH", "after_response"),
+        ("OTEL_FAAS_FLUSH_TIMEOUT", "50"),
+        ("OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT", "10000"),
+    ];
+    let config = FunctionConfig::new(FUNCTION);
+    let platform = Platform::start_with("other", &env, config, Some(slow.endpoint())).await;
+    let outcome = platform.invoke(json!({})).await;
+    assert!(outcome.completed_at.is_some(), "a response");
+    platform
+        .api
+        .wait_for_extensions(&outcome.request_id, Duration::from_secs(20))
+        .await
+        .expect("the extension finishes the invocation");
+    let spans = slow.invocation_traces(&outcome.request_id, ARRIVAL).await;
+    assert!(
+        spans.is_some(),
+        "the invocation's spans arrived within the after-response budget"
+    );
+    assert!(
+        platform
+            .function
+            .output()
+            .iter()
+            .all(|l| !l.contains("gave up")),
+        "{:?}",
+        platform.function.output()
+    );
+}
+
+#[tokio::test]
 async fn a_sync_flush_makes_the_caller_wait_for_the_collector() {
     let delay = Duration::from_millis(200);
     let slow = Collector::start_with_delay(delay).await.unwrap();

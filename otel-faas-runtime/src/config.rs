@@ -110,6 +110,12 @@ pub struct Config {
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
     /// to be exported; default 1000 ms. The invocation's deadline bounds it further.
     pub flush_timeout: Duration,
+    /// `OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT` (milliseconds): the longest an export after
+    /// the response (`OTEL_FAAS_FLUSH=after_response`) may run, retries included; default
+    /// [`Config::flush_timeout`]. The caller never waits for it, but the environment stays
+    /// billed and busy until it ends, and the invocation's deadline still bounds it: on
+    /// Lambda the function's timeout covers the extensions' work after the response.
+    pub after_response_flush_timeout: Duration,
     /// `OTEL_FAAS_DEADLINE_MARGIN` (milliseconds): time kept free before the invocation's
     /// deadline so the response is posted in time whatever the collector does; default 100 ms.
     pub deadline_margin: Duration,
@@ -263,6 +269,11 @@ impl Config {
             DEFAULT_FLUSH_TIMEOUT,
             &mut warnings,
         );
+        let after_response_flush_timeout = millis(
+            "OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT",
+            flush_timeout,
+            &mut warnings,
+        );
         let deadline_margin = millis(
             "OTEL_FAAS_DEADLINE_MARGIN",
             DEFAULT_DEADLINE_MARGIN,
@@ -332,6 +343,7 @@ impl Config {
             otlp_metrics,
             flush_mode,
             flush_timeout,
+            after_response_flush_timeout,
             deadline_margin,
             max_queued_spans,
             attribute_value_length_limit,
@@ -548,6 +560,18 @@ mod tests {
         assert_eq!(c.flush_timeout, DEFAULT_FLUSH_TIMEOUT);
         assert!(!c.sdk_disabled);
         assert_eq!(c.warnings.len(), 4, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn the_after_response_budget_defaults_to_the_sync_one_and_can_differ() {
+        let c = config(&[("OTEL_FAAS_FLUSH_TIMEOUT", "300")]);
+        assert_eq!(c.after_response_flush_timeout, Duration::from_millis(300));
+        let c = config(&[
+            ("OTEL_FAAS_FLUSH_TIMEOUT", "300"),
+            ("OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT", "5000"),
+        ]);
+        assert_eq!(c.flush_timeout, Duration::from_millis(300));
+        assert_eq!(c.after_response_flush_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -382,13 +382,23 @@ impl Invocation {
         self.end_early(CUT_OFF, failure);
     }
 
-    /// Exports the invocation's spans (and those of no invocation), bounded by the flush
-    /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
+    /// Exports the invocation's spans (and those of no invocation), bounded by its deadline
+    /// and by the flush timeout, or after the response by the after-response flush timeout
+    /// ([`crate::config::Config::after_response_flush_timeout`]). Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
     pub(crate) async fn flush(&self) -> FlushOutcome {
-        self.telemetry
-            .flush_invocation(&self.spans.0, self.deadline)
-            .await
+        match self.supervision.after_response {
+            true => {
+                self.telemetry
+                    .flush_after_response(&self.spans.0, self.deadline)
+                    .await
+            }
+            false => {
+                self.telemetry
+                    .flush_invocation(&self.spans.0, self.deadline)
+                    .await
+            }
+        }
     }
 
     /// The glue opened these spans (innermost first): the invocation's own, never dropped

@@ -80,6 +80,7 @@
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
 //! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
+//! | `OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT` | `OTEL_FAAS_FLUSH_TIMEOUT` | with `after_response`: longest (ms) the export after the response runs; the deadline still bounds it |
 //! | `OTEL_FAAS_DEADLINE_MARGIN` | `100` | time (ms) kept free before the deadline; a handler still running then is recorded as a timeout |
 //! | `OTEL_FAAS_KEEP` | `errors,coldstarts,slow` | traces kept even when the head sampler dropped them ([`sampling`]); `none` |
 //! | `OTEL_FAAS_KEEP_SLOWER_THAN` | `1000` | what `slow` means (ms) |

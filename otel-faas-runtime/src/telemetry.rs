@@ -35,6 +35,24 @@ pub const DROPPED_SPANS: &str = "otel_faas.spans.dropped_count";
 /// Time kept free after the last flush of an invocation that is about to be stopped.
 const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
 
+/// The budget of an export after the response: `timeout`, cut to what is left before
+/// `deadline` (when one is known and sane) less [`LAST_FLUSH_SPARE`].
+fn after_response_budget(
+    timeout: Duration,
+    deadline: Option<SystemTime>,
+    now: SystemTime,
+) -> Duration {
+    match deadline.filter(|d| *d > UNIX_EPOCH) {
+        Some(deadline) => timeout.min(
+            deadline
+                .duration_since(now)
+                .unwrap_or_default()
+                .saturating_sub(LAST_FLUSH_SPARE),
+        ),
+        None => timeout,
+    }
+}
+
 /// The process's pipeline, once [`Telemetry::install_global`] ran.
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
@@ -227,6 +245,23 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
+        self.flush_within(Some(spans), budget).await
+    }
+
+    /// Exports the spans of an invocation whose response is already posted
+    /// (`OTEL_FAAS_FLUSH=after_response`), bounded by the after-response flush timeout and
+    /// by `deadline` (less a few milliseconds to spare, not the margin: no response is left
+    /// to post, but the platform stops the environment at the deadline).
+    pub(crate) async fn flush_after_response(
+        &self,
+        spans: &InvocationSpans,
+        deadline: Option<SystemTime>,
+    ) -> FlushOutcome {
+        let budget = after_response_budget(
+            self.inner.config.after_response_flush_timeout,
+            deadline,
+            SystemTime::now(),
+        );
         self.flush_within(Some(spans), budget).await
     }
 
@@ -511,5 +546,33 @@ impl TelemetryBuilder {
                 rejections,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_after_the_response_keeps_its_own_budget_inside_the_deadline() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let timeout = Duration::from_secs(3);
+        assert_eq!(after_response_budget(timeout, None, now), timeout);
+        let far = now + Duration::from_secs(60);
+        assert_eq!(after_response_budget(timeout, Some(far), now), timeout);
+        let near = now + Duration::from_millis(500);
+        assert_eq!(
+            after_response_budget(timeout, Some(near), now),
+            Duration::from_millis(500) - LAST_FLUSH_SPARE
+        );
+        let past = now - Duration::from_millis(1);
+        assert_eq!(
+            after_response_budget(timeout, Some(past), now),
+            Duration::ZERO
+        );
+        assert_eq!(
+            after_response_budget(timeout, Some(UNIX_EPOCH), now),
+            timeout
+        );
     }
 }
