@@ -250,17 +250,21 @@ impl OtlpSettings {
         }
 
         let sigv4 = read_sigv4(&endpoint, var)?;
-        // AWS's OTLP endpoints take traces and logs, not metrics (CloudWatch documentation,
-        // "OTLP endpoints"): metrics sent there would be refused on every invocation.
+        // CloudWatch takes each signal at a host of its own: traces at `xray.<region>`, logs
+        // at `logs.<region>`, metrics at `monitoring.<region>` (CloudWatch User Guide, "OTLP
+        // Endpoints" and "Send metrics using OpenTelemetry"). Metrics that followed the
+        // general endpoint to the traces or logs host would be refused on every invocation.
         if signal == Signal::Metrics
             && sigv4.is_some()
             && endpoint.contains(".amazonaws.com")
+            && !host_of(&endpoint).starts_with("monitoring.")
             && endpoint_var != "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
         {
             return Err(format!(
-                "{endpoint_var} points at AWS, which offers no OTLP metrics endpoint: set \
-                 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT for the spans, and OTEL_METRICS_EXPORTER=none \
-                 or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT for the FaaS metrics"
+                "{endpoint_var} points at an AWS endpoint that takes no OTLP metrics: CloudWatch \
+                 takes them at https://monitoring.<region>.amazonaws.com/v1/metrics; set \
+                 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to it (or to a collector), or \
+                 OTEL_METRICS_EXPORTER=none"
             ));
         }
 
@@ -278,16 +282,21 @@ impl OtlpSettings {
     }
 }
 
+/// The host of `endpoint`, lower-cased; empty when it has none.
+fn host_of(endpoint: &str) -> String {
+    endpoint
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
 /// The signing `OTEL_FAAS_SIGV4` (`auto`, the default, `on` or `off`) asks for `endpoint`.
 fn read_sigv4(
     endpoint: &str,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<SigV4>, String> {
-    let host = endpoint
-        .parse::<http::Uri>()
-        .ok()
-        .and_then(|uri| uri.host().map(str::to_ascii_lowercase))
-        .unwrap_or_default();
+    let host = host_of(endpoint);
     let aws_host = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
     let wanted = match var("OTEL_FAAS_SIGV4")
         .map(|v| v.to_ascii_lowercase())
@@ -595,7 +604,7 @@ mod tests {
         // A collector elsewhere is not signed unless asked.
         let (metrics, _) = read(Signal::Metrics, &vars);
         assert_eq!(metrics.expect("metrics").sigv4, None);
-        // AWS has no OTLP metrics endpoint: metrics sent after the traces are refused.
+        // Metrics that would follow the traces to X-Ray's host are refused.
         let mut general = credentials.to_vec();
         general.push((
             "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -605,14 +614,31 @@ mod tests {
         match cfg!(feature = "aws-sigv4") {
             true => assert!(
                 metrics
-                    .expect_err("no metrics at AWS")
-                    .contains("OTEL_METRICS_EXPORTER=none")
+                    .expect_err("no metrics at the traces host")
+                    .contains("https://monitoring.<region>.amazonaws.com/v1/metrics")
             ),
             false => assert!(
                 metrics
                     .expect_err("no sigv4")
                     .contains("`aws-sigv4` feature")
             ),
+        }
+        // CloudWatch's OTLP metrics endpoint is signed for `monitoring`.
+        let mut monitoring = credentials.to_vec();
+        monitoring.push((
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "https://monitoring.us-west-2.amazonaws.com/v1/metrics",
+        ));
+        let (metrics, _) = read(Signal::Metrics, &monitoring);
+        if cfg!(feature = "aws-sigv4") {
+            let sigv4 = metrics
+                .expect("metrics")
+                .sigv4
+                .expect("implied by the host");
+            assert_eq!(
+                (sigv4.service.as_str(), sigv4.region.as_str()),
+                ("monitoring", "us-west-2")
+            );
         }
         let mut forced = credentials.to_vec();
         forced.push(("OTEL_FAAS_SIGV4", "on"));
