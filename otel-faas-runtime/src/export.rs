@@ -1,6 +1,6 @@
 //! Where spans go: the exporter `OTEL_TRACES_EXPORTER` names, built once at start-up.
 //!
-//! `otlp` is this crate's OTLP pipeline ([`crate::otlp`]): `http/protobuf` or `http/json`,
+//! `otlp` is this crate's OTLP pipeline (the `otlp` module): `http/protobuf` or `http/json`,
 //! gzip, TLS and retries inside the flush budget, configured by the standard
 //! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
 

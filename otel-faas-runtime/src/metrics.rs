@@ -16,7 +16,7 @@
 //! points for long and the collector adds them up. `OTEL_METRICS_EXPORTER=none` turns them
 //! off; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (else `OTEL_EXPORTER_OTLP_ENDPOINT` +
 //! `/v1/metrics`) says where they go, and every other `OTEL_EXPORTER_OTLP_METRICS_*`
-//! variable how ([`crate::otlp`]).
+//! variable how (see the `otlp` module).
 
 use std::fmt;
 use std::sync::{Arc, Weak};

@@ -179,7 +179,7 @@ impl Telemetry {
 
     /// A `tracing` layer that turns the handler's own `tracing` spans into OpenTelemetry spans
     /// of this pipeline, nested under the invocation span, and its events into span events —
-    /// also events logged outside any `tracing` span (see [`crate::events`]). Spans keep their
+    /// also events logged outside any `tracing` span (see the `events` module). Spans keep their
     /// fields and source location (`code.file.path`, `code.line.number`); what the semantic
     /// conventions do not define is left out: busy/idle times, `target`, thread names and
     /// ids (meaningless in a function), and the module path.

@@ -6,7 +6,7 @@
 //! With the official AWS SDK, one interceptor on the client does it all (feature `aws-sdk`
 //! for a CLIENT span of every operation of any service; `aws-sdk-sqs`, `aws-sdk-sns`,
 //! `aws-sdk-eventbridge` or `aws-sdk-lambda` to pass the trace on in sends and invokes; see
-//! [`aws_sdk`]):
+//! `outgoing::aws_sdk` (feature `aws-sdk`)):
 //!
 //! ```ignore
 //! let config = aws_sdk_sqs::config::Builder::from(&sdk_config)
