@@ -83,7 +83,7 @@ async fn kafka(event: LambdaEvent<KafkaEvent>) -> Result<usize, Error> {
 
 #[traced_function(trigger = "kafka", per_record)]
 async fn kafka_record(record: KafkaRecord) -> Result<(), std::io::Error> {
-    drop(record.offset);
+    let _offset = record.offset;
     Ok(())
 }
 
