@@ -12,10 +12,12 @@
 //! - [`runner`]: [`LocalRunner`], which puts the three together for `cargo run --example …`;
 //! - [`pipeline`]: [`LocalPipeline`], several functions and the queues between them;
 //! - [`azure`]: the Azure Functions host, sending a custom handler the requests it would;
+//! - [`app_insights`]: an Application Insights ingestion endpoint that records what it is sent;
 //! - [`render`]: the trace-tree printer the runner prints with.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+pub mod app_insights;
 pub mod azure;
 pub mod collector;
 pub mod dynamodb;

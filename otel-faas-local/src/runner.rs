@@ -343,6 +343,11 @@ impl Signals {
             _ if config.sdk_disabled => Destination::Off,
             ExporterKind::Console => Destination::Console,
             ExporterKind::Otlp => destination(true, "TRACES"),
+            // Application Insights: the endpoint of the connection string, not printed here.
+            ExporterKind::AzureMonitor => match &config.application_insights {
+                Ok(settings) => Destination::Endpoint(settings.ingestion_endpoint.clone()),
+                Err(_) => Destination::Off,
+            },
             ExporterKind::None => Destination::Off,
         };
         let metrics_on = !config.sdk_disabled && config.metrics_exporter == ExporterKind::Otlp;

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+pub use crate::azure_monitor::settings::{ApplicationInsightsSettings, CONNECTION_STRING_VAR};
 pub use crate::otlp::settings::{
     Compression, DEFAULT_OTLP_TIMEOUT, OtlpSettings, Protocol, SigV4, Signal,
 };
@@ -49,6 +50,10 @@ pub enum ExporterKind {
     Otlp,
     /// A readable trace tree on standard output.
     Console,
+    /// Azure Monitor Application Insights, as `APPLICATIONINSIGHTS_CONNECTION_STRING` says
+    /// (the `azure-monitor` feature): `OTEL_TRACES_EXPORTER=azure_monitor`, and the default
+    /// when that variable is set in a build with the feature.
+    AzureMonitor,
     /// Nowhere: spans are created (trace ids still reach logs and outgoing calls) but not kept.
     None,
 }
@@ -102,6 +107,12 @@ pub struct Config {
     /// How FaaS metrics are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
     /// `OTEL_EXPORTER_OTLP_METRICS_*` variables, or why this build cannot honour them.
     pub otlp_metrics: Result<OtlpSettings, String>,
+    /// Where spans go in Application Insights: `APPLICATIONINSIGHTS_CONNECTION_STRING`
+    /// (see [`ApplicationInsightsSettings`]), when [`Config::exporter`] is
+    /// [`ExporterKind::AzureMonitor`]; else, or when it is malformed or the build lacks the
+    /// `azure-monitor` feature, why spans do not go there (logged at start when they
+    /// should).
+    pub application_insights: Result<ApplicationInsightsSettings, String>,
     /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; when unset, `otlp` if spans go over OTLP,
     /// else `none` (a function printing its spans has no collector for its metrics).
     pub metrics_exporter: ExporterKind,
@@ -206,14 +217,31 @@ impl Config {
             Some(raw) => parse_propagators(&raw, &mut warnings),
             None => vec![PropagatorKind::TraceContext, PropagatorKind::Baggage],
         };
+        let connection_string = var(CONNECTION_STRING_VAR).is_some();
         let exporter = match var("OTEL_TRACES_EXPORTER").map(|v| v.to_ascii_lowercase()) {
-            None => ExporterKind::Otlp,
+            // The Functions host sets the connection string of the app's Application
+            // Insights resource: a build that can export there does.
+            None if connection_string && cfg!(feature = "azure-monitor") => {
+                ExporterKind::AzureMonitor
+            }
+            None => {
+                if connection_string {
+                    warnings.push(format!(
+                        "{CONNECTION_STRING_VAR} is set, but this build cannot export to \
+                         Application Insights (the `azure-monitor` feature of \
+                         otel-faas-runtime): spans go over OTLP"
+                    ));
+                }
+                ExporterKind::Otlp
+            }
+            Some(v) if v == "azure_monitor" => ExporterKind::AzureMonitor,
             Some(v) if v == "otlp" => ExporterKind::Otlp,
             Some(v) if v == "console" => ExporterKind::Console,
             Some(v) if v == "none" => ExporterKind::None,
             Some(v) => {
                 warnings.push(format!(
-                    "OTEL_TRACES_EXPORTER={v:?} is not supported (otlp, console, none); using otlp"
+                    "OTEL_TRACES_EXPORTER={v:?} is not supported (otlp, azure_monitor, console, \
+                     none); using otlp"
                 ));
                 ExporterKind::Otlp
             }
@@ -239,6 +267,15 @@ impl Config {
             )),
         };
         let otlp_traces = otlp(Signal::Traces, exporter, &mut warnings);
+        let application_insights = match exporter {
+            ExporterKind::AzureMonitor if !cfg!(feature = "azure-monitor") => Err(
+                "OTEL_TRACES_EXPORTER=azure_monitor needs the `azure-monitor` feature of \
+                 otel-faas-runtime"
+                    .to_owned(),
+            ),
+            ExporterKind::AzureMonitor => ApplicationInsightsSettings::read(&var),
+            _ => Err("spans are not exported to Application Insights".to_owned()),
+        };
         let otlp_metrics = otlp(Signal::Metrics, metrics_exporter, &mut warnings);
         let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
             None => default,
@@ -341,6 +378,7 @@ impl Config {
             metrics_exporter,
             otlp_traces,
             otlp_metrics,
+            application_insights,
             flush_mode,
             flush_timeout,
             after_response_flush_timeout,
@@ -499,6 +537,45 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn a_connection_string_picks_application_insights_when_the_build_can() {
+        let connection = (
+            CONNECTION_STRING_VAR,
+            "InstrumentationKey=0f3c1a2b-4d5e-4f60-8a1b-2c3d4e5f6a7b",
+        );
+        let implied = config(&[connection]);
+        let asked = config(&[("OTEL_TRACES_EXPORTER", "azure_monitor"), connection]);
+        let overridden = config(&[("OTEL_TRACES_EXPORTER", "otlp"), connection]);
+        assert_eq!(overridden.exporter, ExporterKind::Otlp);
+        assert!(overridden.warnings.is_empty(), "{:?}", overridden.warnings);
+        assert_eq!(asked.exporter, ExporterKind::AzureMonitor);
+        // FaaS metrics do not go to Application Insights.
+        assert_eq!(asked.metrics_exporter, ExporterKind::None);
+        match cfg!(feature = "azure-monitor") {
+            true => {
+                assert_eq!(implied.exporter, ExporterKind::AzureMonitor);
+                assert_eq!(
+                    implied
+                        .application_insights
+                        .expect("settings")
+                        .ingestion_endpoint,
+                    "https://dc.services.visualstudio.com"
+                );
+                assert!(asked.application_insights.is_ok());
+            }
+            false => {
+                assert_eq!(implied.exporter, ExporterKind::Otlp);
+                assert!(
+                    implied.warnings[0].contains("`azure-monitor` feature"),
+                    "{:?}",
+                    implied.warnings
+                );
+                let error = asked.application_insights.expect_err("no feature");
+                assert!(error.contains("`azure-monitor` feature"), "{error}");
+            }
+        }
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Where spans go: the exporter `OTEL_TRACES_EXPORTER` names, built once at start-up.
 //!
+//! `azure_monitor` sends them to Application Insights (the `azure-monitor` feature; see
+//! `crate::azure_monitor`).
+//!
 //! `otlp` is this crate's OTLP pipeline (the `otlp` module): `http/protobuf` or `http/json`,
 //! gzip, TLS and retries inside the flush budget, configured by the standard
 //! `OTEL_EXPORTER_OTLP_*` variables. `console` prints each flushed batch as a trace tree.
 
 use std::sync::Arc;
 
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
@@ -19,6 +23,7 @@ use crate::render::{SpanView, render_trees};
 /// (then none is built, and the caller logs the error at start-up).
 pub(crate) fn from_config(
     config: &Config,
+    resource: &Resource,
     encoder: &Arc<Encoder>,
     rejections: &Arc<Rejections>,
 ) -> Result<Option<Box<dyn DynExporter>>, String> {
@@ -32,7 +37,34 @@ pub(crate) fn from_config(
                     .map_err(|error| format!("spans cannot be exported over OTLP: {error}"))?;
             Some(Box::new(exporter))
         }
+        ExporterKind::AzureMonitor => {
+            let settings = config.application_insights.as_ref().map_err(Clone::clone)?;
+            Some(azure_monitor(settings, resource)?)
+        }
     })
+}
+
+#[cfg(feature = "azure-monitor")]
+fn azure_monitor(
+    settings: &crate::config::ApplicationInsightsSettings,
+    resource: &Resource,
+) -> Result<Box<dyn DynExporter>, String> {
+    let exporter = crate::azure_monitor::span_exporter(settings, resource)
+        .map_err(|error| format!("spans cannot be exported to Application Insights: {error}"))?;
+    Ok(Box::new(exporter))
+}
+
+/// Without the feature, `Config` never holds Application Insights settings.
+#[cfg(not(feature = "azure-monitor"))]
+fn azure_monitor(
+    _: &crate::config::ApplicationInsightsSettings,
+    _: &Resource,
+) -> Result<Box<dyn DynExporter>, String> {
+    Err(
+        "exporting to Application Insights needs the `azure-monitor` feature of \
+         otel-faas-runtime"
+            .to_owned(),
+    )
 }
 
 /// Prints every exported batch to standard output as a trace tree.

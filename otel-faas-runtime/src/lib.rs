@@ -123,6 +123,7 @@ mod arn;
 #[cfg(feature = "azure")]
 #[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
 pub mod azure;
+mod azure_monitor;
 pub mod config;
 pub(crate) mod events;
 pub mod export;

@@ -472,12 +472,11 @@ impl TelemetryBuilder {
                 exporter.set_resource(&resource);
                 Some(exporter)
             }
-            None => {
-                crate::export::from_config(&config, &encoder, &rejections).unwrap_or_else(|error| {
+            None => crate::export::from_config(&config, &resource, &encoder, &rejections)
+                .unwrap_or_else(|error| {
                     errors.push(format!("{error}; spans are not exported"));
                     None
-                })
-            }
+                }),
         };
         let metrics_exporter = match (self.metrics_exporter, config.metrics_exporter) {
             (Some(exporter), _) => Some(exporter),
