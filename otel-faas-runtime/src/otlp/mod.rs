@@ -1,6 +1,6 @@
-//! The OTLP export pipeline: spans and FaaS metrics encoded with `opentelemetry-proto`'s
-//! generated types and posted over OTLP/HTTP, configured per signal by the
-//! `OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_*` variables ([`settings`]).
+//! The OTLP export pipeline: spans, FaaS metrics and log records encoded with
+//! `opentelemetry-proto`'s generated types and posted over OTLP/HTTP, configured per signal
+//! by the `OTEL_EXPORTER_OTLP[_TRACES|_METRICS|_LOGS]_*` variables ([`settings`]).
 //!
 //! | part | job |
 //! |---|---|

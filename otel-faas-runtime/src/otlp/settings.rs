@@ -67,7 +67,8 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtlpSettings {
     /// The full URL posted to: the signal's own `…_ENDPOINT` as given (`/` when it has no
-    /// path), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `v1/traces` or `v1/metrics` appended;
+    /// path), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `v1/traces`, `v1/metrics` or `v1/logs`
+    /// appended;
     /// default `http://localhost:4318/v1/…`.
     pub endpoint: String,
     /// `…_PROTOCOL`; default `http/protobuf`.
