@@ -116,6 +116,16 @@ pub struct Config {
     /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`; when unset, `otlp` if spans go over OTLP,
     /// else `none` (a function printing its spans has no collector for its metrics).
     pub metrics_exporter: ExporterKind,
+    /// `OTEL_LOGS_EXPORTER`: `otlp` exports the handler's `tracing` events as OpenTelemetry
+    /// log records with their invocation's spans; `none`, the default,
+    /// leaves them to the log lines on standard output.
+    pub logs_exporter: ExporterKind,
+    /// How log records are sent over OTLP: the `OTEL_EXPORTER_OTLP_*` and
+    /// `OTEL_EXPORTER_OTLP_LOGS_*` variables, or why this build cannot honour them.
+    pub otlp_logs: Result<OtlpSettings, String>,
+    /// `OTEL_BLRP_MAX_QUEUE_SIZE`: log records buffered per invocation (and, apart, for
+    /// records of no invocation); more are dropped and counted; default 2048.
+    pub max_queued_log_records: usize,
     /// `OTEL_FAAS_FLUSH`: `sync` (the default) or `after_response`; see [`FlushMode`].
     pub flush_mode: FlushMode,
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
@@ -277,6 +287,27 @@ impl Config {
             _ => Err("spans are not exported to Application Insights".to_owned()),
         };
         let otlp_metrics = otlp(Signal::Metrics, metrics_exporter, &mut warnings);
+        let logs_exporter = match var("OTEL_LOGS_EXPORTER").map(|v| v.to_ascii_lowercase()) {
+            None => ExporterKind::None,
+            Some(v) if v == "otlp" => ExporterKind::Otlp,
+            Some(v) if v == "none" => ExporterKind::None,
+            Some(v) if v == "console" => {
+                warnings.push(
+                    "OTEL_LOGS_EXPORTER=\"console\": the log lines on standard output are the \
+                     console's; no log records are exported"
+                        .to_owned(),
+                );
+                ExporterKind::None
+            }
+            Some(v) => {
+                warnings.push(format!(
+                    "OTEL_LOGS_EXPORTER={v:?} is not supported (otlp, none); no log records are \
+                     exported"
+                ));
+                ExporterKind::None
+            }
+        };
+        let otlp_logs = otlp(Signal::Logs, logs_exporter, &mut warnings);
         let millis = |key: &str, default: Duration, warnings: &mut Vec<String>| match var(key) {
             None => default,
             Some(v) => v
@@ -333,6 +364,11 @@ impl Config {
             DEFAULT_MAX_QUEUED_SPANS,
             &mut warnings,
         );
+        let max_queued_log_records = count(
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            crate::logs::DEFAULT_MAX_QUEUED_LOG_RECORDS,
+            &mut warnings,
+        );
         let attribute_value_length_limit = count(
             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
             DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
@@ -379,6 +415,9 @@ impl Config {
             otlp_traces,
             otlp_metrics,
             application_insights,
+            logs_exporter,
+            otlp_logs,
+            max_queued_log_records,
             flush_mode,
             flush_timeout,
             after_response_flush_timeout,

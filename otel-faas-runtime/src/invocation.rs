@@ -33,6 +33,7 @@ use opentelemetry_semantic_conventions::attribute::{
     FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 
+use crate::logs::LogOwner;
 use crate::metrics::InvocationFacts;
 use crate::outcome::{Failure, ReadOutcome};
 use crate::processor::{FlushOutcome, SpanOwner};
@@ -51,6 +52,8 @@ pub(crate) struct Invocation {
     telemetry: Telemetry,
     /// Where the invocation's finished spans wait for its flush.
     spans: SpanOwner,
+    /// Where the invocation's log records wait for its flush.
+    logs: LogOwner,
     /// The platform's id of the invocation (Lambda's request id, the host's invocation id).
     request_id: String,
     /// When the platform stops the invocation, if it says.
@@ -128,6 +131,7 @@ impl Invocation {
         Arc::new(Invocation {
             telemetry,
             spans: SpanOwner::default(),
+            logs: LogOwner::default(),
             request_id,
             deadline,
             supervision,
@@ -145,6 +149,11 @@ impl Invocation {
         &self.telemetry
     }
 
+    /// Where the invocation's log records wait for its flush.
+    pub(crate) fn log_owner(&self) -> &LogOwner {
+        &self.logs
+    }
+
     /// The platform's id of the invocation, for log lines.
     pub(crate) fn request_id(&self) -> &str {
         &self.request_id
@@ -160,7 +169,9 @@ impl Invocation {
 
     /// `context` with this invocation as the owner of the spans opened under it.
     fn owning(&self, context: Context) -> Context {
-        context.with_value(self.spans.clone())
+        context
+            .with_value(self.spans.clone())
+            .with_value(self.logs.clone())
     }
 
     /// The handler is being called: starts the clock for `faas.invoke_duration` and arms
@@ -309,7 +320,11 @@ impl Invocation {
             failure.message
         );
         if let (Some(deadline), Some(runtime)) = (self.deadline, runtime) {
-            runtime.spawn(async move { self.telemetry.flush_until(&self.spans.0, deadline).await });
+            runtime.spawn(async move {
+                self.telemetry
+                    .flush_until(&self.spans.0, &self.logs.0, deadline)
+                    .await
+            });
         }
     }
 
@@ -390,12 +405,12 @@ impl Invocation {
         match self.supervision.after_response {
             true => {
                 self.telemetry
-                    .flush_after_response(&self.spans.0, self.deadline)
+                    .flush_after_response(&self.spans.0, &self.logs.0, self.deadline)
                     .await
             }
             false => {
                 self.telemetry
-                    .flush_invocation(&self.spans.0, self.deadline)
+                    .flush_invocation(&self.spans.0, &self.logs.0, self.deadline)
                     .await
             }
         }

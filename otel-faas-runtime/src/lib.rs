@@ -131,6 +131,7 @@ mod init;
 mod invocation;
 pub mod lambda;
 mod logging;
+mod logs;
 pub mod metrics;
 mod otlp;
 pub mod outcome;

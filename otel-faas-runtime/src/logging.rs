@@ -59,6 +59,10 @@ pub(crate) fn install(telemetry: Option<&Telemetry>) {
     }];
     if let Some(telemetry) = telemetry {
         layers.push(telemetry.tracing_layer().boxed());
+        // After the span layer: an event's record takes the context of the span it is in.
+        if let Some(logs) = telemetry.logs_layer() {
+            layers.push(logs.boxed());
+        }
     }
     // A subscriber set by the application wins; it can add `Telemetry::tracing_layer` itself.
     let _ = tracing_subscriber::registry()

@@ -19,6 +19,7 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
+use crate::logs::{InvocationLogs, LogFlushOutcome, Logs};
 use crate::metrics::{DynMetricExporter, FaasMetrics};
 use crate::otlp::Rejections;
 use crate::otlp::encode::Encoder;
@@ -81,6 +82,8 @@ struct Inner {
     resource: Resource,
     coldstart_pending: AtomicBool,
     metrics: Option<FaasMetrics>,
+    /// The OpenTelemetry logs pipeline, when `OTEL_LOGS_EXPORTER=otlp`.
+    logs: Option<Logs>,
     /// When the process started (the kernel's record, else when this pipeline was built).
     process_start: SystemTime,
     /// When the process was ready for its first event ([`Telemetry::mark_ready`]).
@@ -216,6 +219,44 @@ impl Telemetry {
         self.inner.buffer.exported()
     }
 
+    /// Log records exported so far (`OTEL_LOGS_EXPORTER=otlp`).
+    pub fn exported_log_records(&self) -> u64 {
+        self.inner
+            .logs
+            .as_ref()
+            .map_or(0, |l| l.buffer().exported())
+    }
+
+    /// Log records dropped so far: buffer full (`OTEL_BLRP_MAX_QUEUE_SIZE`), export failed or
+    /// ran out of time.
+    pub fn dropped_log_records(&self) -> u64 {
+        self.inner.logs.as_ref().map_or(0, |l| l.buffer().dropped())
+    }
+
+    /// Log records that OTLP endpoints said they rejected (OTLP partial success).
+    pub fn rejected_log_records(&self) -> u64 {
+        self.inner.rejections.log_records()
+    }
+
+    /// A `tracing` layer that turns events into OpenTelemetry log records of this pipeline
+    /// (`opentelemetry-appender-tracing`'s bridge), exported with their invocation's spans;
+    /// `None` unless `OTEL_LOGS_EXPORTER=otlp`. [`crate::lambda::run`] installs it; an
+    /// application with a subscriber of its own adds it beside [`Telemetry::tracing_layer`]
+    /// (after it, so that events see the span's context).
+    pub fn logs_layer<S>(&self) -> Option<impl tracing_subscriber::Layer<S> + Send + Sync + 'static>
+    where
+        S: tracing::Subscriber
+            + for<'span> tracing_subscriber::registry::LookupSpan<'span>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let logs = self.inner.logs.as_ref()?;
+        Some(
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(logs.provider()),
+        )
+    }
+
     /// Metrics points exported so far are not counted; this tells whether metrics are on.
     pub fn metrics_enabled(&self) -> bool {
         self.inner.metrics.is_some()
@@ -225,7 +266,7 @@ impl Telemetry {
     /// outside an invocation, or ended after theirs was flushed — waiting at most the
     /// configured flush timeout. Each invocation exports its own spans when it ends.
     pub async fn flush(&self) -> FlushOutcome {
-        self.flush_within(None, self.inner.config.flush_timeout)
+        self.flush_within(None, None, self.inner.config.flush_timeout)
             .await
     }
 
@@ -235,6 +276,7 @@ impl Telemetry {
     pub(crate) async fn flush_invocation(
         &self,
         spans: &InvocationSpans,
+        logs: &InvocationLogs,
         deadline: Option<SystemTime>,
     ) -> FlushOutcome {
         let config = &self.inner.config;
@@ -245,16 +287,17 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
-        self.flush_within(Some(spans), budget).await
+        self.flush_within(Some(spans), Some(logs), budget).await
     }
 
     /// Exports the spans of an invocation whose response is already posted
-    /// (`OTEL_FAAS_FLUSH=after_response`), bounded by the after-response flush timeout and
+    /// and its log records (`OTEL_FAAS_FLUSH=after_response`), bounded by the after-response flush timeout and
     /// by `deadline` (less a few milliseconds to spare, not the margin: no response is left
     /// to post, but the platform stops the environment at the deadline).
     pub(crate) async fn flush_after_response(
         &self,
         spans: &InvocationSpans,
+        logs: &InvocationLogs,
         deadline: Option<SystemTime>,
     ) -> FlushOutcome {
         let budget = after_response_budget(
@@ -262,23 +305,35 @@ impl Telemetry {
             deadline,
             SystemTime::now(),
         );
-        self.flush_within(Some(spans), budget).await
+        self.flush_within(Some(spans), Some(logs), budget).await
     }
 
-    /// Exports spans and metrics together (one round trip's wait), within `budget`.
+    /// Exports spans, metrics and log records together (one round trip's wait), within
+    /// `budget`.
     async fn flush_within(
         &self,
         spans: Option<&InvocationSpans>,
+        logs: Option<&InvocationLogs>,
         budget: Duration,
     ) -> FlushOutcome {
+        let log_records = async {
+            match &self.inner.logs {
+                Some(pipeline) => pipeline.buffer().flush(logs, budget).await,
+                None => LogFlushOutcome::Empty,
+            }
+        };
         let metrics = async {
             match &self.inner.metrics {
                 Some(metrics) => metrics.flush(budget).await,
                 None => Ok(0),
             }
         };
-        let (outcome, metrics) = tokio::join!(self.inner.buffer.flush(spans, budget), metrics);
+        let (outcome, metrics, log_records) =
+            tokio::join!(self.inner.buffer.flush(spans, budget), metrics, log_records);
         self.report(&outcome);
+        if let LogFlushOutcome::Lost { records, error } = log_records {
+            self.warn_rarely(&format!("export of {records} log records failed: {error}"));
+        }
         if let Err(problem) = metrics {
             self.warn_rarely(&format!("export of FaaS metrics failed: {problem}"));
         }
@@ -290,14 +345,19 @@ impl Telemetry {
     pub(crate) async fn flush_until(
         &self,
         spans: &InvocationSpans,
+        logs: &InvocationLogs,
         until: SystemTime,
     ) -> FlushOutcome {
         let left = until
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .saturating_sub(LAST_FLUSH_SPARE);
-        self.flush_within(Some(spans), self.inner.config.flush_timeout.min(left))
-            .await
+        self.flush_within(
+            Some(spans),
+            Some(logs),
+            self.inner.config.flush_timeout.min(left),
+        )
+        .await
     }
 
     /// Logs a flush that lost spans, or whose telemetry an endpoint rejected in part, at
@@ -350,6 +410,9 @@ impl Telemetry {
     pub fn shutdown(&self) {
         if let Some(metrics) = &self.inner.metrics {
             metrics.shutdown();
+        }
+        if let Some(logs) = &self.inner.logs {
+            logs.shutdown();
         }
         let _ = self
             .inner
@@ -495,6 +558,30 @@ impl TelemetryBuilder {
             _ => None,
         };
         let metrics = metrics_exporter.map(|e| FaasMetrics::new(resource.clone(), e));
+        let logs = match (&config.otlp_logs, config.logs_exporter) {
+            (Ok(settings), ExporterKind::Otlp) if !config.sdk_disabled => {
+                match crate::otlp::logs::OtlpLogExporter::new(
+                    settings,
+                    &resource,
+                    rejections.clone(),
+                ) {
+                    Ok(exporter) => Some(Logs::new(
+                        exporter,
+                        resource.clone(),
+                        config.max_queued_log_records,
+                    )),
+                    Err(error) => {
+                        errors.push(format!("{error}; log records are not exported"));
+                        None
+                    }
+                }
+            }
+            (Err(error), ExporterKind::Otlp) if !config.sdk_disabled => {
+                errors.push(format!("{error}; log records are not exported"));
+                None
+            }
+            _ => None,
+        };
         let buffer = Arc::new(SpanBuffer::new(
             config.max_queued_spans,
             exporter,
@@ -534,6 +621,7 @@ impl TelemetryBuilder {
                     config.initialization_type == InitializationType::OnDemand,
                 ),
                 metrics,
+                logs,
                 process_start: crate::init::process_start().unwrap_or_else(SystemTime::now),
                 ready: OnceLock::new(),
                 config,

@@ -1,4 +1,4 @@
-//! An OTLP/HTTP **traces and metrics receiver** on 127.0.0.1, for the local runner, the
+//! An OTLP/HTTP **traces, metrics and logs receiver** on 127.0.0.1, for the local runner, the
 //! end-to-end tests and the benchmarks.
 //!
 //! [`Collector`] plays the part of an OpenTelemetry Collector for one process: point a function
@@ -49,6 +49,11 @@
 //!   `ExportMetricsServiceRequest`, its data points are stored in arrival order (sums, gauges
 //!   and histograms; exponential histograms by count and sum; summaries are skipped), and the
 //!   answer is an encoded empty `ExportMetricsServiceResponse`.
+//! - `POST /v1/logs`, under the same rules (protobuf or OTLP/JSON, gzip, SigV4 — CloudWatch
+//!   Logs signs for the service `logs`): the body is decoded as an `ExportLogsServiceRequest`,
+//!   its records are stored in arrival order as [`ReceivedLog`]s with the headers of the
+//!   request ([`Collector::last_log_export_headers`]: `x-aws-log-group`, …), and the answer
+//!   is an encoded empty `ExportLogsServiceResponse`.
 //! - HTTP/1.1 with keep-alive, one tokio task per connection.
 //! - A slow collector: [`Collector::start_with_delay`] answers every export, traces and
 //!   metrics alike, only after a delay. What an export carries is stored as soon as the request
@@ -67,14 +72,14 @@
 //! | body over [`MAX_BODY_BYTES`]                                    | 413    |
 //! | body that does not decode as the path's `Export…ServiceRequest` | 400    |
 //! | body cut short                                                  | 400    |
-//! | `/v1/traces` or `/v1/metrics` with another method than `POST`   | 405    |
-//! | any other path (`/v1/logs`, …)                                  | 404    |
+//! | `/v1/traces`, `/v1/metrics` or `/v1/logs` not `POST`            | 405    |
+//! | any other path (`/v1development/profiles`, …)                   | 404    |
 //!
 //! # What is not implemented
 //!
 //! - Compression other than gzip (answered `415`).
 //! - OTLP/gRPC and HTTP/2.
-//! - The logs and profiles endpoints (`/v1/logs`, … answer `404`).
+//! - The profiles endpoint (answered `404`).
 //! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
 //! - Authentication by header: every decodable export is accepted, whatever its headers.
 //!
@@ -111,6 +116,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use http::{HeaderMap, StatusCode};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tokio::sync::watch;
@@ -125,6 +131,8 @@ const TRACES_PATH: &str = "/v1/traces";
 
 /// The path metric exports are posted to.
 const METRICS_PATH: &str = "/v1/metrics";
+/// The path log exports are posted to.
+const LOGS_PATH: &str = "/v1/logs";
 
 /// The media type of OTLP/HTTP protobuf bodies.
 const PROTOBUF: &str = "application/x-protobuf";
@@ -133,6 +141,7 @@ const PROTOBUF: &str = "application/x-protobuf";
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 mod decode;
+mod logs;
 mod received;
 mod requests;
 mod sigv4;
@@ -141,6 +150,7 @@ mod tests;
 mod tls;
 
 pub use decode::span_view;
+pub use logs::ReceivedLog;
 pub use received::{AttributeValue, MetricValue, ReceivedMetric, ReceivedSpan};
 
 /// How a [`Collector`] behaves beyond accepting every export at once;
@@ -383,6 +393,37 @@ impl Collector {
             .clone()
     }
 
+    /// Every log record received so far, in arrival order.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.shared.lock_logs().clone()
+    }
+
+    /// Number of log export requests (`/v1/logs`) received and decoded, counted as
+    /// [`Collector::requests`] counts span exports.
+    pub fn log_requests(&self) -> u64 {
+        self.shared.log_requests.load(Ordering::SeqCst)
+    }
+
+    /// The headers of the last log export received and decoded.
+    pub fn last_log_export_headers(&self) -> HeaderMap {
+        self.shared
+            .last_log_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until a received log record satisfies `predicate` or `timeout` passes; returns
+    /// whether one did. Records received before the call count.
+    pub async fn wait_for_logs(
+        &self,
+        timeout: Duration,
+        predicate: impl Fn(&ReceivedLog) -> bool,
+    ) -> bool {
+        self.wait_until(timeout, |shared| shared.lock_logs().iter().any(&predicate))
+            .await
+    }
+
     /// Waits until a received span satisfies `predicate` or `timeout` passes; returns whether
     /// one did. Spans received before the call count.
     pub async fn wait_for(
@@ -450,10 +491,11 @@ impl Collector {
             .await
     }
 
-    /// Forgets received spans and metric data points.
+    /// Forgets received spans, metric data points and log records.
     pub fn clear(&self) {
         self.shared.lock_spans().clear();
         self.shared.lock_metrics().clear();
+        self.shared.lock_logs().clear();
     }
 
     /// Stops serving: the listener closes and open connections are dropped, pending answers
@@ -514,6 +556,11 @@ struct Shared {
     sigv4: Option<SigV4Check>,
     spans: Mutex<Vec<ReceivedSpan>>,
     metrics: Mutex<Vec<ReceivedMetric>>,
+    logs: Mutex<Vec<ReceivedLog>>,
+    /// Decoded log exports.
+    log_requests: AtomicU64,
+    /// The headers of the last decoded log export request.
+    last_log_headers: Mutex<HeaderMap>,
     /// Decoded span exports.
     requests: AtomicU64,
     /// Decoded metric exports.
@@ -539,6 +586,9 @@ impl Shared {
             connections,
             spans: Mutex::new(Vec::new()),
             metrics: Mutex::new(Vec::new()),
+            logs: Mutex::new(Vec::new()),
+            log_requests: AtomicU64::new(0),
+            last_log_headers: Mutex::new(HeaderMap::new()),
             requests: AtomicU64::new(0),
             metric_requests: AtomicU64::new(0),
             last_headers: Mutex::new(HeaderMap::new()),
@@ -555,6 +605,24 @@ impl Shared {
     fn lock_metrics(&self) -> MutexGuard<'_, Vec<ReceivedMetric>> {
         // As for the spans: every update is one extend or clear.
         self.metrics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_logs(&self) -> MutexGuard<'_, Vec<ReceivedLog>> {
+        // As for the spans: every update is one extend or clear.
+        self.logs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts one decoded log export and stores its records and headers, then wakes the
+    /// waiters.
+    fn record_logs(&self, request: &ExportLogsServiceRequest, headers: HeaderMap) {
+        let export = self.log_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let records = logs::received_logs(request, export);
+        *self
+            .last_log_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = headers;
+        self.lock_logs().extend(records);
+        self.arrivals.send_modify(|arrivals| *arrivals += 1);
     }
 
     /// Counts one decoded span export and stores its spans and headers, then wakes the

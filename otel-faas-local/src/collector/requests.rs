@@ -9,6 +9,9 @@ use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -16,7 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-use super::{MAX_BODY_BYTES, METRICS_PATH, PROTOBUF, Shared, TRACES_PATH};
+use super::{LOGS_PATH, MAX_BODY_BYTES, METRICS_PATH, PROTOBUF, Shared, TRACES_PATH};
 use crate::server::HttpResponse;
 
 /// What an export path receives.
@@ -26,6 +29,8 @@ pub(super) enum Signal {
     Traces,
     /// `/v1/metrics`: `ExportMetricsServiceRequest`.
     Metrics,
+    /// `/v1/logs`: `ExportLogsServiceRequest`.
+    Logs,
 }
 
 impl Signal {
@@ -33,6 +38,7 @@ impl Signal {
         match path {
             TRACES_PATH => Some(Signal::Traces),
             METRICS_PATH => Some(Signal::Metrics),
+            LOGS_PATH => Some(Signal::Logs),
             _ => None,
         }
     }
@@ -41,6 +47,7 @@ impl Signal {
         match self {
             Signal::Traces => TRACES_PATH,
             Signal::Metrics => METRICS_PATH,
+            Signal::Logs => LOGS_PATH,
         }
     }
 
@@ -49,6 +56,7 @@ impl Signal {
         match self {
             Signal::Traces => "ExportTraceServiceRequest",
             Signal::Metrics => "ExportMetricsServiceRequest",
+            Signal::Logs => "ExportLogsServiceRequest",
         }
     }
 }
@@ -61,8 +69,8 @@ pub(super) async fn handle_request(
         return Ok(text_response(
             StatusCode::NOT_FOUND,
             format!(
-                "not found: this collector serves only POST {TRACES_PATH} and POST \
-                 {METRICS_PATH} (no logs or profiles)"
+                "not found: this collector serves only POST {TRACES_PATH}, POST {METRICS_PATH} \
+                 and POST {LOGS_PATH} (no profiles)"
             ),
         ));
     };
@@ -121,10 +129,12 @@ pub(super) async fn handle_export(
         Ok(Encoding::Protobuf) => match signal {
             Signal::Traces => protobuf_response(&trace_response(shared)),
             Signal::Metrics => protobuf_response(&ExportMetricsServiceResponse::default()),
+            Signal::Logs => protobuf_response(&ExportLogsServiceResponse::default()),
         },
         Ok(Encoding::Json) => match signal {
             Signal::Traces => json_response(&trace_response(shared)),
             Signal::Metrics => json_response(&ExportMetricsServiceResponse::default()),
+            Signal::Logs => json_response(&ExportLogsServiceResponse::default()),
         },
         Err(rejection) => text_response(rejection.status, rejection.message),
     }
@@ -188,6 +198,10 @@ pub(super) async fn accept_export(
         Signal::Metrics => {
             let export: ExportMetricsServiceRequest = decode(&body, encoding, undecodable)?;
             shared.record_metrics(&export);
+        }
+        Signal::Logs => {
+            let export: ExportLogsServiceRequest = decode(&body, encoding, undecodable)?;
+            shared.record_logs(&export, parts.headers);
         }
     }
     Ok(encoding)

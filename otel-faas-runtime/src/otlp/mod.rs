@@ -1,11 +1,12 @@
-//! The OTLP export pipeline: spans and FaaS metrics encoded with `opentelemetry-proto`'s
-//! generated types and posted over OTLP/HTTP, configured per signal by the
-//! `OTEL_EXPORTER_OTLP[_TRACES|_METRICS]_*` variables ([`settings`]).
+//! The OTLP export pipeline: spans, FaaS metrics and log records encoded with
+//! `opentelemetry-proto`'s generated types and posted over OTLP/HTTP, configured per signal
+//! by the `OTEL_EXPORTER_OTLP[_TRACES|_METRICS|_LOGS]_*` variables ([`settings`]).
 //!
 //! | part | job |
 //! |---|---|
 //! | [`settings`] | the variables of the exporter specification, per signal; what the build cannot honour is an error |
 //! | [`encode`] | `http/protobuf` and `http/json` bodies; the resource encoded once per process |
+//! | [`logs`] | log record bodies, and CloudWatch Logs' log group and stream headers |
 //! | `transport` | a pooled Hyper client, TLS on rustls for `https`, gzip bodies, the answer read within bounds |
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
 //! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
@@ -28,6 +29,7 @@
 //! rejected is counted and logged, rate-limited, by [`crate::Telemetry`].
 
 pub(crate) mod encode;
+pub(crate) mod logs;
 mod retry;
 pub(crate) mod settings;
 #[cfg(feature = "aws-sigv4")]
@@ -43,6 +45,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::Resource;
@@ -64,6 +67,7 @@ use transport::Transport;
 pub(crate) struct Rejections {
     spans: AtomicU64,
     points: AtomicU64,
+    log_records: AtomicU64,
     unreported: Mutex<Option<String>>,
 }
 
@@ -76,6 +80,11 @@ impl Rejections {
     /// Metric data points collectors rejected so far.
     pub(crate) fn points(&self) -> u64 {
         self.points.load(Ordering::Relaxed)
+    }
+
+    /// Log records collectors rejected so far.
+    pub(crate) fn log_records(&self) -> u64 {
+        self.log_records.load(Ordering::Relaxed)
     }
 
     /// The last partial success not yet logged, described.
@@ -94,6 +103,7 @@ impl Rejections {
         let (counter, unit) = match signal {
             Signal::Traces => (&self.spans, "spans"),
             Signal::Metrics => (&self.points, "metric data points"),
+            Signal::Logs => (&self.log_records, "log records"),
         };
         counter.fetch_add(rejected, Ordering::Relaxed);
         let reason = match message.trim() {
@@ -244,6 +254,9 @@ impl Sender {
             Signal::Metrics => decode::<ExportMetricsServiceResponse>(body, json)
                 .and_then(|answer| answer.partial_success)
                 .map(|partial| (partial.rejected_data_points, partial.error_message)),
+            Signal::Logs => decode::<ExportLogsServiceResponse>(body, json)
+                .and_then(|answer| answer.partial_success)
+                .map(|partial| (partial.rejected_log_records, partial.error_message)),
         };
         if let Some((rejected, message)) = partial {
             self.rejections.record(self.signal, rejected, &message);

@@ -18,6 +18,8 @@ pub enum Signal {
     Traces,
     /// Metric data points, to `/v1/metrics`.
     Metrics,
+    /// Log records, to `/v1/logs`.
+    Logs,
 }
 
 impl Signal {
@@ -26,6 +28,7 @@ impl Signal {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
         }
     }
 
@@ -34,6 +37,7 @@ impl Signal {
         match self {
             Signal::Traces => "v1/traces",
             Signal::Metrics => "v1/metrics",
+            Signal::Logs => "v1/logs",
         }
     }
 }
@@ -63,7 +67,8 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtlpSettings {
     /// The full URL posted to: the signal's own `…_ENDPOINT` as given (`/` when it has no
-    /// path), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `v1/traces` or `v1/metrics` appended;
+    /// path), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `v1/traces`, `v1/metrics` or `v1/logs`
+    /// appended;
     /// default `http://localhost:4318/v1/…`.
     pub endpoint: String,
     /// `…_PROTOCOL`; default `http/protobuf`.
@@ -90,8 +95,9 @@ pub struct OtlpSettings {
 /// How exports to an AWS OTLP endpoint are signed (Signature Version 4).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigV4 {
-    /// The signing name: `OTEL_FAAS_SIGV4_SERVICE`, else the first label of a
-    /// `<service>.<region>.amazonaws.com` host, else `xray`.
+    /// The signing name: `OTEL_FAAS_SIGV4_<SIGNAL>_SERVICE`, else `OTEL_FAAS_SIGV4_SERVICE`,
+    /// else the first label of a `<service>.<region>.amazonaws.com` host, else `logs` for
+    /// log records and `xray` for the other signals.
     pub service: String,
     /// The region: the second label of such a host, else `AWS_REGION`.
     pub region: String,
@@ -210,7 +216,7 @@ impl OtlpSettings {
             },
         };
 
-        let headers = option("HEADERS")
+        let mut headers = option("HEADERS")
             .map(|(name, raw)| parse_headers(&name, &raw, warnings))
             .unwrap_or_default();
 
@@ -249,7 +255,13 @@ impl OtlpSettings {
             ));
         }
 
-        let sigv4 = read_sigv4(&endpoint, var)?;
+        let sigv4 = read_sigv4(signal, &endpoint, var)?;
+        if signal == Signal::Logs
+            && let Some(sigv4) = &sigv4
+            && sigv4.service == "logs"
+        {
+            crate::otlp::logs::add_log_group_headers(&mut headers, var);
+        }
         // CloudWatch takes each signal at a host of its own: traces at `xray.<region>`, logs
         // at `logs.<region>`, metrics at `monitoring.<region>` (CloudWatch User Guide, "OTLP
         // Endpoints" and "Send metrics using OpenTelemetry"). Metrics that followed the
@@ -265,6 +277,19 @@ impl OtlpSettings {
                  takes them at https://monitoring.<region>.amazonaws.com/v1/metrics; set \
                  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT to it (or to a collector), or \
                  OTEL_METRICS_EXPORTER=none"
+            ));
+        }
+
+        // X-Ray's endpoint takes no logs: the general endpoint set for the spans is not the
+        // logs' (CloudWatch Logs has its own, `https://logs.<region>.amazonaws.com/v1/logs`).
+        if signal == Signal::Logs
+            && sigv4.is_some()
+            && endpoint.contains("://xray.")
+            && endpoint_var != "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+        {
+            return Err(format!(
+                "{endpoint_var} points at X-Ray, which takes no logs: set \
+                 OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=https://logs.<region>.amazonaws.com/v1/logs"
             ));
         }
 
@@ -292,7 +317,11 @@ fn host_of(endpoint: &str) -> String {
 }
 
 /// The signing `OTEL_FAAS_SIGV4` (`auto`, the default, `on` or `off`) asks for `endpoint`.
+/// The signing name is the signal's own `OTEL_FAAS_SIGV4_<SIGNAL>_SERVICE`, else
+/// `OTEL_FAAS_SIGV4_SERVICE`, else the host's first label, else `logs` for log records
+/// (CloudWatch Logs) and `xray` for the others.
 fn read_sigv4(
+    signal: Signal,
     endpoint: &str,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<SigV4>, String> {
@@ -323,9 +352,14 @@ fn read_sigv4(
         (true, [service, region, ..]) if labels.len() >= 4 => (Some(*service), Some(*region)),
         _ => (None, None),
     };
-    let service = var("OTEL_FAAS_SIGV4_SERVICE")
+    let default_service = match signal {
+        Signal::Logs => "logs",
+        Signal::Traces | Signal::Metrics => "xray",
+    };
+    let service = var(&format!("OTEL_FAAS_SIGV4_{}_SERVICE", signal.infix()))
+        .or_else(|| var("OTEL_FAAS_SIGV4_SERVICE"))
         .or(host_service.map(str::to_owned))
-        .unwrap_or_else(|| "xray".to_owned());
+        .unwrap_or_else(|| default_service.to_owned());
     let region = host_region
         .map(str::to_owned)
         .or_else(|| var("AWS_REGION"))
@@ -650,6 +684,78 @@ mod tests {
                 ("xray", "eu-west-1")
             );
         }
+    }
+
+    #[test]
+    fn logs_go_to_v1_logs_and_cloudwatch_logs_is_signed_for_logs_with_the_functions_stream() {
+        assert_eq!(
+            ok(
+                Signal::Logs,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]
+            )
+            .endpoint,
+            "http://c:4318/v1/logs"
+        );
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/orders"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/30/[$LATEST]abc"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "https://logs.us-west-2.amazonaws.com/v1/logs",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://xray.us-west-2.amazonaws.com/v1/traces",
+            ),
+        ];
+        let (logs, _) = read(Signal::Logs, &vars);
+        if !cfg!(all(feature = "aws-sigv4", feature = "tls")) {
+            assert!(logs.is_err());
+            return;
+        }
+        let logs = logs.expect("logs");
+        let sigv4 = logs.sigv4.expect("implied by the host");
+        assert_eq!(
+            (sigv4.service.as_str(), sigv4.region.as_str()),
+            ("logs", "us-west-2")
+        );
+        assert_eq!(
+            logs.headers,
+            [
+                (
+                    "x-aws-log-group".to_owned(),
+                    "/aws/lambda/orders".to_owned()
+                ),
+                (
+                    "x-aws-log-stream".to_owned(),
+                    "2026/11/30/[$LATEST]abc".to_owned()
+                )
+            ]
+        );
+        // The traces are signed for X-Ray, and carry no log group.
+        let traces = ok(Signal::Traces, &vars);
+        assert_eq!(traces.sigv4.expect("signed").service, "xray");
+        assert!(traces.headers.is_empty());
+        // Signed elsewhere (OTEL_FAAS_SIGV4=on), logs default to the service `logs` too.
+        let mut forced = vars[..5].to_vec();
+        forced.push(("OTEL_FAAS_SIGV4", "on"));
+        let logs = ok(Signal::Logs, &forced);
+        assert_eq!(logs.sigv4.expect("on").service, "logs");
+        assert_eq!(logs.headers.len(), 2);
+        // X-Ray's endpoint given for every signal is not the logs'.
+        let mut general = vars[..5].to_vec();
+        general.push((
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://xray.us-west-2.amazonaws.com",
+        ));
+        let (logs, _) = read(Signal::Logs, &general);
+        assert!(
+            logs.expect_err("no logs at X-Ray")
+                .contains("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+        );
     }
 
     #[test]

@@ -231,7 +231,13 @@ async fn unsupported_requests_are_turned_down_with_a_reason() {
             ),
             ("POST", path, &[], 415, "send application/x-protobuf"),
             ("GET", path, &[], 405, "use POST"),
-            ("POST", "/v1/logs", &[PROTOBUF_HEADER], 404, "not found"),
+            (
+                "POST",
+                "/v1development/profiles",
+                &[PROTOBUF_HEADER],
+                404,
+                "not found",
+            ),
             ("POST", "/v1/metric", &[PROTOBUF_HEADER], 404, "not found"),
         ];
         for (method, path, headers, want_status, want_text) in cases {
@@ -247,9 +253,9 @@ async fn unsupported_requests_are_turned_down_with_a_reason() {
     }
     let (_, text) = raw_request(&collector, "GET", METRICS_PATH, &[], b"").await;
     assert!(text.contains("use POST on /v1/metrics"), "{text}");
-    let (_, text) = raw_request(&collector, "POST", "/v1/logs", &[PROTOBUF_HEADER], b"").await;
+    let (_, text) = raw_request(&collector, "POST", "/v1/profiles", &[PROTOBUF_HEADER], b"").await;
     assert!(
-        text.contains("POST /v1/traces and POST /v1/metrics"),
+        text.contains("POST /v1/traces, POST /v1/metrics and POST /v1/logs"),
         "{text}"
     );
 
