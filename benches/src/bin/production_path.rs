@@ -35,8 +35,8 @@
 //!   certificate comes from a CA made here with `rcgen`, given to the function with
 //!   `OTEL_EXPORTER_OTLP_CERTIFICATE`) and both, on the one-message SQS event;
 //! - cold start (no valgrind): exec → first `/next` and exec → first response, medians of
-//!   `PRODPATH_COLD_STARTS` processes (default 20), bare against otel-faas exporting over
-//!   http and over https;
+//!   `PRODPATH_COLD_STARTS` processes (default 50) per contestant, started in turn (one of
+//!   each per round), bare against otel-faas exporting over http and over https;
 //! - response latency (no valgrind): the median and 90th percentile of hand-out → response
 //!   over `PRODPATH_LATENCY_INVOCATIONS` invocations (default 500, the first left out) of one
 //!   process, bare against otel-faas's `after_response` flush exporting straight to https.
@@ -46,8 +46,8 @@
 //! Environment: `PRODPATH_FEW` and `PRODPATH_MANY` (the two `n`, default 200 and 600: lower
 //! them for a quick look), `PRODPATH_COLD_STARTS`, `PRODPATH_LATENCY_INVOCATIONS`,
 //! `PRODPATH_ONLY` (a comma-separated subset of `table`, `transport`, `cold`, `latency`).
-//! Each callgrind run's log is kept in `$CARGO_TARGET_DIR`-free `std::env::temp_dir()`,
-//! `otel-faas-prodpath/`. What each run received goes to standard error.
+//! Each callgrind run's log is kept in `otel-faas-prodpath/` under the system's temporary
+//! directory; what each run received (spans, exports, its total) goes to standard error.
 //!
 //! Under callgrind a function runs some 50× slower than natively, so every invocation gets a
 //! 300 s deadline, and otel-faas a 60 s flush budget (`OTEL_FAAS_FLUSH_TIMEOUT`), so that no
@@ -703,7 +703,7 @@ const AFTER_RESPONSE: (&str, &str) = ("OTEL_FAAS_FLUSH", "after_response");
 /// Cold start: exec → first `/next`, exec → first response (the first invocation queued
 /// before the spawn), medians over fresh processes.
 async fn cold_starts(dir: &Path, ca: &TestCa) -> Result<(), Error> {
-    let processes = count("PRODPATH_COLD_STARTS", 20).max(1);
+    let processes = count("PRODPATH_COLD_STARTS", 50).max(1);
     let contestants = [
         native("bare", "fn_bare", &[], false),
         native(
@@ -726,13 +726,18 @@ async fn cold_starts(dir: &Path, ca: &TestCa) -> Result<(), Error> {
         ),
     ];
     let event = Event::Sqs1.payload()?;
-    let mut rows = Vec::new();
+    let mut collectors = Vec::new();
     for contestant in &contestants {
-        let program = contestant_binary(dir, contestant.binary)?;
-        let collector = collector(contestant, ca).await?;
-        let mut to_next = Vec::new();
-        let mut to_response = Vec::new();
-        for _ in 0..processes {
+        collectors.push(collector(contestant, ca).await?);
+    }
+    let mut samples = vec![(Vec::new(), Vec::new()); contestants.len()];
+    // Round after round, each contestant once per round: the load of a shared machine drifts,
+    // and then drifts alike for all.
+    for _ in 0..processes {
+        for ((contestant, collector), (to_next, to_response)) in
+            contestants.iter().zip(&collectors).zip(&mut samples)
+        {
+            let program = contestant_binary(dir, contestant.binary)?;
             let api = RuntimeApi::start(FunctionConfig::new("orders")).await?;
             let mut first = std::pin::pin!(api.invoke(Invocation::new(event.clone())));
             // Queued before the process exists: handed out on its first `/next`.
@@ -758,7 +763,12 @@ async fn cold_starts(dir: &Path, ca: &TestCa) -> Result<(), Error> {
             child.kill().await?;
             api.shutdown();
         }
-        // Every cold start's spans reached the collector (two per invocation).
+    }
+    let mut rows = Vec::new();
+    for ((contestant, collector), (to_next, to_response)) in
+        contestants.iter().zip(&collectors).zip(samples)
+    {
+        // Every cold start's spans reached the collector (its first invocation's, and `init`).
         let expected =
             processes * ((contestant.spans)(Event::Sqs1)).saturating_add_signed(contestant.once);
         if expected > 0
@@ -775,22 +785,48 @@ async fn cold_starts(dir: &Path, ca: &TestCa) -> Result<(), Error> {
         }
         rows.push((contestant.name, median(to_next), median(to_response)));
     }
+    // The same life, counted: a process that serves one invocation and is stopped, under
+    // callgrind (the load of a shared machine moves the times above, not these).
+    let mut counts = Vec::new();
+    for contestant in &contestants {
+        let mut counted = native(
+            contestant.name,
+            contestant.binary,
+            &contestant.env,
+            contestant.tls,
+        );
+        if counted.binary == "fn_otel_faas" {
+            counted.env.push(("OTEL_FAAS_FLUSH_TIMEOUT", "60000"));
+        }
+        let program = contestant_binary(dir, counted.binary)?;
+        counts.push(instructions(&program, &counted, Event::Sqs1, 1, ca).await?);
+    }
     println!("## Cold start: `https` against `http` (medians of {processes} processes)\n");
     println!(
         "Natively (no valgrind): from just before the spawn to the function's first \
          `/invocation/next`, and to its first response (a one-message SQS event queued before \
-         the spawn); the spans of every first invocation checked at the collector.\n"
+         the spawn), the contestants started in turn; the spans of every first invocation \
+         checked at the collector. The last columns count the instructions (callgrind, all \
+         threads) of a whole process that serves that one invocation and is then stopped \
+         with SIGTERM.\n"
     );
-    println!("| contestant | exec → first `/next` | − bare | exec → first response | − bare |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| contestant | exec → first `/next` | − bare | exec → first response | − bare | instructions, start + 1 invocation + stop | − bare |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let bare = rows[0];
-    for (name, next, response) in &rows {
+    for ((name, next, response), count) in rows.iter().zip(&counts) {
         println!(
-            "| {name} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} |",
             ms(*next),
             signed_ms(*next, bare.1),
             ms(*response),
-            signed_ms(*response, bare.2)
+            signed_ms(*response, bare.2),
+            thousands(count),
+            match count.checked_sub(counts[0]) {
+                Some(more) => format!("+{}", thousands(more)),
+                None => format!("−{}", thousands(counts[0] - count)),
+            },
         );
     }
     println!();
