@@ -3,6 +3,9 @@
 #
 #   benches/reproduce.sh [OUTPUT]        # default OUTPUT: benchmarks-<UTC time>.md
 #
+# 0. the production path (callgrind on each contestant's function binary through the real
+#    loop with real export, when `valgrind` is on PATH; its cold-start and latency tables
+#    otherwise), and the binary size of each feature set built alone;
 # 1. the in-process tables (criterion: SQS, HTTP, SQS batch scaling);
 # 2. the process-level tables (cold start, memory and latency, binary size);
 # 3. throughput at concurrency 1, 4 and 16 (AWS_LAMBDA_MAX_CONCURRENCY);
@@ -12,9 +15,11 @@
 # Everything printed (the tables, and the machine, date and commit they come from) also goes
 # to OUTPUT, with what the harnesses report on standard error (what each contestant exported);
 # the builds and criterion's own output go to OUTPUT.log. Takes about 10 minutes
-# on a 2-vCPU machine once built (a first build adds about 10). The counts the harnesses take
-# from the environment (PROCESS_COLD_STARTS, PROCESS_INVOCATIONS, FLUSH_INVOCATIONS,
-# FLUSH_CELL_SECONDS, THROUGHPUT_SECONDS, THROUGHPUT_IO_MS) pass through; CARGO_TARGET_DIR is honoured.
+# on a 2-vCPU machine once built, plus the production path's (see BENCHMARKS.md; a first
+# build adds about 10). The counts the harnesses take from the environment (PRODPATH_FEW,
+# PRODPATH_MANY, PRODPATH_COLD_STARTS, PRODPATH_LATENCY_INVOCATIONS, PRODPATH_ONLY,
+# PROCESS_COLD_STARTS, PROCESS_INVOCATIONS, FLUSH_INVOCATIONS, FLUSH_CELL_SECONDS,
+# THROUGHPUT_SECONDS, THROUGHPUT_IO_MS) pass through; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
 out=$(realpath -m "${1:-benchmarks-$(date -u +%Y%m%dT%H%M%SZ).md}")
@@ -38,15 +43,27 @@ echo "- commit: \`$(git rev-parse --short HEAD)\`$(git diff --quiet HEAD -- . ||
 echo "- machine: $(nproc) vCPU, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr); $(rustc --version)"
 echo "- load average when the run started: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Everything the process-level harnesses run is the release build.
+quietly cargo build --release -p otel-faas-benches --bins
+# The binary-size floor: the bare function in a workspace of its own (see its Cargo.toml).
+quietly cargo build --release --manifest-path benches/bare-alone/Cargo.toml
+
+# The production path prints its own header (command, commit, machine) and `##` sections.
+if command -v valgrind >/dev/null; then
+    "$bin/production_path"
+else
+    echo "The production path's instruction counts are skipped: \`valgrind\` is not on PATH."
+    PRODPATH_ONLY=cold,latency "$bin/production_path"
+fi
+# Builds each feature set alone; cargo's output goes to the log.
+"$bin/sizes" 2>>"$log"
+
 section "Per-invocation cost of the glue, in process (criterion)"
 echo "\`cargo bench -p otel-faas-benches --bench invocation\`; medians of criterion's samples."
 echo
 quietly cargo bench -p otel-faas-benches --bench invocation
-# `cargo bench` builds the fn_* binaries with the bench profile; the process-level tables
-# measure the release build, so build (and later run) everything with --release from here on.
+# `cargo bench` rebuilt the fn_* binaries with the bench profile: back to the release build.
 quietly cargo build --release -p otel-faas-benches --bins
-# The binary-size floor: the bare function in a workspace of its own (see its Cargo.toml).
-quietly cargo build --release --manifest-path benches/bare-alone/Cargo.toml
 "$bin/criterion_tables" "$target"
 
 section "Process level: cold start, memory, binary size"

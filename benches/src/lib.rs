@@ -38,6 +38,12 @@ impl SpanExporter for Discard {
     }
 }
 
+/// Whether a function binary (`fn_*`) serves the HTTP handler (`BENCH_EVENT=http`) rather
+/// than the SQS one (unset, or `sqs`).
+pub fn serves_http() -> bool {
+    std::env::var("BENCH_EVENT").is_ok_and(|event| event == "http")
+}
+
 /// The sample REST API request of the examples.
 pub fn rest_request() -> ApiGatewayProxyRequest {
     let json = include_str!("../../examples/events/apigw_rest_get.json");

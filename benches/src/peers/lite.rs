@@ -162,3 +162,72 @@ pub async fn http(
     answer.body = Some(body);
     Ok(answer)
 }
+
+/// lambda-otel-lite's documented OTLP/HTTP set-up ("Using LambdaSpanProcessor with blocking
+/// http client", `init_telemetry`'s documentation): an OTLP exporter whose client blocks,
+/// behind its `LambdaSpanProcessor`, whose `force_flush` waits for the export with
+/// `futures_executor::block_on` on the handler's thread.
+///
+/// The documentation's client is `reqwest::blocking`, which runs its requests on a runtime of
+/// its own, on a thread of its own. This does the same with the Hyper client this workspace
+/// builds the OpenTelemetry exporters with: each export runs on a one-thread tokio runtime
+/// owned by this exporter, and the processor's `block_on` waits for it.
+#[derive(Debug)]
+pub struct Blocking<E> {
+    inner: Arc<E>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl<E> Blocking<E> {
+    /// Exports with `inner` on a runtime of its own.
+    pub fn new(inner: E) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("otlp-export")
+            .enable_all()
+            .build()?;
+        Ok(Blocking {
+            inner: Arc::new(inner),
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl<E> Drop for Blocking<E> {
+    fn drop(&mut self) {
+        // Dropping a runtime inside another one's task panics; this one has nothing to finish.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl<E: SpanExporter + 'static> SpanExporter for Blocking<E> {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        let inner = Arc::clone(&self.inner);
+        let task = self
+            .runtime
+            .as_ref()
+            .map(|runtime| runtime.spawn(async move { inner.export(batch).await }));
+        async move {
+            let failed = |error: String| {
+                Err(opentelemetry_sdk_032::error::OTelSdkError::InternalFailure(
+                    error,
+                ))
+            };
+            match task {
+                Some(task) => task.await.unwrap_or_else(|error| failed(error.to_string())),
+                None => failed("the export runtime is gone".to_owned()),
+            }
+        }
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk_032::Resource) {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.set_resource(resource);
+        }
+    }
+}
