@@ -33,7 +33,7 @@ use opentelemetry_semantic_conventions::attribute::{
     FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 
-use crate::metrics::InvocationFacts;
+use crate::metrics::{InvocationFacts, MetricsDue};
 use crate::outcome::{Failure, ReadOutcome};
 use crate::processor::{FlushOutcome, SpanOwner};
 use crate::propagation::NO_CARRIER;
@@ -385,9 +385,15 @@ impl Invocation {
     /// Exports the invocation's spans (and those of no invocation), bounded by the flush
     /// timeout and its deadline. Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
+    /// The FaaS metrics go too when their interval is due, and at once when the invocation
+    /// ended early (timed out, cut off by a signal or an abort): the process is about to stop.
     pub(crate) async fn flush(&self) -> FlushOutcome {
+        let metrics = match self.end.load(Ordering::Acquire) {
+            RUNNING | FINISHED => MetricsDue::IfDue,
+            _ => MetricsDue::Now,
+        };
         self.telemetry
-            .flush_invocation(&self.spans.0, self.deadline)
+            .flush_invocation(&self.spans.0, self.deadline, metrics)
             .await
     }
 

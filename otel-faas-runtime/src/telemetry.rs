@@ -5,7 +5,7 @@
 //! pipeline; the test kit builds its own, scoped to the invocations it drives, so tests in
 //! parallel never see each other's spans.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,7 +19,7 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
-use crate::metrics::{DynMetricExporter, FaasMetrics};
+use crate::metrics::{DynMetricExporter, FaasMetrics, MetricsDue};
 use crate::otlp::Rejections;
 use crate::otlp::encode::Encoder;
 pub use crate::processor::FlushOutcome;
@@ -74,6 +74,33 @@ struct Inner {
     last_flush_warning: AtomicU64,
     /// What collectors rejected in partial successes.
     rejections: Arc<Rejections>,
+    /// Flushes under way, for a shutdown to wait for.
+    flushing: Flushing,
+}
+
+/// Counts the flushes under way, and wakes who waits for none to be.
+#[derive(Default)]
+struct Flushing {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One flush under way, while it lives.
+struct FlushGuard<'a>(&'a Flushing);
+
+impl Flushing {
+    fn enter(&self) -> FlushGuard<'_> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        FlushGuard(self)
+    }
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -204,20 +231,23 @@ impl Telemetry {
     }
 
     /// Exports the finished spans that belong to no invocation in progress — those opened
-    /// outside an invocation, or ended after theirs was flushed — waiting at most the
-    /// configured flush timeout. Each invocation exports its own spans when it ends.
+    /// outside an invocation, or ended after theirs was flushed — and the FaaS metrics not
+    /// exported yet, waiting at most the configured flush timeout. Each invocation exports
+    /// its own spans when it ends.
     pub async fn flush(&self) -> FlushOutcome {
-        self.flush_within(None, self.inner.config.flush_timeout)
+        self.flush_within(None, self.inner.config.flush_timeout, MetricsDue::Now)
             .await
     }
 
     /// Exports the spans of the invocation that owns `spans` (closing its buffer) with
     /// those of no invocation, bounded by the flush timeout and by `deadline` less the
-    /// configured margin, so the invocation's response is still posted in time.
+    /// configured margin, so the invocation's response is still posted in time. The FaaS
+    /// metrics go with them as `metrics` says.
     pub(crate) async fn flush_invocation(
         &self,
         spans: &InvocationSpans,
         deadline: Option<SystemTime>,
+        metrics: MetricsDue,
     ) -> FlushOutcome {
         let config = &self.inner.config;
         let mut budget = config.flush_timeout;
@@ -227,18 +257,21 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
-        self.flush_within(Some(spans), budget).await
+        self.flush_within(Some(spans), budget, metrics).await
     }
 
-    /// Exports spans and metrics together (one round trip's wait), within `budget`.
+    /// Exports spans, and metrics when `due`, together (one round trip's wait), within
+    /// `budget`.
     async fn flush_within(
         &self,
         spans: Option<&InvocationSpans>,
         budget: Duration,
+        due: MetricsDue,
     ) -> FlushOutcome {
+        let _under_way = self.inner.flushing.enter();
         let metrics = async {
             match &self.inner.metrics {
-                Some(metrics) => metrics.flush(budget).await,
+                Some(metrics) => metrics.flush(budget, due).await,
                 None => Ok(0),
             }
         };
@@ -251,7 +284,8 @@ impl Telemetry {
     }
 
     /// [`Telemetry::flush_invocation`] bounded by `until` (less a few milliseconds to spare)
-    /// instead of the margin: the last flush of an invocation about to be stopped at `until`.
+    /// instead of the margin: the last flush of an invocation about to be stopped at `until`,
+    /// with the FaaS metrics.
     pub(crate) async fn flush_until(
         &self,
         spans: &InvocationSpans,
@@ -261,8 +295,12 @@ impl Telemetry {
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .saturating_sub(LAST_FLUSH_SPARE);
-        self.flush_within(Some(spans), self.inner.config.flush_timeout.min(left))
-            .await
+        self.flush_within(
+            Some(spans),
+            self.inner.config.flush_timeout.min(left),
+            MetricsDue::Now,
+        )
+        .await
     }
 
     /// Logs a flush that lost spans, or whose telemetry an endpoint rejected in part, at
@@ -307,6 +345,34 @@ impl Telemetry {
                 target: "otel_faas",
                 dropped_total = self.dropped_spans(),
                 "{problem} (further export problems are logged at most once a minute)"
+            );
+        }
+    }
+
+    /// Resolves once no flush is under way: a shutdown waits for an invocation's export in
+    /// progress before its own.
+    pub(crate) async fn exports_done(&self) {
+        let flushing = &self.inner.flushing;
+        loop {
+            let idle = flushing.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            idle.as_mut().enable();
+            if flushing.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Nothing tells this process before it is stopped (`reason`): the FaaS metrics are
+    /// exported with every invocation's flush, whatever `OTEL_METRIC_EXPORT_INTERVAL` says.
+    pub(crate) fn without_shutdown_signal(&self, reason: &str) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.export_with_every_flush();
+            tracing::warn!(
+                target: "otel_faas",
+                "{reason}: the process may be stopped without SIGTERM, so the FaaS metrics are \
+                 exported with every invocation instead of every OTEL_METRIC_EXPORT_INTERVAL"
             );
         }
     }
@@ -460,7 +526,8 @@ impl TelemetryBuilder {
             }
             _ => None,
         };
-        let metrics = metrics_exporter.map(|e| FaasMetrics::new(resource.clone(), e));
+        let metrics = metrics_exporter
+            .map(|e| FaasMetrics::new(resource.clone(), e, config.metric_export_interval));
         let buffer = Arc::new(SpanBuffer::new(
             config.max_queued_spans,
             exporter,
@@ -509,6 +576,7 @@ impl TelemetryBuilder {
                 errors,
                 last_flush_warning: AtomicU64::new(0),
                 rejections,
+                flushing: Flushing::default(),
             }),
         }
     }
