@@ -35,6 +35,7 @@ mod sigv4;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+mod wire;
 
 use std::fmt;
 use std::future::Future;
