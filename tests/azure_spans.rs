@@ -112,7 +112,9 @@ fn error_of(span: &SpanData) -> Option<String> {
 async fn azure_invocations_are_counted_with_their_trigger() {
     let exporter = MemoryExporter::default();
     let metrics = MemoryMetricExporter::default();
-    let config = Config::from_lookup(|_| None);
+    // Exported with every invocation, to be read at once (else every 60 s, and on SIGTERM).
+    let config =
+        Config::from_lookup(|key| (key == "OTEL_METRIC_EXPORT_INTERVAL").then(|| "0".to_owned()));
     let telemetry = Telemetry::builder()
         .with_resource(identity().resource(&config))
         .config(config)

@@ -491,7 +491,11 @@ async fn a_sync_flush_makes_the_caller_wait_for_the_collector() {
         "the response waited for the export: {:?}",
         outcome.latency()
     );
-    assert!(platform.api.registered_extensions().is_empty());
+    // Only the extension that makes Lambda send SIGTERM, subscribed to no event: nothing
+    // holds the environment after the response.
+    let extensions = platform.api.registered_extensions();
+    assert_eq!(extensions.len(), 1, "{extensions:?}");
+    assert!(!extensions[0].invoke && !extensions[0].shutdown);
 }
 
 /// The function's log lines that contain `needle`, once one was written.
@@ -976,5 +980,117 @@ async fn lambdas_error_message_for_a_wrong_typed_field_echoed_its_value_and_now_
     assert_eq!(
         server.view.error.as_deref(),
         Some(error.error_message.as_str())
+    );
+}
+
+/// The sum of the points of metric `name` the collector received (a histogram's count).
+fn metric_total(collector: &Collector, name: &str) -> f64 {
+    collector
+        .metrics()
+        .iter()
+        .filter(|m| m.name == name)
+        .map(|m| match m.value {
+            MetricValue::Sum { value, .. } => value,
+            MetricValue::Histogram { count, .. } => count as f64,
+            MetricValue::Gauge(value) => value,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn faas_metrics_wait_for_their_interval_and_leave_with_the_sigterm_flush() {
+    // Empty: the default interval, 60 s.
+    let mut platform = Platform::start("other", &[("OTEL_METRIC_EXPORT_INTERVAL", "")]).await;
+    for n in 0..3 {
+        assert!(platform.invoke(json!({ "n": n })).await.is_success());
+    }
+    // Each invocation's flush is over before its response: had the metrics gone with one,
+    // the collector would hold them now.
+    assert_eq!(platform.collector.requests(), 3, "the spans left");
+    assert_eq!(platform.collector.metric_requests(), 0, "not due yet");
+    // The extension that makes Lambda send SIGTERM at all.
+    let extensions = platform.api.registered_extensions();
+    assert_eq!(extensions.len(), 1, "{extensions:?}");
+    assert_eq!(extensions[0].name, "otel-faas");
+
+    let status = platform
+        .function
+        .terminate(Duration::from_secs(5))
+        .await
+        .expect("the process stops");
+    assert!(status.success(), "{:#?}", platform.function.output());
+    assert_eq!(
+        platform.collector.metric_requests(),
+        1,
+        "one export, at the shutdown"
+    );
+    assert_eq!(metric_total(&platform.collector, "faas.invocations"), 3.0);
+    assert_eq!(metric_total(&platform.collector, "faas.coldstarts"), 1.0);
+    assert_eq!(metric_total(&platform.collector, "faas.init_duration"), 1.0);
+    assert_eq!(
+        metric_total(&platform.collector, "faas.invoke_duration"),
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn an_interval_of_zero_exports_the_metrics_with_every_invocation() {
+    let platform = Platform::start("other", &[("OTEL_METRIC_EXPORT_INTERVAL", "0")]).await;
+    for n in 1..=3 {
+        assert!(platform.invoke(json!({ "n": n })).await.is_success());
+        assert_eq!(platform.collector.metric_requests(), n);
+    }
+    assert_eq!(metric_total(&platform.collector, "faas.invocations"), 3.0);
+}
+
+#[tokio::test]
+async fn sigterm_during_an_invocations_export_lets_that_export_finish() {
+    use otel_faas_local::collector::{CollectorOptions, Refusal};
+    // Two 503s: the export waits out two backoffs (50–100 ms, then 100–200 ms) before it
+    // gets through, and SIGTERM comes during the first.
+    let refusal = Refusal {
+        status: http::StatusCode::SERVICE_UNAVAILABLE,
+        retry_after: None,
+    };
+    let collector = Collector::start_with_options(CollectorOptions {
+        refuse_first: vec![refusal, refusal],
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut platform = Platform::start_with(
+        "other",
+        &[("OTEL_METRICS_EXPORTER", "none")],
+        FunctionConfig::new(FUNCTION),
+        Some(collector.endpoint()),
+    )
+    .await;
+    let api = platform.api.clone();
+    let invocation = tokio::spawn(async move { api.invoke(Invocation::json(&json!({}))).await });
+    let refused = async {
+        while collector.refused() == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), refused)
+        .await
+        .expect("the first attempt was refused");
+    let status = platform
+        .function
+        .terminate(Duration::from_secs(5))
+        .await
+        .expect("the process stops");
+    assert!(status.success(), "{:#?}", platform.function.output());
+    let outcome = invocation.await.expect("the invocation");
+    let delivered = collector
+        .spans()
+        .into_iter()
+        .any(|s| s.view.attribute("faas.invocation_id") == Some(outcome.request_id.as_str()));
+    // (Whether the response is posted as well is a race with the process's exit: the
+    // shutdown waits for the export, not for the rest of the invocation.)
+    assert!(
+        delivered,
+        "the export under way when SIGTERM came was finished: {:#?}",
+        platform.function.output()
     );
 }

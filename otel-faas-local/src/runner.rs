@@ -18,7 +18,8 @@
 //! printed after they all answered.
 //!
 //! Counters show what they grew by; duration histograms show how many values were recorded
-//! and their mean. With `OTEL_METRICS_EXPORTER=none` the line is left out, and so is the
+//! and their mean. The function exports them with every invocation here
+//! (`OTEL_METRIC_EXPORT_INTERVAL=0`, unless the environment sets it). With `OTEL_METRICS_EXPORTER=none` the line is left out, and so is the
 //! wait for it.
 //!
 //! Each signal the function sends somewhere else is left alone there, and not waited for:
@@ -152,6 +153,7 @@ impl LocalRunner {
             false => None,
         };
         let mut env = vec![("OTEL_FAAS_LOCAL_RUNNER".to_owned(), "1".to_owned())];
+        env.extend(metrics_with_every_invocation());
         if let Some(collector) = &collector {
             // The generic endpoint: a signal with an endpoint of its own keeps it.
             env.push((
@@ -284,6 +286,14 @@ async fn print_trace(collector: &Collector, request_id: &str) {
     for line in render_trees(&views).lines() {
         println!("  {line}");
     }
+}
+
+/// `OTEL_METRIC_EXPORT_INTERVAL=0` unless the environment sets it: each invocation's metric
+/// points are printed with it, where a deployed function exports them once a minute.
+pub(crate) fn metrics_with_every_invocation() -> Option<(String, String)> {
+    std::env::var_os("OTEL_METRIC_EXPORT_INTERVAL")
+        .is_none()
+        .then(|| ("OTEL_METRIC_EXPORT_INTERVAL".to_owned(), "0".to_owned()))
 }
 
 /// Where the function sends each signal, as it reads the environment it inherits.

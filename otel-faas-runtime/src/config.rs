@@ -126,6 +126,11 @@ pub struct Config {
     /// `OTEL_BLRP_MAX_QUEUE_SIZE`: log records buffered per invocation (and, apart, for
     /// records of no invocation); more are dropped and counted; default 2048.
     pub max_queued_log_records: usize,
+    /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds): the least time between two exports of
+    /// the FaaS metrics; default 60000. They leave with the flush that ends an invocation
+    /// once this much time has passed since the last time they left, and always with the
+    /// last flush before the process stops. `0` exports them with every invocation.
+    pub metric_export_interval: Duration,
     /// `OTEL_FAAS_FLUSH`: `sync` (the default) or `after_response`; see [`FlushMode`].
     pub flush_mode: FlushMode,
     /// `OTEL_FAAS_FLUSH_TIMEOUT` (milliseconds): the longest an invocation waits for its spans
@@ -163,6 +168,8 @@ pub struct Config {
 
 /// Default for [`Config::flush_timeout`].
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Default for [`Config::metric_export_interval`] (the specification's).
+pub const DEFAULT_METRIC_EXPORT_INTERVAL: Duration = Duration::from_millis(60_000);
 /// Default for [`Config::deadline_margin`].
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 /// Default for [`Config::max_queued_spans`].
@@ -321,6 +328,11 @@ impl Config {
                     default
                 }),
         };
+        let metric_export_interval = millis(
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            DEFAULT_METRIC_EXPORT_INTERVAL,
+            &mut warnings,
+        );
         let flush_mode = match var("OTEL_FAAS_FLUSH").map(|v| v.to_ascii_lowercase()) {
             None => FlushMode::BeforeResponse,
             Some(v) if v == "sync" => FlushMode::BeforeResponse,
@@ -412,6 +424,7 @@ impl Config {
             propagators,
             exporter,
             metrics_exporter,
+            metric_export_interval,
             otlp_traces,
             otlp_metrics,
             application_insights,

@@ -34,7 +34,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 
 use crate::logs::LogOwner;
-use crate::metrics::InvocationFacts;
+use crate::metrics::{InvocationFacts, MetricsDue};
 use crate::outcome::{Failure, ReadOutcome};
 use crate::processor::{FlushOutcome, SpanOwner};
 use crate::propagation::NO_CARRIER;
@@ -401,16 +401,22 @@ impl Invocation {
     /// and by the flush timeout, or after the response by the after-response flush timeout
     /// ([`crate::config::Config::after_response_flush_timeout`]). Closes its buffer: spans ending later leave with the next
     /// flush of another invocation, or the last one.
+    /// The FaaS metrics go too when their interval is due, and at once when the invocation
+    /// ended early (timed out, cut off by a signal or an abort): the process is about to stop.
     pub(crate) async fn flush(&self) -> FlushOutcome {
+        let metrics = match self.end.load(Ordering::Acquire) {
+            RUNNING | FINISHED => MetricsDue::IfDue,
+            _ => MetricsDue::Now,
+        };
         match self.supervision.after_response {
             true => {
                 self.telemetry
-                    .flush_after_response(&self.spans.0, &self.logs.0, self.deadline)
+                    .flush_after_response(&self.spans.0, &self.logs.0, self.deadline, metrics)
                     .await
             }
             false => {
                 self.telemetry
-                    .flush_invocation(&self.spans.0, &self.logs.0, self.deadline)
+                    .flush_invocation(&self.spans.0, &self.logs.0, self.deadline, metrics)
                     .await
             }
         }

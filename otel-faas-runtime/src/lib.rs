@@ -78,6 +78,7 @@
 //! | `OTEL_FAAS_SIGV4` | `auto` | SigV4-sign exports with the function's credentials (the `aws-sigv4` feature): `auto` for `*.amazonaws.com` endpoints, `on`, `off` |
 //! | `OTEL_FAAS_SIGV4_SERVICE` | from the host, else `xray` | the signing name, when the endpoint's host does not say it |
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
+//! | `OTEL_METRIC_EXPORT_INTERVAL` | `60000` | least time (ms) between two exports of the FaaS metrics; always exported on SIGTERM; `0`: with every invocation ([`metrics`]) |
 //! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
 //! | `OTEL_FAAS_AFTER_RESPONSE_FLUSH_TIMEOUT` | `OTEL_FAAS_FLUSH_TIMEOUT` | with `after_response`: longest (ms) the export after the response runs; the deadline still bounds it |

@@ -11,16 +11,34 @@
 //! | `faas.init_duration` | histogram | `s` | process start to ready for the first event, once |
 //!
 //! Every point carries `faas.trigger`. Histograms use the conventions' advisory buckets for
-//! durations. The reader is a manual one with delta temporality: each flush collects what
-//! changed since the previous flush, so a frozen or killed environment never holds unsent
-//! points for long and the collector adds them up. `OTEL_METRICS_EXPORTER=none` turns them
-//! off; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (else `OTEL_EXPORTER_OTLP_ENDPOINT` +
+//! durations. The reader is a manual one with delta temporality: each export collects what
+//! changed since the previous one, and the collector adds them up. `OTEL_METRICS_EXPORTER=none`
+//! turns them off; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (else `OTEL_EXPORTER_OTLP_ENDPOINT` +
 //! `/v1/metrics`) says where they go, and every other `OTEL_EXPORTER_OTLP_METRICS_*`
 //! variable how (see the `otlp` module).
+//!
+//! # When they leave
+//!
+//! Not with every invocation: collecting, encoding and posting them cost as much as the
+//! invocation's trace export (issue 17). They leave with the flush that ends an invocation
+//! once `OTEL_METRIC_EXPORT_INTERVAL` (the specification's variable, default 60000 ms) has
+//! passed since they last left — there is no background timer, which a frozen environment
+//! would not run anyway — and always at once when the process is about to stop: with the
+//! last flush on SIGTERM, and with the flush of an invocation that timed out, was cut off
+//! or aborted the process. `OTEL_METRIC_EXPORT_INTERVAL=0` exports
+//! them with every invocation.
+//!
+//! On Lambda, the runtime gets SIGTERM only when an extension is registered;
+//! [`crate::lambda::run`] registers an internal one for that ([`crate::lambda::extension`]).
+//! What remains at risk is what the platform ends without a signal, up to one interval of
+//! points: a process killed outright (out of memory, a crash outside Rust's unwinding), or a
+//! shutdown whose last flush takes longer than the time Lambda allows between SIGTERM and
+//! SIGKILL.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -98,11 +116,27 @@ impl<E: PushMetricExporter> DynMetricExporter for E {
     }
 }
 
+/// Whether a flush exports the FaaS metrics; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MetricsDue {
+    /// When the export interval has passed since they last left: an invocation that ended.
+    IfDue,
+    /// Whatever the interval: the process is about to stop (SIGTERM, a timeout, an abort).
+    Now,
+}
+
 /// The instruments, their provider and the reader the flush collects.
 pub(crate) struct FaasMetrics {
     provider: SdkMeterProvider,
     reader: Arc<ManualReader>,
     exporter: Box<dyn DynMetricExporter>,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`, in milliseconds; `0` when the process may be stopped
+    /// without a signal ([`FaasMetrics::export_with_every_flush`]).
+    interval_ms: AtomicU64,
+    /// When the instruments were made: the origin of [`FaasMetrics::last_export_ms`].
+    origin: Instant,
+    /// When the metrics last left (or were made), in milliseconds since `origin`.
+    last_export_ms: AtomicU64,
     invocations: Counter<u64>,
     errors: Counter<u64>,
     timeouts: Counter<u64>,
@@ -144,8 +178,13 @@ impl MetricReader for SharedReader {
 }
 
 impl FaasMetrics {
-    /// The instruments, exporting to `exporter`.
-    pub(crate) fn new(resource: Resource, exporter: Box<dyn DynMetricExporter>) -> Self {
+    /// The instruments, exporting to `exporter` at most once per `interval` unless a flush
+    /// says [`MetricsDue::Now`].
+    pub(crate) fn new(
+        resource: Resource,
+        exporter: Box<dyn DynMetricExporter>,
+        interval: Duration,
+    ) -> Self {
         let reader = Arc::new(
             ManualReader::builder()
                 .with_temporality(Temporality::Delta)
@@ -188,7 +227,28 @@ impl FaasMetrics {
             provider,
             reader,
             exporter,
+            interval_ms: AtomicU64::new(u64::try_from(interval.as_millis()).unwrap_or(u64::MAX)),
+            origin: Instant::now(),
+            last_export_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the metrics leave with this flush; when they do, the interval starts again.
+    /// Of concurrent invocations finding them due, one takes them.
+    fn claim(&self, due: MetricsDue) -> bool {
+        let interval_ms = self.interval_ms.load(Ordering::Relaxed);
+        if interval_ms == 0 {
+            return true;
+        }
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_export_ms.load(Ordering::Relaxed);
+        if due == MetricsDue::IfDue && now.saturating_sub(last) < interval_ms {
+            return false;
+        }
+        self.last_export_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+            || due == MetricsDue::Now
     }
 
     /// Records one invocation.
@@ -218,9 +278,18 @@ impl FaasMetrics {
             .record(duration.as_secs_f64(), &attributes);
     }
 
-    /// Collects what changed since the last flush and exports it within `budget`; `Ok(0)`
-    /// when nothing changed.
-    pub(crate) async fn flush(&self, budget: Duration) -> Result<usize, String> {
+    /// Exports with every flush, whatever the interval: nothing would export the metrics
+    /// before the process is stopped.
+    pub(crate) fn export_with_every_flush(&self) {
+        self.interval_ms.store(0, Ordering::Relaxed);
+    }
+
+    /// Collects what changed since the last export and exports it within `budget`, when
+    /// `due` and the interval say so; `Ok(0)` when they do not or nothing changed.
+    pub(crate) async fn flush(&self, budget: Duration, due: MetricsDue) -> Result<usize, String> {
+        if !self.claim(due) {
+            return Ok(0);
+        }
         let mut metrics = ResourceMetrics::default();
         self.reader
             .collect(&mut metrics)
@@ -499,6 +568,7 @@ mod tests {
                 .with_service_name("orders")
                 .build(),
             Box::new(capture.clone()),
+            Duration::ZERO,
         );
         metrics.record_init(FaasTrigger::PubSub, Duration::from_millis(12));
         metrics.record(&InvocationFacts {
@@ -515,7 +585,10 @@ mod tests {
             timed_out: false,
             duration: Some(Duration::from_millis(200)),
         });
-        let exported = metrics.flush(Duration::from_secs(5)).await.expect("flush");
+        let exported = metrics
+            .flush(Duration::from_secs(5), MetricsDue::IfDue)
+            .await
+            .expect("flush");
         assert!(exported > 0);
         let points = capture.0.lock().unwrap().clone();
         let names: HashSet<&str> = points.iter().map(|point| point.name.as_str()).collect();
@@ -564,5 +637,78 @@ mod tests {
                 delta: true
             }
         );
+    }
+    fn one_invocation() -> InvocationFacts {
+        InvocationFacts {
+            trigger: FaasTrigger::Other,
+            coldstart: false,
+            failed: false,
+            timed_out: false,
+            duration: Some(Duration::from_millis(5)),
+        }
+    }
+
+    fn invocations(points: &[Point]) -> f64 {
+        points
+            .iter()
+            .filter(|point| point.name == "faas.invocations")
+            .map(|point| match point.value {
+                Value::Sum { value, .. } => value,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn invocations_leave_the_metrics_until_the_interval_is_due_and_a_stop_takes_them() {
+        let capture = Capture::default();
+        let day = Duration::from_secs(24 * 3600);
+        let metrics = FaasMetrics::new(
+            Resource::builder_empty().build(),
+            Box::new(capture.clone()),
+            day,
+        );
+        let budget = Duration::from_secs(5);
+        for _ in 0..3 {
+            metrics.record(&one_invocation());
+            let exported = metrics
+                .flush(budget, MetricsDue::IfDue)
+                .await
+                .expect("flush");
+            assert_eq!(exported, 0, "not due for a day");
+        }
+        assert!(capture.0.lock().unwrap().is_empty());
+        let exported = metrics.flush(budget, MetricsDue::Now).await.expect("flush");
+        assert!(exported > 0);
+        assert_eq!(
+            invocations(&capture.0.lock().unwrap()),
+            3.0,
+            "all three, at once"
+        );
+        metrics.record(&one_invocation());
+        let exported = metrics
+            .flush(budget, MetricsDue::IfDue)
+            .await
+            .expect("flush");
+        assert_eq!(exported, 0, "the interval starts again at each export");
+    }
+
+    #[tokio::test]
+    async fn an_interval_of_zero_exports_with_every_invocation() {
+        let capture = Capture::default();
+        let metrics = FaasMetrics::new(
+            Resource::builder_empty().build(),
+            Box::new(capture.clone()),
+            Duration::ZERO,
+        );
+        for n in 1..=3 {
+            metrics.record(&one_invocation());
+            let exported = metrics
+                .flush(Duration::from_secs(5), MetricsDue::IfDue)
+                .await
+                .expect("flush");
+            assert!(exported > 0);
+            assert_eq!(invocations(&capture.0.lock().unwrap()), f64::from(n));
+        }
     }
 }

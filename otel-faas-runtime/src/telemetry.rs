@@ -5,7 +5,7 @@
 //! pipeline; the test kit builds its own, scoped to the invocations it drives, so tests in
 //! parallel never see each other's spans.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +20,7 @@ use opentelemetry_semantic_conventions::SCHEMA_URL;
 use crate::arn::ArnCache;
 use crate::config::{Config, ExporterKind, InitializationType, SamplerConfig};
 use crate::logs::{InvocationLogs, LogFlushOutcome, Logs};
-use crate::metrics::{DynMetricExporter, FaasMetrics};
+use crate::metrics::{DynMetricExporter, FaasMetrics, MetricsDue};
 use crate::otlp::Rejections;
 use crate::otlp::encode::Encoder;
 pub use crate::processor::FlushOutcome;
@@ -95,6 +95,33 @@ struct Inner {
     last_flush_warning: AtomicU64,
     /// What collectors rejected in partial successes.
     rejections: Arc<Rejections>,
+    /// Flushes under way, for a shutdown to wait for.
+    flushing: Flushing,
+}
+
+/// Counts the flushes under way, and wakes who waits for none to be.
+#[derive(Default)]
+struct Flushing {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One flush under way, while it lives.
+struct FlushGuard<'a>(&'a Flushing);
+
+impl Flushing {
+    fn enter(&self) -> FlushGuard<'_> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        FlushGuard(self)
+    }
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -263,21 +290,24 @@ impl Telemetry {
     }
 
     /// Exports the finished spans that belong to no invocation in progress — those opened
-    /// outside an invocation, or ended after theirs was flushed — waiting at most the
-    /// configured flush timeout. Each invocation exports its own spans when it ends.
+    /// outside an invocation, or ended after theirs was flushed — and the FaaS metrics not
+    /// exported yet, waiting at most the configured flush timeout. Each invocation exports
+    /// its own spans when it ends.
     pub async fn flush(&self) -> FlushOutcome {
-        self.flush_within(None, None, self.inner.config.flush_timeout)
+        self.flush_within(None, None, self.inner.config.flush_timeout, MetricsDue::Now)
             .await
     }
 
     /// Exports the spans of the invocation that owns `spans` (closing its buffer) with
     /// those of no invocation, bounded by the flush timeout and by `deadline` less the
-    /// configured margin, so the invocation's response is still posted in time.
+    /// configured margin, so the invocation's response is still posted in time. The FaaS
+    /// metrics go with them as `metrics` says.
     pub(crate) async fn flush_invocation(
         &self,
         spans: &InvocationSpans,
         logs: &InvocationLogs,
         deadline: Option<SystemTime>,
+        metrics: MetricsDue,
     ) -> FlushOutcome {
         let config = &self.inner.config;
         let mut budget = config.flush_timeout;
@@ -287,35 +317,42 @@ impl Telemetry {
                 .unwrap_or_default();
             budget = budget.min(left.saturating_sub(config.deadline_margin));
         }
-        self.flush_within(Some(spans), Some(logs), budget).await
+        self.flush_within(Some(spans), Some(logs), budget, metrics)
+            .await
     }
 
-    /// Exports the spans of an invocation whose response is already posted
-    /// and its log records (`OTEL_FAAS_FLUSH=after_response`), bounded by the after-response flush timeout and
+    /// Exports the spans and log records of an invocation whose response is already posted
+    /// (`OTEL_FAAS_FLUSH=after_response`), bounded by the after-response flush timeout and
     /// by `deadline` (less a few milliseconds to spare, not the margin: no response is left
-    /// to post, but the platform stops the environment at the deadline).
+    /// to post, but the platform stops the environment at the deadline). The FaaS metrics
+    /// go with them as `metrics` says.
     pub(crate) async fn flush_after_response(
         &self,
         spans: &InvocationSpans,
         logs: &InvocationLogs,
         deadline: Option<SystemTime>,
+        metrics: MetricsDue,
     ) -> FlushOutcome {
         let budget = after_response_budget(
             self.inner.config.after_response_flush_timeout,
             deadline,
             SystemTime::now(),
         );
-        self.flush_within(Some(spans), Some(logs), budget).await
+        self.flush_within(Some(spans), Some(logs), budget, metrics)
+            .await
     }
 
-    /// Exports spans, metrics and log records together (one round trip's wait), within
+    /// Exports spans and log records, and metrics when `due`, together (one round trip's
+    /// wait), within
     /// `budget`.
     async fn flush_within(
         &self,
         spans: Option<&InvocationSpans>,
         logs: Option<&InvocationLogs>,
         budget: Duration,
+        due: MetricsDue,
     ) -> FlushOutcome {
+        let _under_way = self.inner.flushing.enter();
         let log_records = async {
             match &self.inner.logs {
                 Some(pipeline) => pipeline.buffer().flush(logs, budget).await,
@@ -324,7 +361,7 @@ impl Telemetry {
         };
         let metrics = async {
             match &self.inner.metrics {
-                Some(metrics) => metrics.flush(budget).await,
+                Some(metrics) => metrics.flush(budget, due).await,
                 None => Ok(0),
             }
         };
@@ -341,7 +378,8 @@ impl Telemetry {
     }
 
     /// [`Telemetry::flush_invocation`] bounded by `until` (less a few milliseconds to spare)
-    /// instead of the margin: the last flush of an invocation about to be stopped at `until`.
+    /// instead of the margin: the last flush of an invocation about to be stopped at `until`,
+    /// with the FaaS metrics.
     pub(crate) async fn flush_until(
         &self,
         spans: &InvocationSpans,
@@ -356,6 +394,7 @@ impl Telemetry {
             Some(spans),
             Some(logs),
             self.inner.config.flush_timeout.min(left),
+            MetricsDue::Now,
         )
         .await
     }
@@ -402,6 +441,34 @@ impl Telemetry {
                 target: "otel_faas",
                 dropped_total = self.dropped_spans(),
                 "{problem} (further export problems are logged at most once a minute)"
+            );
+        }
+    }
+
+    /// Resolves once no flush is under way: a shutdown waits for an invocation's export in
+    /// progress before its own.
+    pub(crate) async fn exports_done(&self) {
+        let flushing = &self.inner.flushing;
+        loop {
+            let idle = flushing.idle.notified();
+            let mut idle = std::pin::pin!(idle);
+            idle.as_mut().enable();
+            if flushing.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Nothing tells this process before it is stopped (`reason`): the FaaS metrics are
+    /// exported with every invocation's flush, whatever `OTEL_METRIC_EXPORT_INTERVAL` says.
+    pub(crate) fn without_shutdown_signal(&self, reason: &str) {
+        if let Some(metrics) = &self.inner.metrics {
+            metrics.export_with_every_flush();
+            tracing::warn!(
+                target: "otel_faas",
+                "{reason}: the process may be stopped without SIGTERM, so the FaaS metrics are \
+                 exported with every invocation instead of every OTEL_METRIC_EXPORT_INTERVAL"
             );
         }
     }
@@ -557,7 +624,8 @@ impl TelemetryBuilder {
             }
             _ => None,
         };
-        let metrics = metrics_exporter.map(|e| FaasMetrics::new(resource.clone(), e));
+        let metrics = metrics_exporter
+            .map(|e| FaasMetrics::new(resource.clone(), e, config.metric_export_interval));
         let logs = match (&config.otlp_logs, config.logs_exporter) {
             (Ok(settings), ExporterKind::Otlp) if !config.sdk_disabled => {
                 match crate::otlp::logs::OtlpLogExporter::new(
@@ -631,6 +699,7 @@ impl TelemetryBuilder {
                 errors,
                 last_flush_warning: AtomicU64::new(0),
                 rejections,
+                flushing: Flushing::default(),
             }),
         }
     }

@@ -57,7 +57,7 @@
 //! | deadline | 3 s after the invocation starts | a handler still running then is recorded as a timeout | [`Invocation::timeout`] |
 //! | trace context | none: each invocation starts a trace | the invocation span's parent | [`Invocation::xray_trace_id`], [`Invocation::client_context`] |
 //! | memory, version | 128 MB, `$LATEST` | the Lambda context the handler gets | — |
-//! | configuration | the defaults of [`Config`]: every trace recorded (`parentbased_always_on`), `tracecontext,baggage` propagation, FaaS metrics kept in memory | | [`TestKit::with_config`] |
+//! | configuration | the defaults of [`Config`]: every trace recorded (`parentbased_always_on`), `tracecontext,baggage` propagation, FaaS metrics kept in memory, exported with every flush (`OTEL_METRIC_EXPORT_INTERVAL` is taken as `0`) | | [`TestKit::with_config`] |
 //! | cold start | the kit's first invocation is `faas.coldstart=true`, the next ones `false` | | a new kit |
 //!
 //! ```
@@ -422,6 +422,9 @@ fn pipeline(
     exporter: impl SpanExporter + 'static,
 ) -> (Telemetry, MemoryMetricExporter, tracing::Dispatch) {
     let metrics = MemoryMetricExporter::default();
+    // A test reads each invocation's points at once: they leave with every flush.
+    let mut config = config;
+    config.metric_export_interval = Duration::ZERO;
     let mut builder = Telemetry::builder();
     if config.metrics_exporter != crate::config::ExporterKind::None {
         builder = builder.with_metrics_exporter(metrics.clone());

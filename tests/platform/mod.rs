@@ -50,6 +50,9 @@ impl Platform {
                 endpoint.unwrap_or_else(|| collector.endpoint()),
             ),
             ("RUST_LOG".to_owned(), "info".to_owned()),
+            // The FaaS metrics leave with every invocation's flush, for the tests to read
+            // at once; `OTEL_METRIC_EXPORT_INTERVAL` set empty in `env` takes the default.
+            ("OTEL_METRIC_EXPORT_INTERVAL".to_owned(), "0".to_owned()),
         ];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let program = std::path::Path::new(env!("CARGO_BIN_EXE_otel-faas-fixture"));

@@ -133,7 +133,10 @@ impl LocalHost {
             true => Some(Collector::start().await?),
             false => None,
         };
-        let mut env = self.env.clone();
+        let mut env: Vec<(String, String)> = crate::runner::metrics_with_every_invocation()
+            .into_iter()
+            .collect();
+        env.extend(self.env.iter().cloned());
         if let Some(collector) = &collector {
             env.push((
                 "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),

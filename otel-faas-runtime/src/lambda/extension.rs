@@ -15,6 +15,19 @@
 //!
 //! If the extension cannot register (no Runtime API, an old platform), the function falls
 //! back to flushing before the response and says so in its logs.
+//!
+//! # SIGTERM
+//!
+//! Lambda sends the runtime SIGTERM before it stops the environment only when an extension
+//! is registered; without one the process gets SIGKILL, and the last flush never runs
+//! (`aws/aws-lambda-go`, `lambda/sigterm.go`: "Any use of the Lambda extension register API
+//! enables SIGTERM to be sent to the function process before the SIGKILL"; the Extensions
+//! API's shutdown phase gives a runtime with an internal extension 500 ms). So with the
+//! default flush, [`run`](super::run) registers the same extension subscribed to no event
+//! (`register_for_sigterm`): it asks for its next event once, as the Extensions API
+//! requires to end the Init phase, and that request stays pending for the process's life —
+//! no work, no round trip per invocation. The shutdown flush then exports what ended after
+//! the last invocation's flush, and the FaaS metrics not exported yet ([`crate::metrics`]).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,24 +77,42 @@ struct Event {
 /// Registers the extension and starts its loop; `None` (with the reason logged) when it
 /// cannot register, so the caller flushes before the response instead.
 pub(crate) async fn start() -> Option<InvocationDone> {
-    let client = match std::env::var("AWS_LAMBDA_RUNTIME_API") {
-        Ok(api) => match format!("http://{api}").parse() {
-            Ok(uri) => PooledClient::builder().with_endpoint(uri).build(),
-            Err(error) => {
-                return fallback(&format!(
-                    "AWS_LAMBDA_RUNTIME_API is not an address: {error}"
-                ));
-            }
-        },
-        Err(_) => return fallback("AWS_LAMBDA_RUNTIME_API is not set"),
+    let client = match client() {
+        Ok(client) => client,
+        Err(error) => return fallback(&error),
     };
-    let identifier = match register(&client).await {
+    let identifier = match register(&client, INVOKE).await {
         Ok(identifier) => identifier,
         Err(error) => return fallback(&format!("the extension could not register: {error}")),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(serve(client, identifier, rx));
     Some(InvocationDone(tx))
+}
+
+/// Registers the extension for no event, so that Lambda sends SIGTERM before it stops the
+/// process (see the module documentation), and asks for its first event, which never comes.
+/// Says why when it cannot register.
+pub(crate) async fn register_for_sigterm() -> Result<(), String> {
+    let client = client()?;
+    let identifier = register(&client, NO_EVENT)
+        .await
+        .map_err(|error| format!("the extension could not register: {error}"))?;
+    tokio::spawn(async move {
+        // Pending for the process's life; an answer (an event we did not ask for, or the
+        // Runtime API gone) ends the task, and changes nothing for the runtime.
+        let _ = next_event(&client, &identifier).await;
+    });
+    Ok(())
+}
+
+fn client() -> Result<PooledClient, String> {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set".to_owned())?;
+    let uri = format!("http://{api}")
+        .parse()
+        .map_err(|error| format!("AWS_LAMBDA_RUNTIME_API is not an address: {error}"))?;
+    Ok(PooledClient::builder().with_endpoint(uri).build())
 }
 
 fn fallback(reason: &str) -> Option<InvocationDone> {
@@ -92,13 +123,18 @@ fn fallback(reason: &str) -> Option<InvocationDone> {
     None
 }
 
-async fn register(client: &PooledClient) -> Result<String, Error> {
+/// The register body of the after-response extension.
+const INVOKE: &str = r#"{"events":["INVOKE"]}"#;
+/// The register body of the extension that only makes Lambda send SIGTERM.
+const NO_EVENT: &str = r#"{"events":[]}"#;
+
+async fn register(client: &PooledClient, body: &'static str) -> Result<String, Error> {
     let request = build_request()
         .method(Method::POST)
         .uri(REGISTER)
         .header("Lambda-Extension-Name", NAME)
         .header("Content-Type", "application/json")
-        .body(Body::from(r#"{"events":["INVOKE"]}"#))?;
+        .body(Body::from(body))?;
     let response = client.call(request).await?;
     let status = response.status();
     let identifier = response

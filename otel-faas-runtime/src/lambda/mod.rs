@@ -131,6 +131,7 @@ where
     let telemetry = init_with(&options);
     let mut layer = InvocationLayer::new::<H::Payload>(telemetry.clone(), H::TRIGGER);
     if let Some(telemetry) = &telemetry {
+        let mut extension_registered = false;
         if telemetry.config().flush_mode == FlushMode::AfterResponse {
             // Managed Instances never freeze the environment between invocations, and
             // give extensions no INVOKE events: the layer exports after the response.
@@ -138,20 +139,41 @@ where
                 true => Some(AfterResponse::Layer),
                 false => extension::start().await.map(AfterResponse::Extension),
             };
+            extension_registered = matches!(after, Some(AfterResponse::Extension(_)));
             layer = layer.flush_after_response(after);
+        }
+        // Without a registered extension Lambda stops the process with SIGKILL, and the
+        // shutdown flush never runs (`extension`, "SIGTERM").
+        if !extension_registered && let Err(error) = extension::register_for_sigterm().await {
+            telemetry.without_shutdown_signal(&error);
         }
         telemetry.mark_ready();
     }
     let in_flight = layer.in_flight();
     abort::warn_at_start();
     abort::install(&in_flight);
+    let mut serve = std::pin::pin!(handler.serve(layer));
     let result = tokio::select! {
-        result = handler.serve(layer) => result,
+        result = serve.as_mut() => result,
         signal = crate::platform::shutdown_signal() => {
             tracing::info!(target: "otel_faas", "{signal} received: flushing telemetry");
             // The invocations still running are cut off: their spans end as such, and
-            // leave before the process does.
-            in_flight.cut_off(signal, SHUTDOWN_FLUSH).await;
+            // leave before the process does. An invocation's export in progress is part of
+            // the serving future: it goes on being polled until that export is done, else
+            // the spans it carries would be lost with it.
+            let stop = async {
+                in_flight.cut_off(signal, SHUTDOWN_FLUSH).await;
+                if let Some(telemetry) = &telemetry {
+                    telemetry.exports_done().await;
+                }
+            };
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+                tokio::select! {
+                    _ = serve.as_mut() => {}
+                    () = stop => {}
+                }
+            })
+            .await;
             Ok(())
         }
     };

@@ -7,6 +7,7 @@
 //! | [`settings`] | the variables of the exporter specification, per signal; what the build cannot honour is an error |
 //! | [`encode`] | `http/protobuf` and `http/json` bodies; the resource encoded once per process |
 //! | [`logs`] | log record bodies, and CloudWatch Logs' log group and stream headers |
+//! | `wire` | spans written into protobuf straight from the SDK's `SpanData` |
 //! | `transport` | a pooled Hyper client, TLS on rustls for `https`, gzip bodies, the answer read within bounds |
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
 //! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
@@ -37,6 +38,7 @@ mod sigv4;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+mod wire;
 
 use std::fmt;
 use std::future::Future;
