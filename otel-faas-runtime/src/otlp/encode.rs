@@ -49,7 +49,7 @@ impl Encoder {
     pub(crate) fn traces(&self, spans: Vec<SpanData>, protocol: Protocol) -> Bytes {
         let scopes = group_by_scope(spans);
         match protocol {
-            Protocol::HttpProtobuf => self.protobuf(&scopes),
+            Protocol::HttpProtobuf | Protocol::Grpc => self.protobuf(&scopes),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => {
                 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -74,7 +74,7 @@ impl Encoder {
     pub(crate) fn metrics(&self, metrics: &ResourceMetrics, protocol: Protocol) -> Bytes {
         let scopes: Vec<ScopeMetrics> = metrics.scope_metrics().map(ScopeMetrics::from).collect();
         match protocol {
-            Protocol::HttpProtobuf => self.protobuf(&scopes),
+            Protocol::HttpProtobuf | Protocol::Grpc => self.protobuf(&scopes),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => {
                 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;

@@ -9,6 +9,7 @@
 //! | `transport` | a pooled Hyper client, TLS on rustls for `https`, gzip bodies, the answer read within bounds |
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
 //! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
+//! | `grpc` | OTLP/gRPC on the same client over HTTP/2: framing, `grpc-status` from the trailers, the retryable codes and `RetryInfo` (the `grpc` feature) |
 //!
 //! Why our own and not `opentelemetry-otlp`'s exporters: over HTTP they get TLS only
 //! through `reqwest` (`reqwest-rustls`), a second HTTP stack beside the Hyper one the
@@ -28,6 +29,8 @@
 //! rejected is counted and logged, rate-limited, by [`crate::Telemetry`].
 
 pub(crate) mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod retry;
 pub(crate) mod settings;
 #[cfg(feature = "aws-sigv4")]
@@ -54,7 +57,7 @@ use tokio::time::Instant;
 use crate::metrics::DynMetricExporter;
 use crate::processor::DynExporter;
 use encode::Encoder;
-use retry::{Backoff, retryable};
+use retry::Backoff;
 use settings::{OtlpSettings, Protocol, Signal};
 use transport::Transport;
 
@@ -169,28 +172,19 @@ impl Sender {
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = self.transport.post(&prepared, left).await;
             let answered = match &outcome {
-                Ok(answer) => !retryable(answer.status),
+                Ok(answer) => !answer.retryable(),
                 Err(failure) => !failure.retryable,
             };
             if answered {
                 self.unavailable.store(false, Ordering::Relaxed);
             }
             let (problem, retry_after) = match outcome {
-                Ok(answer) if answer.status.is_success() => {
+                Ok(answer) if answer.accepted() => {
                     self.read_partial_success(&answer.body, answer.json);
                     return Ok(());
                 }
-                Ok(answer) if retryable(answer.status) => (
-                    format!("the OTLP endpoint answered {}", answer.status),
-                    answer.retry_after,
-                ),
-                Ok(answer) => {
-                    return Err(format!(
-                        "the OTLP endpoint answered {}{}",
-                        answer.status,
-                        reason(&answer.body)
-                    ));
-                }
+                Ok(answer) if answer.retryable() => (answer.describe(false), answer.retry_after),
+                Ok(answer) => return Err(answer.describe(true)),
                 Err(failure) if failure.retryable => (failure.message, None),
                 Err(failure) => return Err(failure.message),
             };
