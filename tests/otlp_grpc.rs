@@ -228,7 +228,7 @@ async fn a_retry_info_delay_past_the_budget_gives_up_at_once() {
     match export_spans(&telemetry, "throttled", 1).await {
         FlushOutcome::Failed { error, .. } => {
             assert!(error.contains("UNAVAILABLE (14)"), "{error}");
-            assert!(error.contains("30000 ms"), "{error}");
+            assert!(error.contains("RetryInfo asked for 30000 ms"), "{error}");
             assert!(error.contains("past the flush budget"), "{error}");
         }
         other => panic!("expected to give up, got {other:?}"),

@@ -249,8 +249,8 @@ pub struct TlsIdentity {
 // Public API
 // ---------------------------------------------------------------------------------------------
 
-/// An OTLP/HTTP traces and metrics receiver on 127.0.0.1 (protobuf bodies, `POST /v1/traces`
-/// and `POST /v1/metrics`).
+/// An OTLP traces and metrics receiver on 127.0.0.1: OTLP/HTTP (`POST /v1/traces` and
+/// `POST /v1/metrics`) and OTLP/gRPC (the trace and metrics services' `Export`) on one port.
 ///
 /// Clones share one collector. It stops serving on [`Collector::shutdown`] or when the last
 /// clone is dropped.
@@ -366,7 +366,8 @@ impl Collector {
     }
 
     /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`, or
-    /// `https://…` with TLS (exporters append `/v1/traces` and `/v1/metrics`).
+    /// `https://…` with TLS (OTLP/HTTP exporters append `/v1/traces` and `/v1/metrics`;
+    /// OTLP/gRPC exporters call the services on the same port).
     pub fn endpoint(&self) -> String {
         let scheme = match self.shared.tls {
             true => "https",

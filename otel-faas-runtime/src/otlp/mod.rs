@@ -21,7 +21,7 @@
 //! and conversions, and `aws-sigv4` for signing.
 //!
 //! An export gets a deadline: the invocation's flush budget. Retries stop there, and a
-//! `Retry-After` longer than what is left gives up at once — and later exports are dropped
+//! `Retry-After` (over gRPC, a `RetryInfo` delay) longer than what is left gives up at once — and later exports are dropped
 //! unsent until that time has passed, as the endpoint asked. After an export gave up on an
 //! endpoint that stays unavailable, each export makes one attempt until one gets through,
 //! so an outage costs each invocation one attempt, not its whole flush budget. A collector's partial success
@@ -159,7 +159,11 @@ impl Sender {
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(at) = not_before.filter(|at| *at > Instant::now()) {
             return Err(format!(
-                "not sent: the OTLP endpoint asked to wait (Retry-After) another {} ms",
+                "not sent: the OTLP endpoint asked to wait ({}) another {} ms",
+                match self.protocol {
+                    Protocol::Grpc => "RetryInfo",
+                    _ => "Retry-After",
+                },
                 at.saturating_duration_since(Instant::now()).as_millis()
             ));
         }
@@ -211,9 +215,10 @@ impl Sender {
                         .unwrap_or_else(PoisonError::into_inner) =
                         Some(Instant::now() + retry_after);
                 }
-                let asked = match retry_after {
-                    Some(_) => "Retry-After asked for",
-                    None => "the next retry was due in",
+                let asked = match (retry_after, self.protocol) {
+                    (Some(_), Protocol::Grpc) => "RetryInfo asked for",
+                    (Some(_), _) => "Retry-After asked for",
+                    (None, _) => "the next retry was due in",
                 };
                 return Err(format!(
                     "{problem}; {asked} {} ms, past the flush budget ({} ms left): gave up after \

@@ -1,6 +1,7 @@
 //! Tests of the collector with the real OTLP/HTTP exporters and raw requests: helpers here,
 //! spans and metrics in their own files.
 
+mod grpc;
 mod metrics;
 mod spans;
 
