@@ -175,7 +175,7 @@ impl Transport {
             }
         }
         if grpc {
-            // Lets a client find a proxy that would drop the trailers (gRPC's `TE`).
+            // gRPC's `te: trailers`: what tells servers of proxies that would drop trailers.
             headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
         }
         // A signed request carries the Host it was signed for (else the client adds it).

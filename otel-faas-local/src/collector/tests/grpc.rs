@@ -85,6 +85,16 @@ fn one_span_export() -> Vec<u8> {
 
 const GRPC: (&str, &str) = ("content-type", "application/grpc");
 
+/// A call that is turned down: method, headers, body, and the `grpc-status` and part of the
+/// `grpc-message` expected.
+type Refused = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Bytes,
+    u32,
+    &'static str,
+);
+
 #[tokio::test]
 async fn an_export_is_answered_with_its_message_then_grpc_status_0_in_the_trailers() {
     let collector = start().await;
@@ -115,7 +125,7 @@ async fn an_export_is_answered_with_its_message_then_grpc_status_0_in_the_traile
 async fn calls_that_cannot_be_served_get_a_trailers_only_status() {
     let collector = start().await;
     let export = one_span_export();
-    let cases: [(&str, Vec<(&str, &str)>, Bytes, u32, &str); 5] = [
+    let cases: [Refused; 5] = [
         (
             TRACES_METHOD,
             vec![GRPC],
