@@ -5,7 +5,7 @@ builds with, as Cargo.lock pins them (clippy's incompatible_msrv lint checks our
     python3 .ci/check_msrv.py
 
 A package is checked with its default features and, for the runtime, with the features a
-user picks (`azure`); the aws-sdk-* features need the AWS SDK's rust-version and the
+user picks (`azure`, `grpc`); the aws-sdk-* features need the AWS SDK's rust-version and the
 azure-monitor feature opentelemetry-application-insights', which the root package (its
 examples and tests use them) declares.
 """
@@ -20,6 +20,7 @@ CHECKS = [
     ("otel-faas-runtime", [], "otel-faas-runtime"),
     ("otel-faas-runtime", ["--features", "azure"], "otel-faas-runtime"),
     ("otel-faas-runtime", ["--features", "azure-monitor"], "otel-faas"),
+    ("otel-faas-runtime", ["--features", "grpc"], "otel-faas-runtime"),
     ("otel-faas-runtime", ["--all-features"], "otel-faas"),
     ("otel-faas-local", [], "otel-faas-local"),
     ("otel-faas-deploy-aws", [], "otel-faas-deploy-aws"),

@@ -7,11 +7,9 @@
 //! reads, and flush it; the last ones run the fixture function through the real
 //! `lambda_runtime` loop, where the response's bound and the next invocation matter.
 
-use std::path::PathBuf;
-
 use http::StatusCode;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use otel_faas_local::collector::{Collector, CollectorOptions, Refusal, SigV4Check, TlsIdentity};
+use otel_faas_local::collector::{Collector, CollectorOptions, Refusal, SigV4Check};
 use otel_faas_local::emulator::FunctionConfig;
 use otel_faas_runtime::config::Config;
 use otel_faas_runtime::telemetry::{FlushOutcome, Telemetry};
@@ -19,6 +17,7 @@ use serde_json::json;
 
 mod platform;
 
+use platform::ca::TestCa;
 use platform::{ARRIVAL, FUNCTION, Platform, logged};
 
 // ------------------------------------------------------------------------------------------
@@ -59,69 +58,6 @@ fn span_names(collector: &Collector) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// A certificate authority made for one test, the certificates it issued, and their PEM
-/// files in a directory of their own.
-struct TestCa {
-    dir: PathBuf,
-    server: TlsIdentity,
-}
-
-impl TestCa {
-    /// A CA, a server certificate for 127.0.0.1 and a client certificate, all from it.
-    fn new(test: &str) -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let ca = Issuer::new(ca_params, ca_key);
-        let issue = |name: &str| {
-            let key = KeyPair::generate().expect("key");
-            let params = CertificateParams::new(vec![name.to_owned()]).expect("params");
-            let cert = params.signed_by(&key, &ca).expect("certificate");
-            (cert.pem(), key.serialize_pem())
-        };
-        let (server_pem, server_key) = issue("127.0.0.1");
-        let (client_pem, client_key) = issue("otel-faas-function");
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("otlp-tls-{test}"));
-        std::fs::create_dir_all(&dir).expect("certificate directory");
-        for (file, pem) in [
-            ("ca.pem", ca_cert.pem()),
-            ("client.pem", client_pem),
-            ("client.key", client_key),
-        ] {
-            std::fs::write(dir.join(file), pem).expect("write PEM");
-        }
-        TestCa {
-            dir,
-            server: TlsIdentity {
-                certificate_pem: server_pem,
-                key_pem: server_key,
-                client_ca_pem: None,
-            },
-        }
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    /// A TLS collector presenting this CA's server certificate; with `mtls`, requiring a
-    /// client certificate from this CA.
-    async fn collector(&self, mtls: bool) -> Collector {
-        let mut identity = self.server.clone();
-        if mtls {
-            identity.client_ca_pem = Some(std::fs::read_to_string(self.file("ca.pem")).unwrap());
-        }
-        Collector::start_with_options(CollectorOptions {
-            tls: Some(identity),
-            ..CollectorOptions::default()
-        })
-        .await
-        .expect("TLS collector")
-    }
 }
 
 fn refusals(list: &[(u16, Option<u64>)]) -> CollectorOptions {
@@ -561,16 +497,19 @@ async fn an_amazonaws_endpoint_without_credentials_is_a_startup_error() {
 // Settings this build cannot honour
 // ------------------------------------------------------------------------------------------
 
+// This package builds every protocol (grpc and http/json included), so an unknown one stands
+// for what the build cannot honour; the runtime's unit tests (`otlp::settings`) pin the
+// error of a protocol whose feature is off.
 #[tokio::test]
-async fn a_protocol_not_built_is_a_startup_error_and_nothing_is_sent() {
+async fn a_protocol_the_build_cannot_honour_is_a_startup_error_and_nothing_is_sent() {
     let collector = Collector::start().await.unwrap();
     let telemetry = telemetry(&[
         endpoint(&collector),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".into()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/thrift".into()),
     ]);
     assert_eq!(telemetry.errors().len(), 1, "{:?}", telemetry.errors());
     assert!(
-        telemetry.errors()[0].starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\""),
+        telemetry.errors()[0].starts_with("OTEL_EXPORTER_OTLP_PROTOCOL=\"http/thrift\""),
         "{:?}",
         telemetry.errors()
     );
@@ -784,8 +723,11 @@ async fn through_the_loop_an_untrusted_https_collector_fails_the_export_not_the_
 
 #[tokio::test]
 async fn through_the_loop_a_setting_the_build_cannot_honour_is_logged_as_an_error() {
-    let platform =
-        Platform::start("other", &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]).await;
+    let platform = Platform::start(
+        "other",
+        &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/thrift")],
+    )
+    .await;
     let outcome = platform.invoke(json!({ "n": 1 })).await;
     assert!(outcome.is_success(), "the function serves all the same");
     platform

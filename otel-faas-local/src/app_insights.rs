@@ -145,6 +145,7 @@ impl Ingestion {
             tls: Some(acceptor(&options.tls)?),
             drop_reused: false,
             accepted: Arc::default(),
+            http2: false,
         };
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {

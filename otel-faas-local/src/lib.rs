@@ -6,7 +6,7 @@
 //!
 //! - [`emulator`]: the Lambda Runtime API and Extensions API, as the real `lambda_runtime`
 //!   loop and extensions speak them;
-//! - [`collector`]: an OTLP/HTTP receiver that decodes the exported spans and metrics;
+//! - [`collector`]: an OTLP/HTTP and OTLP/gRPC receiver that decodes the exported spans and metrics;
 //! - [`process`]: the function started as a real process against them;
 //! - [`sqs`]: Amazon SQS queues an AWS SDK client sends to, delivered as Lambda delivers them;
 //! - [`runner`]: [`LocalRunner`], which puts the three together for `cargo run --example …`;

@@ -1,8 +1,8 @@
 //! The loopback HTTP/1.1 server the platform doubles (the Runtime API emulator and the OTLP
 //! collector) run on: 127.0.0.1 on an ephemeral port, one task per keep-alive connection,
 //! and one switch that closes the listener and every open connection at once. The collector
-//! may also serve TLS, and may close a reused connection without answering
-//! ([`Connections`]).
+//! may also serve TLS and HTTP/2 beside HTTP/1.1 (for OTLP/gRPC), and may close a reused
+//! connection without answering ([`Connections`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,16 +15,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
 /// What a request handler answers.
 pub(crate) type HttpResponse = Response<Full<Bytes>>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Binds 127.0.0.1 on an ephemeral port.
 pub(crate) async fn bind_loopback() -> std::io::Result<(TcpListener, SocketAddr)> {
@@ -35,14 +39,15 @@ pub(crate) async fn bind_loopback() -> std::io::Result<(TcpListener, SocketAddr)
 
 /// Serves every request on `listener` with `handle`, on the current tokio runtime, until
 /// `shutdown` turns true. `name` labels the log lines of failures.
-pub(crate) fn serve<H, Fut>(
+pub(crate) fn serve<H, Fut, B>(
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
     name: &'static str,
     handle: H,
 ) where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     serve_with(listener, shutdown, name, Connections::default(), handle);
 }
@@ -58,10 +63,13 @@ pub(crate) struct Connections {
     pub(crate) drop_reused: bool,
     /// Connections accepted (and, with TLS, through their handshake).
     pub(crate) accepted: Arc<AtomicU64>,
+    /// Serve HTTP/2 as well as HTTP/1.1, told apart by the HTTP/2 connection preface
+    /// (h2c by prior knowledge, or after ALPN `h2`).
+    pub(crate) http2: bool,
 }
 
 /// [`serve`], with [`Connections`] options.
-pub(crate) fn serve_with<H, Fut>(
+pub(crate) fn serve_with<H, Fut, B>(
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
     name: &'static str,
@@ -69,7 +77,8 @@ pub(crate) fn serve_with<H, Fut>(
     handle: H,
 ) where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     tokio::spawn(accept_connections(
         listener,
@@ -80,7 +89,7 @@ pub(crate) fn serve_with<H, Fut>(
     ));
 }
 
-async fn accept_connections<H, Fut>(
+async fn accept_connections<H, Fut, B>(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     name: &'static str,
@@ -88,7 +97,8 @@ async fn accept_connections<H, Fut>(
     handle: H,
 ) where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     loop {
         tokio::select! {
@@ -114,7 +124,7 @@ async fn accept_connections<H, Fut>(
 }
 
 /// Completes the TLS handshake, when there is one, then serves the connection.
-async fn accept_connection<H, Fut>(
+async fn accept_connection<H, Fut, B>(
     stream: TcpStream,
     shutdown: watch::Receiver<bool>,
     name: &'static str,
@@ -122,38 +132,42 @@ async fn accept_connection<H, Fut>(
     handle: H,
 ) where
     H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
     // Small request/response exchanges: don't let Nagle delay them.
     let _ = stream.set_nodelay(true);
     match &connections.tls {
         None => {
             connections.accepted.fetch_add(1, Ordering::SeqCst);
-            serve_connection(stream, shutdown, name, connections.drop_reused, handle).await;
+            serve_connection(stream, shutdown, name, &connections, handle).await;
         }
         Some(acceptor) => match acceptor.accept(stream).await {
             Ok(stream) => {
                 connections.accepted.fetch_add(1, Ordering::SeqCst);
-                serve_connection(stream, shutdown, name, connections.drop_reused, handle).await;
+                serve_connection(stream, shutdown, name, &connections, handle).await;
             }
             Err(error) => tracing::debug!(%error, "{name}: TLS handshake failed"),
         },
     }
 }
 
-/// Serves one keep-alive HTTP/1.1 connection until the client closes it or the server stops
-/// (or, with `drop_reused`, until a second request arrives on it).
-async fn serve_connection<IO, H, Fut>(
+/// Serves one keep-alive HTTP/1.1 (or, with `http2`, HTTP/2) connection until the client
+/// closes it or the server stops (or, with `drop_reused`, until a second request arrives on
+/// it).
+async fn serve_connection<IO, H, Fut, B>(
     stream: IO,
     mut shutdown: watch::Receiver<bool>,
     name: &'static str,
-    drop_reused: bool,
+    connections: &Connections,
     handle: H,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, Infallible>> + Send + 'static,
+    Fut: Future<Output = Result<Response<B>, Infallible>> + Send + 'static,
+    B: Body<Data = Bytes, Error = Infallible> + Send + 'static,
 {
+    let drop_reused = connections.drop_reused;
     let served = Arc::new(AtomicU64::new(0));
     let vanish = Arc::new(Notify::new());
     let handle = Arc::new(handle);
@@ -171,9 +185,24 @@ async fn serve_connection<IO, H, Fut>(
             answer
         })
     };
-    let connection = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+    let connection: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> =
+        match connections.http2 {
+            false => {
+                let connection = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                Box::pin(async move { connection.await.map_err(BoxError::from) })
+            }
+            true => {
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder.http1().keep_alive(true);
+                Box::pin(
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned(),
+                )
+            }
+        };
     tokio::select! {
         served = connection => {
             if let Err(error) = served {

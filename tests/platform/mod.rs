@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod ca;
+
 use std::time::Duration;
 
 use otel_faas_local::collector::{AttributeValue, Collector, ReceivedSpan};

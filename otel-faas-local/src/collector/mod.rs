@@ -1,5 +1,5 @@
-//! An OTLP/HTTP **traces, metrics and logs receiver** on 127.0.0.1, for the local runner, the
-//! end-to-end tests and the benchmarks.
+//! An OTLP/HTTP and OTLP/gRPC **traces, metrics and logs receiver** on 127.0.0.1, for the
+//! local runner, the end-to-end tests and the benchmarks.
 //!
 //! [`Collector`] plays the part of an OpenTelemetry Collector for one process: point a function
 //! at it with `OTEL_EXPORTER_OTLP_ENDPOINT=`[`Collector::endpoint`], and every span the function
@@ -55,6 +55,17 @@
 //!   request ([`Collector::last_log_export_headers`]: `x-aws-log-group`, …), and the answer
 //!   is an encoded empty `ExportLogsServiceResponse`.
 //! - HTTP/1.1 with keep-alive, one tokio task per connection.
+//! - OTLP/gRPC on the same port (the `grpc` module): HTTP/2 by prior knowledge (h2c) or after
+//!   ALPN `h2` with TLS, unary `Export` calls of
+//!   `opentelemetry.proto.collector.trace.v1.TraceService` and `…metrics.v1.MetricsService`,
+//!   gzip messages (`grpc-encoding: gzip`), the answer's message followed by `grpc-status: 0`
+//!   in the trailers, and errors as trailers-only answers (`INVALID_ARGUMENT` for a message
+//!   that does not decode, `RESOURCE_EXHAUSTED` over [`MAX_BODY_BYTES`], `UNIMPLEMENTED` for
+//!   another method or compression). Scripted refusals are
+//!   [`CollectorOptions::refuse_first_grpc`] (a status, with `RetryInfo` when it has a
+//!   delay); [`CollectorOptions::answer`] is answered with the code gRPC's HTTP-to-gRPC
+//!   mapping gives it; delay and partial success apply as over HTTP. SigV4 is not checked on
+//!   gRPC calls (AWS's OTLP endpoints are HTTP only).
 //! - A slow collector: [`Collector::start_with_delay`] answers every export, traces and
 //!   metrics alike, only after a delay. What an export carries is stored as soon as the request
 //!   is decoded, before the delay, so an exporter that gives up waiting has still delivered it.
@@ -78,7 +89,7 @@
 //! # What is not implemented
 //!
 //! - Compression other than gzip (answered `415`).
-//! - OTLP/gRPC and HTTP/2.
+//! - gRPC over HTTP/1.1 (answered `505`), client-streaming calls with several messages.
 //! - The profiles endpoint (answered `404`).
 //! - Summary metric points (decoded, then dropped), exemplars and histogram buckets.
 //! - Authentication by header: every decodable export is accepted, whatever its headers.
@@ -141,6 +152,7 @@ const PROTOBUF: &str = "application/x-protobuf";
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 mod decode;
+mod grpc;
 mod logs;
 mod received;
 mod requests;
@@ -173,6 +185,22 @@ pub struct CollectorOptions {
     pub drop_reused_connections: bool,
     /// Accept only exports SigV4-signed with these credentials, service and region.
     pub sigv4: Option<SigV4Check>,
+    /// The first gRPC calls are refused, in order, with these statuses, and what they
+    /// carried is not stored; later calls are served. ([`CollectorOptions::refuse_first`]
+    /// applies to OTLP/HTTP exports only.)
+    pub refuse_first_grpc: Vec<GrpcRefusal>,
+}
+
+/// One scripted refusal of a gRPC call: a trailers-only answer with this status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrpcRefusal {
+    /// The gRPC status code, such as `14` (`UNAVAILABLE`).
+    pub code: u32,
+    /// `grpc-message`.
+    pub message: String,
+    /// When set, a `google.rpc.RetryInfo` with this `retry_delay` in
+    /// `grpc-status-details-bin`.
+    pub retry_delay: Option<Duration>,
 }
 
 /// What a SigV4-checking collector expects: the credentials it knows, and the service and
@@ -201,6 +229,7 @@ impl Default for CollectorOptions {
             tls: None,
             drop_reused_connections: false,
             sigv4: None,
+            refuse_first_grpc: Vec::new(),
         }
     }
 }
@@ -230,8 +259,8 @@ pub struct TlsIdentity {
 // Public API
 // ---------------------------------------------------------------------------------------------
 
-/// An OTLP/HTTP traces and metrics receiver on 127.0.0.1 (protobuf bodies, `POST /v1/traces`
-/// and `POST /v1/metrics`).
+/// An OTLP traces and metrics receiver on 127.0.0.1: OTLP/HTTP (`POST /v1/traces` and
+/// `POST /v1/metrics`) and OTLP/gRPC (the trace and metrics services' `Export`) on one port.
 ///
 /// Clones share one collector. It stops serving on [`Collector::shutdown`] or when the last
 /// clone is dropped.
@@ -314,6 +343,7 @@ impl Collector {
             tls,
             drop_reused: options.drop_reused_connections,
             accepted: Arc::default(),
+            http2: true,
         };
         let shared = Arc::new(Shared::new(
             addr,
@@ -326,7 +356,18 @@ impl Collector {
             shared.shutdown.subscribe(),
             "OTLP collector",
             connections,
-            move |request| handle_request(Arc::clone(&handler), request),
+            move |request| {
+                let shared = Arc::clone(&handler);
+                async move {
+                    Ok::<_, std::convert::Infallible>(match grpc::is_grpc(&request) {
+                        true => grpc::handle_call(shared, request).await,
+                        false => match handle_request(shared, request).await {
+                            Ok(response) => response.map(grpc::AnswerBody::from),
+                            Err(never) => match never {},
+                        },
+                    })
+                }
+            },
         );
         Ok(Collector {
             _stop_on_drop: Arc::new(StopOnDrop(Arc::clone(&shared))),
@@ -335,7 +376,8 @@ impl Collector {
     }
 
     /// The base endpoint for `OTEL_EXPORTER_OTLP_ENDPOINT`: `http://127.0.0.1:PORT`, or
-    /// `https://…` with TLS (exporters append `/v1/traces` and `/v1/metrics`).
+    /// `https://…` with TLS (OTLP/HTTP exporters append `/v1/traces` and `/v1/metrics`;
+    /// OTLP/gRPC exporters call the services on the same port).
     pub fn endpoint(&self) -> String {
         let scheme = match self.shared.tls {
             true => "https",
@@ -544,6 +586,8 @@ struct Shared {
     answer: StatusCode,
     /// Refusals still to answer, first first.
     refusals: Mutex<std::collections::VecDeque<Refusal>>,
+    /// gRPC refusals still to answer, first first.
+    grpc_refusals: Mutex<std::collections::VecDeque<GrpcRefusal>>,
     /// Exports refused by the script.
     refused: AtomicU64,
     /// What a decoded span export answered `200` says it rejected, if anything.
@@ -579,6 +623,7 @@ impl Shared {
             delay: options.delay,
             answer: options.answer,
             refusals: Mutex::new(options.refuse_first.into_iter().collect()),
+            grpc_refusals: Mutex::new(options.refuse_first_grpc.into_iter().collect()),
             refused: AtomicU64::new(0),
             partial_success: options.partial_success,
             tls: options.tls.is_some(),

@@ -141,7 +141,7 @@ pub(super) async fn handle_export(
 }
 
 /// The answer to a decoded span export: empty, or the configured partial success.
-fn trace_response(shared: &Shared) -> ExportTraceServiceResponse {
+pub(super) fn trace_response(shared: &Shared) -> ExportTraceServiceResponse {
     ExportTraceServiceResponse {
         partial_success: shared.partial_success.as_ref().map(|(rejected, message)| {
             ExportTracePartialSuccess {

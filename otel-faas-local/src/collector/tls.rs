@@ -41,8 +41,10 @@ pub(super) fn acceptor(identity: &TlsIdentity) -> std::io::Result<TlsAcceptor> {
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| invalid("server certificate and key", &e))?;
+    // HTTP/2 (OTLP/gRPC) or HTTP/1.1 (OTLP/HTTP), as the client offers.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -50,7 +50,7 @@ impl Encoder {
     /// The body of a span export: the spans grouped by instrumentation scope.
     pub(crate) fn traces(&self, spans: Vec<SpanData>, protocol: Protocol) -> Bytes {
         match protocol {
-            Protocol::HttpProtobuf => self.traces_protobuf(&spans),
+            Protocol::HttpProtobuf | Protocol::Grpc => self.traces_protobuf(&spans),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => {
                 let scopes = group_by_scope(spans);
@@ -76,7 +76,7 @@ impl Encoder {
     pub(crate) fn metrics(&self, metrics: &ResourceMetrics, protocol: Protocol) -> Bytes {
         let scopes: Vec<ScopeMetrics> = metrics.scope_metrics().map(ScopeMetrics::from).collect();
         match protocol {
-            Protocol::HttpProtobuf => self.protobuf(&scopes),
+            Protocol::HttpProtobuf | Protocol::Grpc => self.protobuf(&scopes),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => {
                 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;

@@ -120,7 +120,7 @@ impl OtlpLogExporter {
             }],
         };
         match self.sender.protocol {
-            Protocol::HttpProtobuf => Bytes::from(request.encode_to_vec()),
+            Protocol::HttpProtobuf | Protocol::Grpc => Bytes::from(request.encode_to_vec()),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => Bytes::from(serde_json::to_vec(&request).unwrap_or_default()),
             #[cfg(not(feature = "http-json"))]

@@ -11,6 +11,7 @@
 //! | `transport` | a pooled Hyper client, TLS on rustls for `https`, gzip bodies, the answer read within bounds |
 //! | `retry` | `429`/`502`/`503`/`504` and connection failures tried again with backoff or `Retry-After`, inside the export's deadline |
 //! | `sigv4` | SigV4 signatures for AWS's OTLP endpoints (the `aws-sigv4` feature) |
+//! | `grpc` | OTLP/gRPC on the same client over HTTP/2: framing, `grpc-status` from the trailers, the retryable codes and `RetryInfo` (the `grpc` feature) |
 //!
 //! Why our own and not `opentelemetry-otlp`'s exporters: over HTTP they get TLS only
 //! through `reqwest` (`reqwest-rustls`), a second HTTP stack beside the Hyper one the
@@ -22,7 +23,7 @@
 //! and conversions, and `aws-sigv4` for signing.
 //!
 //! An export gets a deadline: the invocation's flush budget. Retries stop there, and a
-//! `Retry-After` longer than what is left gives up at once — and later exports are dropped
+//! `Retry-After` (over gRPC, a `RetryInfo` delay) longer than what is left gives up at once — and later exports are dropped
 //! unsent until that time has passed, as the endpoint asked. After an export gave up on an
 //! endpoint that stays unavailable, each export makes one attempt until one gets through,
 //! so an outage costs each invocation one attempt, not its whole flush budget. A collector's partial success
@@ -30,6 +31,8 @@
 //! rejected is counted and logged, rate-limited, by [`crate::Telemetry`].
 
 pub(crate) mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
 pub(crate) mod logs;
 mod retry;
 pub(crate) mod settings;
@@ -59,7 +62,7 @@ use tokio::time::Instant;
 use crate::metrics::DynMetricExporter;
 use crate::processor::DynExporter;
 use encode::Encoder;
-use retry::{Backoff, retryable};
+use retry::Backoff;
 use settings::{OtlpSettings, Protocol, Signal};
 use transport::Transport;
 
@@ -168,7 +171,11 @@ impl Sender {
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(at) = not_before.filter(|at| *at > Instant::now()) {
             return Err(format!(
-                "not sent: the OTLP endpoint asked to wait (Retry-After) another {} ms",
+                "not sent: the OTLP endpoint asked to wait ({}) another {} ms",
+                match self.protocol {
+                    Protocol::Grpc => "RetryInfo",
+                    _ => "Retry-After",
+                },
                 at.saturating_duration_since(Instant::now()).as_millis()
             ));
         }
@@ -181,28 +188,19 @@ impl Sender {
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = self.transport.post(&prepared, left).await;
             let answered = match &outcome {
-                Ok(answer) => !retryable(answer.status),
+                Ok(answer) => !answer.retryable(),
                 Err(failure) => !failure.retryable,
             };
             if answered {
                 self.unavailable.store(false, Ordering::Relaxed);
             }
             let (problem, retry_after) = match outcome {
-                Ok(answer) if answer.status.is_success() => {
+                Ok(answer) if answer.accepted() => {
                     self.read_partial_success(&answer.body, answer.json);
                     return Ok(());
                 }
-                Ok(answer) if retryable(answer.status) => (
-                    format!("the OTLP endpoint answered {}", answer.status),
-                    answer.retry_after,
-                ),
-                Ok(answer) => {
-                    return Err(format!(
-                        "the OTLP endpoint answered {}{}",
-                        answer.status,
-                        reason(&answer.body)
-                    ));
-                }
+                Ok(answer) if answer.retryable() => (answer.describe(false), answer.retry_after),
+                Ok(answer) => return Err(answer.describe(true)),
                 Err(failure) if failure.retryable => (failure.message, None),
                 Err(failure) => return Err(failure.message),
             };
@@ -229,9 +227,10 @@ impl Sender {
                         .unwrap_or_else(PoisonError::into_inner) =
                         Some(Instant::now() + retry_after);
                 }
-                let asked = match retry_after {
-                    Some(_) => "Retry-After asked for",
-                    None => "the next retry was due in",
+                let asked = match (retry_after, self.protocol) {
+                    (Some(_), Protocol::Grpc) => "RetryInfo asked for",
+                    (Some(_), _) => "Retry-After asked for",
+                    (None, _) => "the next retry was due in",
                 };
                 return Err(format!(
                     "{problem}; {asked} {} ms, past the flush budget ({} ms left): gave up after \

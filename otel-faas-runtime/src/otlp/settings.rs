@@ -40,6 +40,17 @@ impl Signal {
             Signal::Logs => "v1/logs",
         }
     }
+
+    /// The path of the signal's OTLP/gRPC method: `/{package}.{service}/Export`, from the
+    /// service definitions in opentelemetry-proto (`opentelemetry/proto/collector/trace/v1/trace_service.proto`
+    /// `…/metrics/v1/metrics_service.proto` and `…/logs/v1/logs_service.proto`).
+    pub(crate) fn grpc_method(self) -> &'static str {
+        match self {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        }
+    }
 }
 
 /// The OTLP transport protocol (`OTEL_EXPORTER_OTLP_PROTOCOL`).
@@ -49,6 +60,8 @@ pub enum Protocol {
     HttpProtobuf,
     /// `http/json`: the OTLP/JSON encoding over HTTP (the `http-json` feature).
     HttpJson,
+    /// `grpc`: unary OTLP/gRPC calls over HTTP/2 (the `grpc` feature).
+    Grpc,
 }
 
 /// How export bodies are compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`).
@@ -68,8 +81,10 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct OtlpSettings {
     /// The full URL posted to: the signal's own `…_ENDPOINT` as given (`/` when it has no
     /// path), else `OTEL_EXPORTER_OTLP_ENDPOINT` with `v1/traces`, `v1/metrics` or `v1/logs`
-    /// appended;
-    /// default `http://localhost:4318/v1/…`.
+    /// appended; default `http://localhost:4318/v1/…`. With `grpc`, the endpoint's scheme,
+    /// host and port followed by the signal's gRPC method
+    /// (`/opentelemetry.proto.collector.trace.v1.TraceService/Export`, …); default
+    /// `http://localhost:4317`.
     pub endpoint: String,
     /// `…_PROTOCOL`; default `http/protobuf`.
     pub protocol: Protocol,
@@ -138,19 +153,50 @@ impl OtlpSettings {
             var(&general).map(|value| (general, value))
         };
 
+        let protocol = match option("PROTOCOL") {
+            None => Protocol::HttpProtobuf,
+            Some((name, value)) => match value.as_str() {
+                "http/protobuf" => Protocol::HttpProtobuf,
+                "http/json" if cfg!(feature = "http-json") => Protocol::HttpJson,
+                "http/json" => {
+                    return Err(format!(
+                        "{name}=\"http/json\" is not compiled in: enable the `http-json` feature \
+                         of otel-faas-runtime, or use http/protobuf"
+                    ));
+                }
+                "grpc" if cfg!(feature = "grpc") => Protocol::Grpc,
+                "grpc" => {
+                    return Err(format!(
+                        "{name}=\"grpc\" is not compiled in: enable the `grpc` feature of \
+                         otel-faas-runtime, or use http/protobuf (the default; a collector's \
+                         OTLP/HTTP receiver listens on port 4318)"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "{name}={other:?} is not an OTLP protocol (http/protobuf, http/json, grpc)"
+                    ));
+                }
+            },
+        };
+
         let own_endpoint = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.infix());
-        let (endpoint_var, endpoint) =
-            match (var(&own_endpoint), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
-                (Some(endpoint), _) => (own_endpoint, with_root_path(endpoint)),
-                (None, Some(base)) => (
-                    "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
-                    format!("{}/{}", base.trim_end_matches('/'), signal.path()),
-                ),
-                (None, None) => (
-                    String::new(),
-                    format!("http://localhost:4318/{}", signal.path()),
-                ),
-            };
+        let (endpoint_var, endpoint) = match protocol {
+            Protocol::Grpc => grpc_endpoint(signal, &own_endpoint, var, warnings),
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                match (var(&own_endpoint), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+                    (Some(endpoint), _) => (own_endpoint, with_root_path(endpoint)),
+                    (None, Some(base)) => (
+                        "OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(),
+                        format!("{}/{}", base.trim_end_matches('/'), signal.path()),
+                    ),
+                    (None, None) => (
+                        String::new(),
+                        format!("http://localhost:4318/{}", signal.path()),
+                    ),
+                }
+            }
+        };
         match endpoint.parse::<http::Uri>() {
             Ok(uri) => match uri.scheme_str() {
                 Some("http") => {}
@@ -171,31 +217,6 @@ impl OtlpSettings {
                 return Err(format!("{endpoint_var}={endpoint:?} is not a URL: {error}"));
             }
         }
-
-        let protocol = match option("PROTOCOL") {
-            None => Protocol::HttpProtobuf,
-            Some((name, value)) => match value.as_str() {
-                "http/protobuf" => Protocol::HttpProtobuf,
-                "http/json" if cfg!(feature = "http-json") => Protocol::HttpJson,
-                "http/json" => {
-                    return Err(format!(
-                        "{name}=\"http/json\" is not compiled in: enable the `http-json` feature \
-                         of otel-faas-runtime, or use http/protobuf"
-                    ));
-                }
-                "grpc" => {
-                    return Err(format!(
-                        "{name}=\"grpc\" is not supported by otel-faas-runtime: use http/protobuf \
-                         (the default; a collector's OTLP/HTTP receiver listens on port 4318)"
-                    ));
-                }
-                other => {
-                    return Err(format!(
-                        "{name}={other:?} is not an OTLP protocol (http/protobuf, http/json, grpc)"
-                    ));
-                }
-            },
-        };
 
         let compression = match option("COMPRESSION") {
             None => Compression::None,
@@ -261,6 +282,16 @@ impl OtlpSettings {
             && sigv4.service == "logs"
         {
             crate::otlp::logs::add_log_group_headers(&mut headers, var);
+        }
+        // AWS's OTLP endpoints speak OTLP/HTTP only (CloudWatch documentation, "OTLP
+        // endpoints"); a signed gRPC call would be refused on every invocation.
+        if protocol == Protocol::Grpc && sigv4.is_some() {
+            return Err(format!(
+                "SigV4-signed exports (OTEL_FAAS_SIGV4, or an *.amazonaws.com endpoint) go over \
+                 OTLP/HTTP only: AWS's OTLP endpoints take no gRPC; set \
+                 OTEL_EXPORTER_OTLP_{}_PROTOCOL=http/protobuf",
+                signal.infix()
+            ));
         }
         // CloudWatch takes each signal at a host of its own: traces at `xray.<region>`, logs
         // at `logs.<region>`, metrics at `monitoring.<region>` (CloudWatch User Guide, "OTLP
@@ -380,6 +411,45 @@ fn read_sigv4(
         secret_access_key,
         session_token: var("AWS_SESSION_TOKEN"),
     }))
+}
+
+/// The endpoint of a `grpc` exporter and the variable it came from: the signal's own
+/// `…_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4317`; in each
+/// case its scheme, host and port, followed by the signal's gRPC method.
+///
+/// The exporter specification (`specification/protocol/exporter.md`, "Endpoint
+/// (OTLP/gRPC)") gives gRPC no per-signal paths: the endpoint is a target whose `http` or
+/// `https` scheme says whether the connection is secure, with `http://localhost:4317` as
+/// default ("OTLP/gRPC Default Port" in opentelemetry-proto's `docs/specification.md`); the
+/// URL building of "Endpoint URLs for OTLP/HTTP" is for OTLP/HTTP only. A gRPC method has one
+/// path, so a path in the endpoint cannot be used: it is dropped with a warning (it is
+/// most often an OTLP/HTTP `…/v1/traces` URL left from another protocol).
+fn grpc_endpoint(
+    signal: Signal,
+    own_endpoint: &str,
+    var: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> (String, String) {
+    let (name, given) = match (var(own_endpoint), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+        (Some(endpoint), _) => (own_endpoint.to_owned(), endpoint),
+        (None, Some(endpoint)) => ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), endpoint),
+        (None, None) => (String::new(), "http://localhost:4317".to_owned()),
+    };
+    let (origin, path) = match given.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+            (format!("{scheme}://{authority}"), path)
+        }
+        // Not a URL: checked, and refused, with the scheme below.
+        None => (given.clone(), ""),
+    };
+    if !matches!(path, "" | "/") {
+        warnings.push(format!(
+            "{name}={given:?}: OTLP/gRPC uses the scheme, host and port only; the path {path:?} \
+             is not used"
+        ));
+    }
+    (name, format!("{origin}{}", signal.grpc_method()))
 }
 
 /// A signal's own endpoint is used as given, except that a URL with no path gets `/`.
@@ -520,11 +590,17 @@ mod tests {
             Signal::Traces,
             &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")],
         );
-        let error = grpc.expect_err("grpc is not built");
-        assert!(
-            error.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\""),
-            "{error}"
-        );
+        match cfg!(feature = "grpc") {
+            true => assert_eq!(grpc.expect("grpc").protocol, Protocol::Grpc),
+            false => {
+                let error = grpc.expect_err("grpc is not built");
+                assert!(
+                    error.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\""),
+                    "{error}"
+                );
+                assert!(error.contains("`grpc` feature"), "{error}");
+            }
+        }
         let (unknown, _) = read(
             Signal::Metrics,
             &[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")],
@@ -542,6 +618,80 @@ mod tests {
             true => assert_eq!(json.expect("json").protocol, Protocol::HttpJson),
             false => assert!(json.expect_err("no json").contains("`http-json` feature")),
         }
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn grpc_endpoints_are_a_target_with_the_signals_method_and_no_v1_path() {
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        // The default: port 4317, not 4318.
+        assert_eq!(
+            ok(Signal::Traces, &[grpc]).endpoint,
+            "http://localhost:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        assert_eq!(
+            ok(Signal::Metrics, &[grpc]).endpoint,
+            "http://localhost:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        );
+        // No `v1/traces` appended to the general endpoint.
+        let general = [
+            grpc,
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+        ];
+        assert_eq!(
+            ok(Signal::Traces, &general).endpoint,
+            "https://collector:4317/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        // A signal's own endpoint first; a path is dropped with a warning.
+        let own = [
+            grpc,
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "http://metrics:4317/v1/metrics",
+            ),
+        ];
+        let (metrics, warnings) = read(Signal::Metrics, &own);
+        assert_eq!(
+            metrics.expect("metrics").endpoint,
+            "http://metrics:4317/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("\"/v1/metrics\" is not used"),
+            "{warnings:?}"
+        );
+        let (traces, warnings) = read(Signal::Traces, &own);
+        assert!(traces.is_ok() && warnings.is_empty(), "{warnings:?}");
+        // Only http and https targets.
+        let (bad, _) = read(
+            Signal::Traces,
+            &[grpc, ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+        );
+        let error = bad.expect_err("no scheme");
+        assert!(error.starts_with("OTEL_EXPORTER_OTLP_ENDPOINT="), "{error}");
+    }
+
+    #[cfg(all(feature = "grpc", feature = "aws-sigv4"))]
+    #[test]
+    fn grpc_to_a_signed_aws_endpoint_is_an_error() {
+        let (settings, _) = read(
+            Signal::Traces,
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "https://xray.us-west-2.amazonaws.com",
+                ),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ],
+        );
+        assert!(
+            settings
+                .expect_err("grpc to AWS")
+                .contains("OTLP/HTTP only")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One OTLP/HTTP request: a POST of an encoded body on a pooled keep-alive connection
 //! (plain, or TLS on rustls for `https` endpoints), with the headers the settings ask for,
-//! and its answer read within the specification's 4 MiB bound.
+//! and its answer read within the specification's 4 MiB bound. With `grpc` the same POST
+//! is a unary OTLP/gRPC call over HTTP/2 ([`super::grpc`]).
 //!
 //! The client is `hyper-util`'s pooled client on the Hyper stack the Lambda runtime already
 //! links. A pooled connection the server closed while the environment was frozen is
@@ -36,6 +37,9 @@ pub(crate) struct Transport {
     headers: HeaderMap,
     compression: Compression,
     timeout: Duration,
+    /// Whether each POST is a unary gRPC call (HTTP/2, framed, status in the trailers).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    grpc: bool,
     #[cfg(feature = "aws-sigv4")]
     sigv4: Option<super::settings::SigV4>,
 }
@@ -58,11 +62,51 @@ enum PooledClient {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
-    /// `Retry-After`, as a delay from now.
+    /// The gRPC status of a gRPC call's answer.
+    #[cfg(feature = "grpc")]
+    pub(crate) grpc: Option<super::grpc::Status>,
+    /// `Retry-After` (or, over gRPC, `RetryInfo`'s delay), as a delay from now.
     pub(crate) retry_after: Option<Duration>,
     /// Whether the body is OTLP/JSON (else protobuf, or text for errors).
     pub(crate) json: bool,
+    /// The body; over gRPC, the answer's message without its prefix.
     pub(crate) body: Bytes,
+}
+
+impl Answer {
+    /// Whether the export was accepted (perhaps in part).
+    pub(crate) fn accepted(&self) -> bool {
+        #[cfg(feature = "grpc")]
+        if let Some(status) = &self.grpc {
+            return status.code == super::grpc::Code::OK;
+        }
+        self.status.is_success()
+    }
+
+    /// Whether the specification says to send the export again.
+    pub(crate) fn retryable(&self) -> bool {
+        #[cfg(feature = "grpc")]
+        if let Some(status) = &self.grpc {
+            return status.retryable();
+        }
+        super::retry::retryable(self.status)
+    }
+
+    /// What the endpoint said, as one line; with `reason`, what its body says too.
+    pub(crate) fn describe(&self, reason: bool) -> String {
+        #[cfg(feature = "grpc")]
+        if let Some(status) = &self.grpc {
+            return status.describe();
+        }
+        match reason {
+            true => format!(
+                "the OTLP endpoint answered {}{}",
+                self.status,
+                super::reason(&self.body)
+            ),
+            false => format!("the OTLP endpoint answered {}", self.status),
+        }
+    }
 }
 
 /// Why no answer came.
@@ -89,15 +133,23 @@ impl Transport {
         // A request on a pooled connection that the server closed before it was sent is
         // sent again on a new one by the client itself.
         builder.retry_canceled_requests(true);
+        let grpc = settings.protocol == Protocol::Grpc;
+        // gRPC: HTTP/2 only, by prior knowledge (h2c) on `http://`.
+        #[cfg(feature = "grpc")]
+        builder.http2_only(grpc);
         let client = match uri.scheme_str() {
             #[cfg(feature = "tls")]
             Some("https") => {
                 let config = super::tls::client_config(settings)?;
                 let https = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_tls_config(config)
-                    .https_or_http()
-                    .enable_http1()
-                    .wrap_connector(connector);
+                    .https_or_http();
+                // ALPN offers `h2` alone for gRPC, `http/1.1` alone otherwise.
+                let https = match grpc {
+                    #[cfg(feature = "grpc")]
+                    true => https.enable_http2().wrap_connector(connector),
+                    _ => https.enable_http1().wrap_connector(connector),
+                };
                 PooledClient::Tls(builder.build(https))
             }
             _ => PooledClient::Plain(builder.build(connector)),
@@ -106,11 +158,25 @@ impl Transport {
         let content_type = match settings.protocol {
             Protocol::HttpProtobuf => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
+            #[cfg(feature = "grpc")]
+            Protocol::Grpc => super::grpc::CONTENT_TYPE,
+            #[cfg(not(feature = "grpc"))]
+            Protocol::Grpc => unreachable!("grpc is refused at start-up without the feature"),
         };
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        if settings.compression == Compression::Gzip {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        match (settings.compression, grpc) {
+            (Compression::None, _) => {}
+            (Compression::Gzip, false) => {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            (Compression::Gzip, true) => {
+                headers.insert("grpc-encoding", HeaderValue::from_static("gzip"));
+            }
+        }
+        if grpc {
+            // gRPC's `te: trailers`: what tells servers of proxies that would drop trailers.
+            headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
         }
         // A signed request carries the Host it was signed for (else the client adds it).
         if settings.sigv4.is_some()
@@ -134,6 +200,7 @@ impl Transport {
             headers,
             compression: settings.compression,
             timeout: settings.timeout,
+            grpc,
             #[cfg(feature = "aws-sigv4")]
             sigv4: settings.sigv4.clone(),
         })
@@ -148,6 +215,11 @@ impl Transport {
             Compression::Gzip => gzip(&body),
             #[cfg(not(feature = "gzip"))]
             Compression::Gzip => unreachable!("gzip is refused at start-up without the feature"),
+        };
+        #[cfg(feature = "grpc")]
+        let body = match self.grpc {
+            true => super::grpc::frame(&body, self.compression == Compression::Gzip),
+            false => body,
         };
         #[cfg(feature = "aws-sigv4")]
         let signature = match &self.sigv4 {
@@ -165,11 +237,16 @@ impl Transport {
         prepared: &Prepared,
         left: Duration,
     ) -> Result<Answer, Failure> {
+        let timeout = self.timeout.min(left);
         let mut request = Request::post(self.uri.clone());
         if let Some(headers) = request.headers_mut() {
             headers.clone_from(&self.headers);
             for (name, value) in &prepared.signature {
                 headers.insert(name.clone(), value.clone());
+            }
+            #[cfg(feature = "grpc")]
+            if self.grpc {
+                headers.insert("grpc-timeout", super::grpc::timeout_header(timeout));
             }
         }
         let request = request
@@ -178,7 +255,6 @@ impl Transport {
                 message: format!("the request could not be made: {error}"),
                 retryable: false,
             })?;
-        let timeout = self.timeout.min(left);
         let exchange = async {
             let response = match &self.client {
                 PooledClient::Plain(client) => client.request(request).await,
@@ -191,6 +267,24 @@ impl Transport {
             })?;
             let (parts, body) = response.into_parts();
             let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+                #[cfg(feature = "grpc")]
+                Ok(collected) if self.grpc => {
+                    let trailers = collected.trailers().cloned();
+                    let body = collected.to_bytes();
+                    let (status, message) = super::grpc::read_answer(
+                        parts.status,
+                        &parts.headers,
+                        &body,
+                        trailers.as_ref(),
+                    );
+                    return Ok(Answer {
+                        status: parts.status,
+                        retry_after: status.retry_delay,
+                        grpc: Some(status),
+                        json: false,
+                        body: message.unwrap_or_default(),
+                    });
+                }
                 Ok(body) => body.to_bytes(),
                 Err(error) => {
                     return Err(Failure {
@@ -209,6 +303,8 @@ impl Transport {
                 .is_some_and(|value| value.starts_with("application/json"));
             Ok(Answer {
                 status: parts.status,
+                #[cfg(feature = "grpc")]
+                grpc: None,
                 retry_after: parts
                     .headers
                     .get(RETRY_AFTER)

@@ -1,6 +1,7 @@
 //! Tests of the collector with the real OTLP/HTTP exporters and raw requests: helpers here,
 //! spans, metrics and logs in their own files.
 
+mod grpc;
 mod logs;
 mod metrics;
 mod spans;
