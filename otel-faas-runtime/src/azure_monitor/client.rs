@@ -19,6 +19,7 @@ use rustls::pki_types::pem::PemObject as _;
 
 use super::exporter::CURRENT_EXPORT;
 use super::settings::ApplicationInsightsSettings;
+use crate::otlp::transport::describe;
 
 /// The longest one request may take, within the flush budget (Microsoft's Python exporter's
 /// default `timeout`, 10 s: `_export/_base.py`).
@@ -189,18 +190,6 @@ fn retried_by_uploader(status: StatusCode, body: &[u8]) -> bool {
         206 => items_retried().unwrap_or(false),
         _ => false,
     }
-}
-
-/// A client error with its causes, as one line.
-fn describe(error: &hyper_util::client::legacy::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

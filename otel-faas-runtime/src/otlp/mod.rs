@@ -40,7 +40,7 @@ pub(crate) mod settings;
 mod sigv4;
 #[cfg(feature = "tls")]
 mod tls;
-mod transport;
+pub(crate) mod transport;
 mod wire;
 
 use std::fmt;

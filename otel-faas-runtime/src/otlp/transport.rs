@@ -327,7 +327,7 @@ impl Transport {
 }
 
 /// A client error with its causes, as one line.
-fn describe(error: &hyper_util::client::legacy::Error) -> String {
+pub(crate) fn describe(error: &hyper_util::client::legacy::Error) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
