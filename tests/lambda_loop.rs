@@ -648,8 +648,12 @@ async fn a_collector_that_refuses_connections_fails_the_export_not_the_invocatio
     .await;
     let outcome = platform.invoke(json!({ "n": 1 })).await;
     assert_eq!(outcome.response_json(), Some(json!({ "echo": { "n": 1 } })));
+    // The function's standard output is read apart from its response: wait for the line.
+    // Refused connections are retried within the flush budget, so the export ends failed
+    // or, on a machine slow enough that the retries outlast the budget, given up.
+    platform.wait_until_logged("export of").await;
     assert!(
-        logged(&platform, "spans failed"),
+        logged(&platform, "spans failed") || logged(&platform, "spans gave up"),
         "the lost export is reported: {:#?}",
         platform.function.output()
     );

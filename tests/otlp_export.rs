@@ -148,7 +148,12 @@ async fn an_https_collector_is_reached_with_the_certificate_variable() {
 async fn an_https_collector_whose_ca_is_not_trusted_fails_the_export_at_once() {
     let ca = TestCa::new("untrusted");
     let collector = ca.collector(false).await;
-    let telemetry = telemetry(&[endpoint(&collector)]);
+    // A budget no handshake outlasts, even on a loaded machine: the rejection is what ends
+    // the export, not the budget.
+    let telemetry = telemetry(&[
+        endpoint(&collector),
+        ("OTEL_FAAS_FLUSH_TIMEOUT", "30000".to_owned()),
+    ]);
     match export_spans(&telemetry, "untrusted", 1).await {
         FlushOutcome::Failed { error, .. } => {
             assert!(error.contains("certificate"), "{error}");
