@@ -149,7 +149,7 @@ async fn an_https_collector_whose_ca_is_not_trusted_fails_the_export_at_once() {
     let ca = TestCa::new("untrusted");
     let collector = ca.collector(false).await;
     // A budget no handshake outlasts, even on a loaded machine: the rejection is what ends
-    // the export, not the budget.
+    // the export, at its first attempt, not the budget.
     let telemetry = telemetry(&[
         endpoint(&collector),
         ("OTEL_FAAS_FLUSH_TIMEOUT", "30000".to_owned()),
@@ -157,6 +157,10 @@ async fn an_https_collector_whose_ca_is_not_trusted_fails_the_export_at_once() {
     match export_spans(&telemetry, "untrusted", 1).await {
         FlushOutcome::Failed { error, .. } => {
             assert!(error.contains("certificate"), "{error}");
+            assert!(
+                !error.contains("gave up"),
+                "a rejected certificate is not retried: {error}"
+            );
         }
         other => panic!("expected a failed export, got {other:?}"),
     }

@@ -344,16 +344,20 @@ fn is_tls_rejection(error: &hyper_util::client::legacy::Error) -> bool {
     {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
         while let Some(cause) = source {
-            if cause.is::<rustls::Error>() {
-                return true;
-            }
-            // An I/O error's `source` skips the error it wraps: look inside.
-            if let Some(inner) = cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                && inner.is::<rustls::Error>()
-            {
-                return true;
+            // An I/O error's `source` skips the error it wraps, and a TLS stream's error can be
+            // an I/O error wrapped in another: look inside each.
+            let mut inner: &(dyn std::error::Error + 'static) = cause;
+            loop {
+                if inner.is::<rustls::Error>() {
+                    return true;
+                }
+                match inner
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                {
+                    Some(wrapped) => inner = wrapped,
+                    None => break,
+                }
             }
             source = cause.source();
         }
