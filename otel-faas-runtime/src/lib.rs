@@ -66,18 +66,19 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES` | | extra resource attributes, `k=v,k2=v2` |
 //! | `OTEL_TRACES_SAMPLER` / `_ARG` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_*` |
 //! | `OTEL_PROPAGATORS` | `tracecontext,baggage` | also `xray`, `xray-lambda`, `none` |
-//! | `OTEL_TRACES_EXPORTER` | `otlp` | `otlp`, `console` (trace tree on stdout), `none` |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` | OTLP/HTTP endpoint, `http://` or `https://` (`/v1/traces`, `/v1/metrics` appended) |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | also `http/json` (the `http-json` feature); `grpc` is not built: a start-up error |
+//! | `OTEL_TRACES_EXPORTER` | `otlp`; `azure_monitor` when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set and the `azure-monitor` feature built | `otlp`, `azure_monitor` (Application Insights), `console` (trace tree on stdout), `none` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `http://localhost:4318` (`grpc`: `http://localhost:4317`) | OTLP endpoint, `http://` or `https://` (`/v1/traces`, `/v1/metrics`, `/v1/logs` appended; nothing with `grpc`) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` | also `http/json` (the `http-json` feature) and `grpc` (the `grpc` feature); one not built is a start-up error |
 //! | `OTEL_EXPORTER_OTLP_COMPRESSION` | none | `gzip` (the `gzip` feature, on by default) |
 //! | `OTEL_EXPORTER_OTLP_HEADERS` | | `k=v,…` headers sent with every export (values percent-decoded) |
 //! | `OTEL_EXPORTER_OTLP_TIMEOUT` | `10000` | per-request timeout (ms); the flush timeout bounds every export further, retries included |
 //! | `OTEL_EXPORTER_OTLP_CERTIFICATE` | | PEM file of CAs trusted beside the built-in roots (`https` only; the `tls` feature, on by default) |
 //! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `_CLIENT_KEY` | | PEM client certificate chain and key, for mTLS |
-//! | `OTEL_EXPORTER_OTLP_TRACES_*`, `OTEL_EXPORTER_OTLP_METRICS_*` | | each of the above for one signal; a signal's `_ENDPOINT` is the full URL |
+//! | `OTEL_EXPORTER_OTLP_TRACES_*`, `_METRICS_*`, `_LOGS_*` | | each of the above for one signal; a signal's `_ENDPOINT` is the full URL |
 //! | `OTEL_FAAS_SIGV4` | `auto` | SigV4-sign exports with the function's credentials (the `aws-sigv4` feature): `auto` for `*.amazonaws.com` endpoints, `on`, `off` |
-//! | `OTEL_FAAS_SIGV4_SERVICE` | from the host, else `xray` | the signing name, when the endpoint's host does not say it |
+//! | `OTEL_FAAS_SIGV4_SERVICE`, `OTEL_FAAS_SIGV4_<SIGNAL>_SERVICE` | from the host, else `logs` for logs and `xray` for the rest | the signing name, when the endpoint's host does not say it |
 //! | `OTEL_METRICS_EXPORTER` | `otlp` when spans go over OTLP, else `none` | FaaS metrics ([`metrics`]): `otlp`, `none` |
+//! | `OTEL_LOGS_EXPORTER` | `none` | `otlp`: the handler's `tracing` events as OpenTelemetry log records, flushed with the invocation's spans |
 //! | `OTEL_METRIC_EXPORT_INTERVAL` | `60000` | least time (ms) between two exports of the FaaS metrics; always exported on SIGTERM; `0`: with every invocation ([`metrics`]) |
 //! | `OTEL_FAAS_FLUSH` | `sync` | `after_response`: export after the response, through an internal extension ([`lambda::extension`]); on Managed Instances right after the response |
 //! | `OTEL_FAAS_FLUSH_TIMEOUT` | `1000` | longest wait (ms) for an invocation's export |
