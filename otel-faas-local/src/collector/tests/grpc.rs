@@ -148,7 +148,7 @@ async fn calls_that_cannot_be_served_get_a_trailers_only_status() {
             "snappy",
         ),
         (
-            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export",
             vec![GRPC],
             framed(0, &export),
             12,
