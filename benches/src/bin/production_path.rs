@@ -45,7 +45,8 @@
 //!
 //! Environment: `PRODPATH_FEW` and `PRODPATH_MANY` (the two `n`, default 200 and 600: lower
 //! them for a quick look), `PRODPATH_COLD_STARTS`, `PRODPATH_LATENCY_INVOCATIONS`,
-//! `PRODPATH_ONLY` (a comma-separated subset of `table`, `transport`, `cold`, `latency`).
+//! `PRODPATH_ONLY` (a comma-separated subset of `table`, `transport`, `cold`, `latency`),
+//! `PRODPATH_CALLGRIND_DIR` (keep each callgrind run's profile there).
 //! Each callgrind run's log is kept in `otel-faas-prodpath/` under the system's temporary
 //! directory; what each run received (spans, exports, its total) goes to standard error.
 //!
@@ -492,9 +493,19 @@ async fn instructions(
         event
     ));
     let _ = std::fs::remove_file(&log);
+    // `PRODPATH_CALLGRIND_DIR` keeps each run's profile (for `callgrind_annotate`; build with
+    // `CARGO_PROFILE_RELEASE_STRIP=none` for symbols), else it is thrown away.
+    let profile = match std::env::var_os("PRODPATH_CALLGRIND_DIR") {
+        Some(dir) => Path::new(&dir).join(
+            log.with_extension("callgrind")
+                .file_name()
+                .unwrap_or_default(),
+        ),
+        None => Path::new("/dev/null").to_path_buf(),
+    };
     let mut child = Command::new("valgrind")
         .arg("--tool=callgrind")
-        .arg("--callgrind-out-file=/dev/null")
+        .arg(format!("--callgrind-out-file={}", profile.display()))
         .arg(format!("--log-file={}", log.display()))
         .arg(program)
         .envs(api.function_env())
