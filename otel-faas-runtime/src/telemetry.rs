@@ -36,22 +36,33 @@ pub const DROPPED_SPANS: &str = "otel_faas.spans.dropped_count";
 /// Time kept free after the last flush of an invocation that is about to be stopped.
 const LAST_FLUSH_SPARE: Duration = Duration::from_millis(10);
 
-/// The budget of an export after the response: `timeout`, cut to what is left before
-/// `deadline` (when one is known and sane) less [`LAST_FLUSH_SPARE`].
-fn after_response_budget(
+/// An export's budget: `timeout`, cut to what is left before `until` less `reserve`.
+fn budget_before(
     timeout: Duration,
-    deadline: Option<SystemTime>,
+    until: SystemTime,
+    reserve: Duration,
     now: SystemTime,
 ) -> Duration {
-    match deadline.filter(|d| *d > UNIX_EPOCH) {
-        Some(deadline) => timeout.min(
-            deadline
-                .duration_since(now)
-                .unwrap_or_default()
-                .saturating_sub(LAST_FLUSH_SPARE),
-        ),
-        None => timeout,
-    }
+    timeout.min(
+        until
+            .duration_since(now)
+            .unwrap_or_default()
+            .saturating_sub(reserve),
+    )
+}
+
+/// [`budget_before`] the invocation's `deadline` when one is known and sane, else `timeout`.
+fn budget_for(
+    timeout: Duration,
+    deadline: Option<SystemTime>,
+    reserve: Duration,
+    now: SystemTime,
+) -> Duration {
+    deadline
+        .filter(|d| *d > UNIX_EPOCH)
+        .map_or(timeout, |deadline| {
+            budget_before(timeout, deadline, reserve, now)
+        })
 }
 
 /// The process's pipeline, once [`Telemetry::install_global`] ran.
@@ -310,13 +321,12 @@ impl Telemetry {
         metrics: MetricsDue,
     ) -> FlushOutcome {
         let config = &self.inner.config;
-        let mut budget = config.flush_timeout;
-        if let Some(deadline) = deadline.filter(|d| *d > UNIX_EPOCH) {
-            let left = deadline
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
-            budget = budget.min(left.saturating_sub(config.deadline_margin));
-        }
+        let budget = budget_for(
+            config.flush_timeout,
+            deadline,
+            config.deadline_margin,
+            SystemTime::now(),
+        );
         self.flush_within(Some(spans), Some(logs), budget, metrics)
             .await
     }
@@ -333,9 +343,10 @@ impl Telemetry {
         deadline: Option<SystemTime>,
         metrics: MetricsDue,
     ) -> FlushOutcome {
-        let budget = after_response_budget(
+        let budget = budget_for(
             self.inner.config.after_response_flush_timeout,
             deadline,
+            LAST_FLUSH_SPARE,
             SystemTime::now(),
         );
         self.flush_within(Some(spans), Some(logs), budget, metrics)
@@ -386,17 +397,14 @@ impl Telemetry {
         logs: &InvocationLogs,
         until: SystemTime,
     ) -> FlushOutcome {
-        let left = until
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(LAST_FLUSH_SPARE);
-        self.flush_within(
-            Some(spans),
-            Some(logs),
-            self.inner.config.flush_timeout.min(left),
-            MetricsDue::Now,
-        )
-        .await
+        let budget = budget_before(
+            self.inner.config.flush_timeout,
+            until,
+            LAST_FLUSH_SPARE,
+            SystemTime::now(),
+        );
+        self.flush_within(Some(spans), Some(logs), budget, MetricsDue::Now)
+            .await
     }
 
     /// Logs a flush that lost spans, or whose telemetry an endpoint rejected in part, at
@@ -713,21 +721,24 @@ mod tests {
     fn an_export_after_the_response_keeps_its_own_budget_inside_the_deadline() {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let timeout = Duration::from_secs(3);
-        assert_eq!(after_response_budget(timeout, None, now), timeout);
+        assert_eq!(budget_for(timeout, None, LAST_FLUSH_SPARE, now), timeout);
         let far = now + Duration::from_secs(60);
-        assert_eq!(after_response_budget(timeout, Some(far), now), timeout);
+        assert_eq!(
+            budget_for(timeout, Some(far), LAST_FLUSH_SPARE, now),
+            timeout
+        );
         let near = now + Duration::from_millis(500);
         assert_eq!(
-            after_response_budget(timeout, Some(near), now),
+            budget_for(timeout, Some(near), LAST_FLUSH_SPARE, now),
             Duration::from_millis(500) - LAST_FLUSH_SPARE
         );
         let past = now - Duration::from_millis(1);
         assert_eq!(
-            after_response_budget(timeout, Some(past), now),
+            budget_for(timeout, Some(past), LAST_FLUSH_SPARE, now),
             Duration::ZERO
         );
         assert_eq!(
-            after_response_budget(timeout, Some(UNIX_EPOCH), now),
+            budget_for(timeout, Some(UNIX_EPOCH), LAST_FLUSH_SPARE, now),
             timeout
         );
     }
