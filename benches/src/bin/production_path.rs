@@ -128,6 +128,40 @@ struct Contestant {
     extension: bool,
 }
 
+impl Contestant {
+    /// The spans one process exports over `invocations` invocations of `event`: none for a
+    /// contestant that exports nothing, else its spans per invocation and its once-per-process
+    /// ones.
+    fn spans_over(&self, event: Event, invocations: usize) -> usize {
+        match (self.spans)(event) {
+            0 => 0,
+            per_invocation => (invocations * per_invocation).saturating_add_signed(self.once),
+        }
+    }
+}
+
+/// Waits until `collector` has received `expected` spans of `contestant` (at most 30 s);
+/// an error naming it when they do not all arrive.
+async fn all_spans_arrived(
+    collector: &Collector,
+    contestant: &Contestant,
+    expected: usize,
+) -> Result<(), Error> {
+    if expected > 0
+        && !collector
+            .wait_for_count(expected, Duration::from_secs(30))
+            .await
+    {
+        return Err(format!(
+            "{}: {} spans received of {expected}",
+            contestant.name,
+            collector.spans().len()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// otel-faas: an invocation span, and for SQS the batch span beside it.
 fn otel_faas_spans(event: Event) -> usize {
     match event {
@@ -518,10 +552,7 @@ async fn instructions(
         .spawn()
         .map_err(|e| format!("valgrind could not be started: {e}"))?;
     let served = serve(&api, &what, event, n, contestant.extension).await;
-    let spans_expected = match (contestant.spans)(event) {
-        0 => 0,
-        per_invocation => (n * per_invocation).saturating_add_signed(contestant.once),
-    };
+    let spans_expected = contestant.spans_over(event, n);
     if served.is_ok() && spans_expected > 0 {
         // The last export may still be on its way (the layer exports after the response).
         collector.wait_for_count(spans_expected, PATIENCE).await;
@@ -782,18 +813,7 @@ async fn cold_starts(dir: &Path, ca: &TestCa) -> Result<(), Error> {
         // Every cold start's spans reached the collector (its first invocation's, and `init`).
         let expected =
             processes * ((contestant.spans)(Event::Sqs1)).saturating_add_signed(contestant.once);
-        if expected > 0
-            && !collector
-                .wait_for_count(expected, Duration::from_secs(30))
-                .await
-        {
-            return Err(format!(
-                "{}: {} spans received of {expected}",
-                contestant.name,
-                collector.spans().len()
-            )
-            .into());
-        }
+        all_spans_arrived(collector, contestant, expected).await?;
         rows.push((contestant.name, median(to_next), median(to_response)));
     }
     // The same life, counted: a process that serves one invocation and is stopped, under
@@ -895,22 +915,12 @@ async fn latency(dir: &Path, ca: &TestCa) -> Result<(), Error> {
                 latencies.push(outcome.latency().ok_or("no latency")?);
             }
         }
-        let expected = match (contestant.spans)(Event::Sqs1) {
-            0 => 0,
-            per_invocation => (invocations * per_invocation).saturating_add_signed(contestant.once),
-        };
-        if expected > 0
-            && !collector
-                .wait_for_count(expected, Duration::from_secs(30))
-                .await
-        {
-            return Err(format!(
-                "{}: {} spans received of {expected}",
-                contestant.name,
-                collector.spans().len()
-            )
-            .into());
-        }
+        all_spans_arrived(
+            &collector,
+            contestant,
+            contestant.spans_over(Event::Sqs1, invocations),
+        )
+        .await?;
         child.kill().await?;
         api.shutdown();
         latencies.sort();
