@@ -255,6 +255,35 @@ async fn malformed_json_fails_that_invocation_readably_and_the_loop_goes_on() {
 }
 
 #[tokio::test]
+async fn an_event_of_the_wrong_shape_is_refused_naming_the_field_without_its_value() {
+    // The payload is read with `lambda_runtime`'s own path tracking only; the path in the
+    // message comes from reading the refused event again.
+    let platform = Platform::start("sqs", &[]).await;
+    let wrong = platform
+        .invoke_with(Invocation::new(
+            r#"{"Records": [{"messageId": "m1"}, {"messageId": 123456789}]}"#,
+        ))
+        .await;
+    let InvocationResult::Error(error) = &wrong.result else {
+        panic!("expected an error: {wrong:?}")
+    };
+    let expected = "failed to deserialize the incoming data into the function's payload type: \
+                    [Records[1].messageId] invalid type: integer, expected a string";
+    assert!(error.error_message.starts_with(expected), "{error:?}");
+    assert!(!error.error_message.contains("123456789"), "{error:?}");
+    let spans = platform.trace_of(&wrong.request_id).await;
+    let span = named(&spans, FUNCTION);
+    assert!(
+        span.view
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(expected)),
+        "{:?}",
+        span.view.error
+    );
+}
+
+#[tokio::test]
 async fn a_client_context_or_cognito_identity_lambda_runtime_rejects_fails_only_its_invocation() {
     // Each of these made `lambda_runtime`'s `Context::new` fail, which ended its loop and the
     // process: the invocation was never answered and left no span.

@@ -163,8 +163,11 @@ impl Invocation {
     /// are its own through the context the glue opens them in ([`Invocation::owning`]); a
     /// span of a handler without the glue belongs to no invocation and leaves with the next
     /// flush (this one's, when invocations come one at a time).
-    pub(crate) async fn run<F: Future>(self: Arc<Self>, future: F) -> F::Output {
-        CURRENT.scope(self, future).await
+    ///
+    /// Not an `async fn`, which would hold `future` twice: the invocation's whole service
+    /// stack is this future, and it is moved into a box on each invocation (issue 17).
+    pub(crate) fn run<F: Future>(self: Arc<Self>, future: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, future)
     }
 
     /// `context` with this invocation as the owner of the spans opened under it.

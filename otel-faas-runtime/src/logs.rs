@@ -152,7 +152,10 @@ impl LogBuffer {
             true => Err("no time left before the invocation's deadline".to_owned()),
             false => {
                 let deadline = tokio::time::Instant::now() + budget;
-                within(budget, self.exporter.export(&records, deadline))
+                // Boxed: inline, the export's future (the whole HTTP exchange) would make
+                // every flush's future, and each future that holds one, kilobytes larger —
+                // and each is moved into a box per invocation, logs or none (issue 17).
+                within(budget, Box::pin(self.exporter.export(&records, deadline)))
                     .await
                     .unwrap_or_else(|| Err(format!("gave up after {} ms", budget.as_millis())))
             }

@@ -31,6 +31,7 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaInvocation};
 use serde::de::DeserializeOwned;
 
+use super::diagnostic::reading;
 use super::extension::InvocationDone;
 use super::poll::Rejected;
 use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
@@ -152,7 +153,10 @@ where
         let Some(telemetry) = self.layer.telemetry.clone() else {
             return match rejected {
                 Some(_) => Box::pin(std::future::ready(Ok(()))),
-                None => Box::pin(self.inner.call(request)),
+                None => {
+                    let body = request.body.clone();
+                    Box::pin(reading(&body, || self.inner.call(request)))
+                }
             };
         };
         let body = request.body.clone();
@@ -169,12 +173,18 @@ where
                 after_response: after_response.is_some(),
             },
         );
-        let call = rejected.is_none().then(|| self.inner.call(request));
+        // Wrapped here rather than in the block below, which would hold the service's
+        // future twice: once captured, once awaited.
+        let call = rejected.is_none().then(|| {
+            invocation
+                .clone()
+                .run(reading(&body, || self.inner.call(request)))
+        });
         let in_flight = self.layer.in_flight.clone();
         in_flight.add(&invocation);
         Box::pin(async move {
             let result = match call {
-                Some(call) => invocation.clone().run(call).await,
+                Some(call) => call.await,
                 None => Ok(()),
             };
             if !invocation.handler_called() {
@@ -190,16 +200,16 @@ where
                         .unwrap_or_else(|| super::diagnostic::undeliverable(explain(&body))),
                 };
                 let unread = unread(&telemetry, (trigger, fallback), &context, &body, failure);
-                invocation
-                    .clone()
-                    .run(invocation.finish_unread(unread))
-                    .await;
+                // The rare paths' futures are boxed where they start: held inline, they would
+                // make this future kilobytes larger, and it is moved into its box on every
+                // invocation (issue 17: memcpy was the largest cost this layer added).
+                Box::pin(invocation.clone().run(invocation.finish_unread(unread))).await;
             }
             in_flight.remove(&invocation);
             match after_response {
                 Some(AfterResponse::Extension(done)) => done.send(invocation),
                 Some(AfterResponse::Layer) => {
-                    invocation.flush().await;
+                    Box::pin(invocation.flush()).await;
                 }
                 None => {}
             }
