@@ -38,6 +38,18 @@ fn the_xray_reader_agrees_with_the_xray_crate_on_ids_and_sampling() {
         format!("Root=1-00000000-000000000000000000000000;{parent}"),
         format!("{root};Parent=0000000000000000"),
     ];
+    // Ids of every digit in both cases, at every position (a reader that decodes digits
+    // itself must place each nibble where the crate's `from_str_radix` does).
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..64 {
+        let mut digits = String::new();
+        for _ in 0..48 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            digits.push(b"0123456789abcdefABCDEF"[(seed >> 33) as usize % 22] as char);
+        }
+        let (time, id, span) = (&digits[..8], &digits[8..32], &digits[32..]);
+        headers.push(format!("Root=1-{time}-{id};Parent={span};Sampled=1"));
+    }
     // Every header with a field cut short or doubled, too.
     let more: Vec<String> = headers
         .iter()

@@ -81,26 +81,35 @@ impl<'a> XrayHeader<'a> {
     /// Reads a header (surrounding whitespace ignored); `None` when it is malformed or names
     /// no parent. See the module documentation for the grammar.
     pub(crate) fn parse(value: &'a str) -> Option<XrayHeader<'a>> {
-        let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
         let (mut trace_id, mut parent) = (None, None);
         let (mut sampled, mut lineage) = (Sampled::Requested, None);
-        for field in value.trim().split_terminator(';') {
-            let (key, field) = field.split_once('=')?;
+        // Byte by byte: a batch reads one header per message, and `str`'s splitting and
+        // `from_str_radix` made it 2,500 instructions a header (issue 17).
+        let mut rest = value.trim();
+        while !rest.is_empty() {
+            let (field, tail) = match rest.bytes().position(|b| b == b';') {
+                Some(at) => (&rest[..at], &rest[at + 1..]),
+                None => (rest, ""),
+            };
+            rest = tail;
+            let at = field.bytes().position(|b| b == b'=')?;
+            let (key, field) = (&field[..at], &field[at + 1..]);
             match key {
                 "Root" => {
-                    let (time, id) = field.strip_prefix("1-")?.split_once('-')?;
-                    if time.len() != 8 || id.len() != 24 || !hex(time) || !hex(id) {
+                    // `1-{8 hex}-{24 hex}`: the trace id is the 32 digits read as one number.
+                    let root = field.as_bytes();
+                    if root.len() != 35 || !root.starts_with(b"1-") || root[10] != b'-' {
                         return None;
                     }
-                    let time = u128::from_str_radix(time, 16).ok()?;
-                    let id = u128::from_str_radix(id, 16).ok()?;
-                    trace_id = Some(TraceId::from(time << 96 | id));
+                    let high = hex(&root[2..10])? << 32 | hex(&root[11..19])?;
+                    let low = hex(&root[19..35])?;
+                    trace_id = Some(TraceId::from(u128::from(high) << 64 | u128::from(low)));
                 }
                 "Parent" => {
-                    if field.len() != 16 || !hex(field) {
+                    if field.len() != 16 {
                         return None;
                     }
-                    parent = Some(SpanId::from(u64::from_str_radix(field, 16).ok()?));
+                    parent = Some(SpanId::from(hex(field.as_bytes())?));
                 }
                 "Sampled" => {
                     sampled = match field {
@@ -166,6 +175,19 @@ impl<'a> XrayHeader<'a> {
 }
 
 /// A `Lineage` value passed on opaque: see the module documentation.
+/// Up to 16 hex digits (either case) as a number; `None` when one is not a hex digit.
+fn hex(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &digit| {
+        let nibble = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            b'A'..=b'F' => digit - b'A' + 10,
+            _ => return None,
+        };
+        Some(value << 4 | u64::from(nibble))
+    })
+}
+
 fn is_lineage(value: &str) -> bool {
     (1..=MAX_LINEAGE).contains(&value.len())
         && value
