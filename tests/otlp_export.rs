@@ -382,6 +382,38 @@ async fn a_partial_success_is_counted_and_not_retried() {
 }
 
 #[tokio::test]
+async fn exports_one_after_another_go_on_one_kept_connection() {
+    // Plain and over TLS: the exporter keeps its connection between exports, as a
+    // function keeps it between invocations.
+    let ca = TestCa::new("kept");
+    let tls = ca.collector(false).await;
+    let plain = Collector::start().await.unwrap();
+    for (collector, extra) in [
+        (&plain, vec![]),
+        (
+            &tls,
+            vec![("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.file("ca.pem"))],
+        ),
+    ] {
+        let mut vars = vec![endpoint(collector)];
+        vars.extend(extra);
+        let telemetry = telemetry(&vars);
+        for round in 0..4 {
+            assert_eq!(
+                export_spans(&telemetry, &format!("round{round}"), 1).await,
+                FlushOutcome::Exported(1)
+            );
+        }
+        assert_eq!(span_names(collector).len(), 4);
+        assert_eq!(
+            collector.connections(),
+            1,
+            "one connection for every export"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_connection_the_collector_drops_unanswered_is_replaced() {
     let collector = Collector::start_with_options(CollectorOptions {
         drop_reused_connections: true,

@@ -135,6 +135,20 @@ async fn an_https_endpoint_is_h2_over_tls_with_the_certificate_variable() {
 }
 
 #[tokio::test]
+async fn calls_one_after_another_go_on_one_kept_connection() {
+    let collector = Collector::start().await.unwrap();
+    let telemetry = grpc_telemetry(&collector, &[]);
+    for round in 0..4 {
+        assert_eq!(
+            export_spans(&telemetry, &format!("round{round}"), 1).await,
+            FlushOutcome::Exported(1)
+        );
+    }
+    assert_eq!(span_names(&collector).len(), 4);
+    assert_eq!(collector.connections(), 1, "one connection for every call");
+}
+
+#[tokio::test]
 async fn a_connection_the_collector_drops_unanswered_is_replaced() {
     let collector = Collector::start_with_options(CollectorOptions {
         drop_reused_connections: true,

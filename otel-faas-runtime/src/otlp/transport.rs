@@ -3,10 +3,11 @@
 //! and its answer read within the specification's 4 MiB bound. With `grpc` the same POST
 //! is a unary OTLP/gRPC call over HTTP/2 ([`super::grpc`]).
 //!
-//! The client is `hyper-util`'s pooled client on the Hyper stack the Lambda runtime already
-//! links. A pooled connection the server closed while the environment was frozen is
-//! discarded by the pool when the close was seen; when it was not, the request fails
-//! without an answer, and [`super::retry`] sends it again on a new connection.
+//! The connections are kept by [`super::connections`], on the Hyper stack the Lambda runtime
+//! already links. A kept connection the server closed while the environment was frozen is
+//! dropped when the close was seen, and a request it did not write goes on another; when
+//! the request was written, it fails without an answer, and [`super::retry`] sends it again
+//! on a new connection.
 
 use std::time::Duration;
 
@@ -14,10 +15,9 @@ use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
+use super::connections::{Connections, Connector};
 use super::settings::{Compression, OtlpSettings, Protocol};
 
 /// The largest answer read (OTLP/HTTP Response: "It is RECOMMENDED to use 4 MiB").
@@ -32,8 +32,12 @@ const USER_AGENT_VALUE: &str = concat!(
 /// Posts export bodies to one endpoint.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    client: PooledClient,
+    connections: Connections,
+    /// The endpoint (what connections are made to, and what SigV4 signs).
     uri: Uri,
+    /// The request's target: the path alone over HTTP/1.1 (origin form), the whole URI over
+    /// HTTP/2 (where it gives `:authority`).
+    target: Uri,
     headers: HeaderMap,
     compression: Compression,
     timeout: Duration,
@@ -49,13 +53,6 @@ pub(crate) struct Transport {
 pub(crate) struct Prepared {
     body: Bytes,
     signature: Vec<(HeaderName, HeaderValue)>,
-}
-
-#[derive(Debug)]
-enum PooledClient {
-    Plain(Client<HttpConnector, Full<Bytes>>),
-    #[cfg(feature = "tls")]
-    Tls(Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>),
 }
 
 /// What the endpoint answered.
@@ -129,15 +126,9 @@ impl Transport {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.enforce_http(false);
-        let mut builder = Client::builder(TokioExecutor::new());
-        // A request on a pooled connection that the server closed before it was sent is
-        // sent again on a new one by the client itself.
-        builder.retry_canceled_requests(true);
-        let grpc = settings.protocol == Protocol::Grpc;
         // gRPC: HTTP/2 only, by prior knowledge (h2c) on `http://`.
-        #[cfg(feature = "grpc")]
-        builder.http2_only(grpc);
-        let client = match uri.scheme_str() {
+        let grpc = settings.protocol == Protocol::Grpc;
+        let connector = match uri.scheme_str() {
             #[cfg(feature = "tls")]
             Some("https") => {
                 let config = super::tls::client_config(settings)?;
@@ -150,9 +141,15 @@ impl Transport {
                     true => https.enable_http2().wrap_connector(connector),
                     _ => https.enable_http1().wrap_connector(connector),
                 };
-                PooledClient::Tls(builder.build(https))
+                Connector::Tls(https)
             }
-            _ => PooledClient::Plain(builder.build(connector)),
+            _ => Connector::Plain(connector),
+        };
+        let target = match grpc {
+            true => uri.clone(),
+            false => uri
+                .path_and_query()
+                .map_or_else(|| Uri::from_static("/"), |path| Uri::from(path.clone())),
         };
         let mut headers = HeaderMap::new();
         let content_type = match settings.protocol {
@@ -185,6 +182,14 @@ impl Transport {
         {
             headers.insert(http::header::HOST, host);
         }
+        // HTTP/1.1 requests name their host (as `hyper-util`'s client wrote it: the port only
+        // when it is not the scheme's own).
+        if !grpc
+            && !headers.contains_key(http::header::HOST)
+            && let Some(host) = host_header(&uri)
+        {
+            headers.insert(http::header::HOST, host);
+        }
         for (key, value) in &settings.headers {
             // Checked when the settings were read.
             if let (Ok(key), Ok(value)) = (
@@ -195,8 +200,9 @@ impl Transport {
             }
         }
         Ok(Transport {
-            client,
+            connections: Connections::new(connector, grpc),
             uri,
+            target,
             headers,
             compression: settings.compression,
             timeout: settings.timeout,
@@ -238,7 +244,7 @@ impl Transport {
         left: Duration,
     ) -> Result<Answer, Failure> {
         let timeout = self.timeout.min(left);
-        let mut request = Request::post(self.uri.clone());
+        let mut request = Request::post(self.target.clone());
         if let Some(headers) = request.headers_mut() {
             headers.clone_from(&self.headers);
             for (name, value) in &prepared.signature {
@@ -256,17 +262,21 @@ impl Transport {
                 retryable: false,
             })?;
         let exchange = async {
-            let response = match &self.client {
-                PooledClient::Plain(client) => client.request(request).await,
-                #[cfg(feature = "tls")]
-                PooledClient::Tls(client) => client.request(request).await,
-            }
-            .map_err(|error| Failure {
-                retryable: !is_tls_rejection(&error),
-                message: describe(&error),
-            })?;
+            let (response, connection) =
+                self.connections
+                    .send(&self.uri, request)
+                    .await
+                    .map_err(|error| Failure {
+                        retryable: !is_tls_rejection(&*error),
+                        message: describe(&*error),
+                    })?;
             let (parts, body) = response.into_parts();
-            let body = match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+            let collected = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
+            // Read to its end: the connection can take the next request.
+            if collected.is_ok() {
+                self.connections.keep(connection);
+            }
+            let body = match collected {
                 #[cfg(feature = "grpc")]
                 Ok(collected) if self.grpc => {
                     let trailers = collected.trailers().cloned();
@@ -326,8 +336,22 @@ impl Transport {
     }
 }
 
-/// A client error with its causes, as one line.
-pub(crate) fn describe(error: &hyper_util::client::legacy::Error) -> String {
+/// `Host` for `uri`: its host, and its port when it is not the scheme's default.
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default = match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    let value = match uri.port_u16().filter(|&port| port != default) {
+        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")),
+        None => HeaderValue::from_str(host),
+    };
+    value.ok()
+}
+
+/// An error with its causes, as one line.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -339,7 +363,7 @@ pub(crate) fn describe(error: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// Whether the TLS handshake failed on the certificates (retrying cannot help).
-fn is_tls_rejection(error: &hyper_util::client::legacy::Error) -> bool {
+fn is_tls_rejection(error: &(dyn std::error::Error + 'static)) -> bool {
     #[cfg(feature = "tls")]
     {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
