@@ -32,15 +32,17 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{Method, StatusCode};
-use http_body_util::BodyExt as _;
-use lambda_runtime_api_client::body::Body;
-use lambda_runtime_api_client::{PooledClient, build_request};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::Error;
 use crate::invocation::Invocation;
+use crate::otlp::connections::{Connections, Connector};
 
 /// The extension's name.
 const NAME: &str = "otel-faas";
@@ -106,13 +108,51 @@ pub(crate) async fn register_for_sigterm() -> Result<(), String> {
     Ok(())
 }
 
-fn client() -> Result<PooledClient, String> {
+/// The Extensions API, on one kept connection: with `after_response` the extension asks
+/// for its next event once per invocation, and `lambda_runtime_api_client`'s pooled client
+/// (`hyper-util`'s) cost that round trip its pool's work each time (issue 17).
+struct Client {
+    connections: Connections,
+    endpoint: Uri,
+    host: HeaderValue,
+}
+
+impl Client {
+    /// One request; the answer's status and body.
+    async fn call(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), Error> {
+        let (response, connection) = self.connections.send(&self.endpoint, request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        self.connections.keep(connection);
+        Ok((parts.status, parts.headers, body))
+    }
+
+    fn request(&self, method: Method, path: &'static str) -> http::request::Builder {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, self.host.clone())
+    }
+}
+
+fn client() -> Result<Client, String> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
         .map_err(|_| "AWS_LAMBDA_RUNTIME_API is not set".to_owned())?;
-    let uri = format!("http://{api}")
+    let endpoint: Uri = format!("http://{api}")
         .parse()
         .map_err(|error| format!("AWS_LAMBDA_RUNTIME_API is not an address: {error}"))?;
-    Ok(PooledClient::builder().with_endpoint(uri).build())
+    let host = HeaderValue::from_str(&api)
+        .map_err(|error| format!("AWS_LAMBDA_RUNTIME_API is not an address: {error}"))?;
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Ok(Client {
+        connections: Connections::new(Connector::Plain(connector), false),
+        endpoint,
+        host,
+    })
 }
 
 fn fallback(reason: &str) -> Option<InvocationDone> {
@@ -128,36 +168,29 @@ const INVOKE: &str = r#"{"events":["INVOKE"]}"#;
 /// The register body of the extension that only makes Lambda send SIGTERM.
 const NO_EVENT: &str = r#"{"events":[]}"#;
 
-async fn register(client: &PooledClient, body: &'static str) -> Result<String, Error> {
-    let request = build_request()
-        .method(Method::POST)
-        .uri(REGISTER)
+async fn register(client: &Client, body: &'static str) -> Result<String, Error> {
+    let request = client
+        .request(Method::POST, REGISTER)
         .header("Lambda-Extension-Name", NAME)
-        .header("Content-Type", "application/json")
-        .body(Body::from(body))?;
-    let response = client.call(request).await?;
-    let status = response.status();
-    let identifier = response
-        .headers()
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))?;
+    let (status, headers, body) = client.call(request).await?;
+    let identifier = headers
         .get(IDENTIFIER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = response.into_body().collect().await?.to_bytes();
     match (status, identifier) {
         (StatusCode::OK, Some(identifier)) => Ok(identifier),
         _ => Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into()),
     }
 }
 
-async fn next_event(client: &PooledClient, identifier: &str) -> Result<Event, Error> {
-    let request = build_request()
-        .method(Method::GET)
-        .uri(NEXT)
+async fn next_event(client: &Client, identifier: &str) -> Result<Event, Error> {
+    let request = client
+        .request(Method::GET, NEXT)
         .header(IDENTIFIER, identifier)
-        .body(Body::empty())?;
-    let response = client.call(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
+        .body(Full::new(Bytes::new()))?;
+    let (status, _, body) = client.call(request).await?;
     if status != StatusCode::OK {
         return Err(format!("{status}: {}", String::from_utf8_lossy(&body)).into());
     }
@@ -167,7 +200,7 @@ async fn next_event(client: &PooledClient, identifier: &str) -> Result<Event, Er
 /// The extension's loop: for each INVOKE event, wait for the runtime to finish that
 /// invocation, export, and ask for the next event.
 async fn serve(
-    client: PooledClient,
+    client: Client,
     identifier: String,
     mut done: mpsc::UnboundedReceiver<Arc<Invocation>>,
 ) {

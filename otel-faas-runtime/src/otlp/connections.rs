@@ -1,6 +1,7 @@
-//! The exporter's connections to its one endpoint: made on demand, kept between exports
-//! while the server keeps them open, one request at a time on each (HTTP/1.1, or HTTP/2 for
-//! gRPC), on Hyper's connection API.
+//! Connections to one endpoint (the OTLP exporter's, and the Extensions API's for the
+//! after-response extension): made on demand, kept between requests while the server keeps
+//! them open, one request at a time on each (HTTP/1.1, or HTTP/2 for gRPC), on Hyper's
+//! connection API.
 //!
 //! This replaced `hyper-util`'s pooled client (`client::legacy`). That client serves any
 //! number of hosts, and on the production path (issue 17) each export paid for it: the pool

@@ -30,7 +30,7 @@
 //! (`200` with `partial_success` set) is not retried, as the specification says; what it
 //! rejected is counted and logged, rate-limited, by [`crate::Telemetry`].
 
-mod connections;
+pub(crate) mod connections;
 pub(crate) mod encode;
 #[cfg(feature = "grpc")]
 mod grpc;
