@@ -10,7 +10,10 @@
 //! export's largest single cost — and in binary protobuf each span is written straight from
 //! its `SpanData` ([`super::wire`]), without the generated messages in between.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use bytes::Bytes;
+use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::metrics::v1::ScopeMetrics;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
@@ -19,7 +22,9 @@ use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::trace::SpanData;
-use prost::encoding::{WireType, encode_key, encode_varint};
+use prost::encoding::WireType;
+
+use super::wire::{encode_key, encode_varint};
 
 use super::settings::Protocol;
 
@@ -33,7 +38,13 @@ pub(crate) struct Encoder {
     /// The resource, for OTLP/JSON bodies.
     #[cfg_attr(not(feature = "http-json"), allow(dead_code))]
     resource: ProtoResource,
+    /// The `InstrumentationScope` messages of the scopes seen so far (a function has a
+    /// few: the glue's, its own tracers'), encoded once each.
+    scopes: Mutex<Vec<(InstrumentationScope, Arc<[u8]>)>>,
 }
+
+/// The most scopes whose encoding is kept.
+const SCOPES_KEPT: usize = 16;
 
 impl Encoder {
     pub(crate) fn new(resource: &Resource) -> Self {
@@ -44,7 +55,22 @@ impl Encoder {
             resource_field,
             schema_url: resource.schema_url().unwrap_or_default().to_owned(),
             resource: resource_proto,
+            scopes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// `scope`'s `InstrumentationScope` message, encoded.
+    fn scope(&self, scope: &InstrumentationScope) -> Arc<[u8]> {
+        let mut kept = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, encoded)) = kept.iter().find(|(known, _)| known == scope) {
+            return encoded.clone();
+        }
+        let encoded: Arc<[u8]> =
+            prost::Message::encode_to_vec(&ProtoScope::from((scope, None))).into();
+        if kept.len() < SCOPES_KEPT {
+            kept.push((scope.clone(), encoded.clone()));
+        }
+        encoded
     }
 
     /// The body of a span export: the spans grouped by instrumentation scope.
@@ -110,7 +136,7 @@ impl Encoder {
                 Some(group) => group.spans.push(index),
                 None => scopes.push(ScopeGroup {
                     scope,
-                    encoded: prost::Message::encode_to_vec(&ProtoScope::from((scope, None))),
+                    encoded: self.scope(scope),
                     spans: vec![index],
                 }),
             }
@@ -195,7 +221,7 @@ impl Encoder {
 struct ScopeGroup<'a> {
     scope: &'a opentelemetry::InstrumentationScope,
     /// Its `InstrumentationScope` message.
-    encoded: Vec<u8>,
+    encoded: Arc<[u8]>,
     /// Indexes of its spans in the batch.
     spans: Vec<usize>,
 }
@@ -309,6 +335,13 @@ mod tests {
         let resource = resource();
         let encoder = Encoder::new(&resource);
         let body = encoder.traces(spans.clone(), Protocol::HttpProtobuf);
+        // The scopes' encodings are kept: a later body, scopes in the other order, is the
+        // same as one from an encoder that never saw them.
+        let reversed: Vec<SpanData> = spans.iter().rev().cloned().collect();
+        assert_eq!(
+            encoder.traces(reversed.clone(), Protocol::HttpProtobuf),
+            Encoder::new(&resource).traces(reversed, Protocol::HttpProtobuf)
+        );
         let decoded = ExportTraceServiceRequest::decode(body).expect("protobuf");
         let mut expected = reference(spans, &resource);
         // The field's conversion leaves the resource's entity refs empty as we do; scopes
