@@ -84,7 +84,6 @@ impl<'de, P: DeserializeOwned> Deserialize<'de> for Delivered<P> {
 impl<P: DeserializeOwned> Delivered<P> {
     /// Reads an event's bytes as `lambda_runtime` does (`deserializer.rs`: through
     /// `serde_path_to_error`, trailing input not checked).
-    #[cfg(feature = "testing")]
     pub(crate) fn read(body: &[u8]) -> Self {
         let deserializer = &mut serde_json::Deserializer::from_slice(body);
         match serde_path_to_error::deserialize(deserializer) {

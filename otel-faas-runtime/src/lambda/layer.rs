@@ -31,6 +31,7 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaInvocation};
 use serde::de::DeserializeOwned;
 
+use super::diagnostic::Delivered;
 use super::extension::InvocationDone;
 use super::poll::Rejected;
 use crate::invocation::{InFlight, Invocation, Supervision, Unread, invocation_attributes};
@@ -231,11 +232,15 @@ pub(crate) fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTim
 }
 
 /// The message `lambda_runtime` reports for a payload that does not deserialize into `P`.
+///
+/// Read through [`Delivered`], as the handler's service reads the event: `P`'s deserializer
+/// is then compiled once, for the deserializer type `lambda_runtime` gives [`Delivered`]. A
+/// second reading of `P` through another type (`serde_path_to_error` around `serde_json`
+/// directly) compiled all of `P`'s deserializer again, in every function binary.
 pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize::<_, P>(deserializer) {
+    match Delivered::<P>::read(body).0 {
         Ok(_) => "the event was not delivered to the handler".to_owned(),
-        Err(error) => deserialize_message(&error),
+        Err(failure) => failure.message,
     }
 }
 
