@@ -824,4 +824,58 @@ mod tests {
             assert_eq!(invocations(&capture.0.lock().unwrap()), f64::from(n));
         }
     }
+
+    #[test]
+    fn recordings_fill_explicit_buckets_whose_upper_bound_is_inclusive() {
+        let mut r = Recordings::default();
+        for value in [0.005, 0.0051, 0.3, 10.0, 12.5] {
+            r.record(value);
+        }
+        let mut expected = [0u64; DURATION_BUCKETS.len() + 1];
+        // (−∞, 0.005], (0.005, 0.01], (0.25, 0.5], (7.5, 10], (10, +∞)
+        for bucket in [0, 1, 7, 13, 14] {
+            expected[bucket] += 1;
+        }
+        assert_eq!(r.buckets, expected);
+        assert_eq!((r.count, r.min, r.max), (5, 0.005, 12.5));
+        assert!((r.sum - 22.8101).abs() < 1e-9, "{}", r.sum);
+    }
+
+    #[tokio::test]
+    async fn each_trigger_gets_its_own_point_and_a_metric_without_points_is_left_out() {
+        let capture = Capture::default();
+        let metrics = FaasMetrics::new(Box::new(capture.clone()), Duration::ZERO);
+        metrics.record(&InvocationFacts::started(FaasTrigger::PubSub, false));
+        metrics.record(&InvocationFacts::started(FaasTrigger::Http, false));
+        metrics.record(&InvocationFacts::started(FaasTrigger::Http, false));
+        let exported = metrics
+            .flush(Duration::from_secs(5), MetricsDue::IfDue)
+            .await
+            .expect("flush");
+        assert_eq!(
+            exported, 1,
+            "faas.invocations only: no duration, no failure"
+        );
+        let points = capture.0.lock().unwrap().clone();
+        let by_trigger: Vec<(Option<&str>, &Value)> = points
+            .iter()
+            .map(|p| (p.trigger.as_deref(), &p.value))
+            .collect();
+        let sum = |value| Value::Sum {
+            value,
+            monotonic: true,
+            delta: true,
+        };
+        assert_eq!(
+            by_trigger,
+            [(Some("pubsub"), &sum(1.0)), (Some("http"), &sum(2.0))]
+        );
+        // The window starts again: nothing recorded, nothing exported.
+        let exported = metrics
+            .flush(Duration::from_secs(5), MetricsDue::Now)
+            .await
+            .expect("flush");
+        assert_eq!(exported, 0);
+        assert_eq!(capture.0.lock().unwrap().len(), 2);
+    }
 }
