@@ -323,10 +323,11 @@ impl Invocation {
             failure.message
         );
         if let (Some(deadline), Some(runtime)) = (self.deadline, runtime) {
-            runtime.spawn(async move {
-                self.telemetry
+            crate::platform::spawn_boxed(&runtime, async move {
+                let _ = self
+                    .telemetry
                     .flush_until(&self.spans.0, &self.logs.0, deadline)
-                    .await
+                    .await;
             });
         }
     }

@@ -13,7 +13,6 @@ use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_aws::trace::XrayIdGenerator;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{RandomIdGenerator, SdkTracer, SdkTracerProvider, SpanExporter};
 use opentelemetry_semantic_conventions::SCHEMA_URL;
 
@@ -581,9 +580,13 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Exports FaaS metrics to `exporter` instead of the one `OTEL_METRICS_EXPORTER` names
-    /// (even when that is `none`).
-    pub fn with_metrics_exporter(mut self, exporter: impl PushMetricExporter + 'static) -> Self {
+    /// Keeps FaaS metrics in `exporter` instead of exporting them where
+    /// `OTEL_METRICS_EXPORTER` says (even when that is `none`); for tests (the `testing`
+    /// feature). The metrics are aggregated without the OpenTelemetry SDK
+    /// (`crate::metrics`), so an SDK `PushMetricExporter` cannot take them.
+    #[cfg(feature = "testing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+    pub fn with_metrics_exporter(mut self, exporter: crate::metrics::MemoryMetricExporter) -> Self {
         self.metrics_exporter = Some(Box::new(exporter));
         self
     }
@@ -632,8 +635,7 @@ impl TelemetryBuilder {
             }
             _ => None,
         };
-        let metrics = metrics_exporter
-            .map(|e| FaasMetrics::new(resource.clone(), e, config.metric_export_interval));
+        let metrics = metrics_exporter.map(|e| FaasMetrics::new(e, config.metric_export_interval));
         let logs = match (&config.otlp_logs, config.logs_exporter) {
             (Ok(settings), ExporterKind::Otlp) if !config.sdk_disabled => {
                 match crate::otlp::logs::OtlpLogExporter::new(

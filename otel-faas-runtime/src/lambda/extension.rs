@@ -88,7 +88,10 @@ pub(crate) async fn start() -> Option<InvocationDone> {
         Err(error) => return fallback(&format!("the extension could not register: {error}")),
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(serve(client, identifier, rx));
+    crate::platform::spawn_boxed(
+        &tokio::runtime::Handle::current(),
+        serve(client, identifier, rx),
+    );
     Some(InvocationDone(tx))
 }
 
@@ -100,7 +103,7 @@ pub(crate) async fn register_for_sigterm() -> Result<(), String> {
     let identifier = register(&client, NO_EVENT)
         .await
         .map_err(|error| format!("the extension could not register: {error}"))?;
-    tokio::spawn(async move {
+    crate::platform::spawn_boxed(&tokio::runtime::Handle::current(), async move {
         // Pending for the process's life; an answer (an event we did not ask for, or the
         // Runtime API gone) ends the task, and changes nothing for the runtime.
         let _ = next_event(&client, &identifier).await;

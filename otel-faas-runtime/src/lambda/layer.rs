@@ -241,6 +241,10 @@ pub(crate) fn deadline_of(context: &lambda_runtime::Context) -> Option<SystemTim
 }
 
 /// The message `lambda_runtime` reports for a payload that does not deserialize into `P`.
+///
+/// Read through `serde_path_to_error` around `serde_json`, the deserializer type
+/// `lambda_runtime` gives [`super::diagnostic::Delivered`], which reads `P` with it: `P`'s
+/// deserializer is compiled once, for that type, in every function binary.
 pub(crate) fn deserialize_error<P: DeserializeOwned>(body: &[u8]) -> String {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, P>(deserializer) {

@@ -20,7 +20,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 #[cfg(feature = "http-json")]
 use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, Span};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::trace::SpanData;
 use prost::encoding::WireType;
 
@@ -99,10 +98,9 @@ impl Encoder {
     }
 
     /// The body of a metrics export.
-    pub(crate) fn metrics(&self, metrics: &ResourceMetrics, protocol: Protocol) -> Bytes {
-        let scopes: Vec<ScopeMetrics> = metrics.scope_metrics().map(ScopeMetrics::from).collect();
+    pub(crate) fn metrics(&self, metrics: &ScopeMetrics, protocol: Protocol) -> Bytes {
         match protocol {
-            Protocol::HttpProtobuf | Protocol::Grpc => self.protobuf(&scopes),
+            Protocol::HttpProtobuf | Protocol::Grpc => self.protobuf(std::slice::from_ref(metrics)),
             #[cfg(feature = "http-json")]
             Protocol::HttpJson => {
                 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -110,7 +108,7 @@ impl Encoder {
                 let request = ExportMetricsServiceRequest {
                     resource_metrics: vec![ProtoResourceMetrics {
                         resource: Some(self.resource.clone()),
-                        scope_metrics: scopes,
+                        scope_metrics: vec![metrics.clone()],
                         schema_url: self.schema_url.clone(),
                     }],
                 };

@@ -54,9 +54,9 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use opentelemetry_proto::tonic::metrics::v1::ScopeMetrics;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::trace::SpanData;
 use tokio::time::Instant;
 
@@ -344,15 +344,12 @@ pub(crate) struct OtlpMetricExporter {
 impl DynMetricExporter for OtlpMetricExporter {
     fn export<'a>(
         &'a self,
-        metrics: &'a ResourceMetrics,
+        metrics: &'a ScopeMetrics,
         deadline: Instant,
-    ) -> Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>> {
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let body = self.encoder.metrics(metrics, self.sender.protocol);
-            self.sender
-                .send(body, deadline)
-                .await
-                .map_err(OTelSdkError::InternalFailure)
+            self.sender.send(body, deadline).await
         })
     }
 }
