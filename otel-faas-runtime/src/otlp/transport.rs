@@ -175,18 +175,10 @@ impl Transport {
             // gRPC's `te: trailers`: what tells servers of proxies that would drop trailers.
             headers.insert(http::header::TE, HeaderValue::from_static("trailers"));
         }
-        // A signed request carries the Host it was signed for (else the client adds it).
+        // A signed request carries the Host it was signed for (else it is added below).
         if settings.sigv4.is_some()
             && let Some(authority) = uri.authority()
             && let Ok(host) = HeaderValue::from_str(authority.as_str())
-        {
-            headers.insert(http::header::HOST, host);
-        }
-        // HTTP/1.1 requests name their host (as `hyper-util`'s client wrote it: the port only
-        // when it is not the scheme's own).
-        if !grpc
-            && !headers.contains_key(http::header::HOST)
-            && let Some(host) = host_header(&uri)
         {
             headers.insert(http::header::HOST, host);
         }
@@ -198,6 +190,14 @@ impl Transport {
             ) {
                 headers.append(key, value);
             }
+        }
+        // HTTP/1.1 requests name their host, unless a configured header does (as `hyper-util`'s
+        // client wrote it: the port only when it is not the scheme's own).
+        if !grpc
+            && !headers.contains_key(http::header::HOST)
+            && let Some(host) = host_header(&uri)
+        {
+            headers.insert(http::header::HOST, host);
         }
         Ok(Transport {
             connections: Connections::new(connector, grpc),
@@ -400,6 +400,60 @@ fn gzip(body: &[u8]) -> Bytes {
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(body);
     Bytes::from(encoder.finish().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::otlp::settings::Signal;
+
+    fn transport(vars: &[(&str, &str)]) -> Transport {
+        let var = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        let settings = OtlpSettings::read(Signal::Traces, &var, &mut Vec::new()).expect("settings");
+        Transport::new(&settings).expect("transport")
+    }
+
+    #[test]
+    fn http_1_requests_name_the_host_with_a_port_only_when_it_is_not_the_schemes() {
+        let cases = [
+            ("http://127.0.0.1:4318", "127.0.0.1:4318"),
+            ("http://collector", "collector"),
+            ("http://collector:80", "collector"),
+            ("http://collector:443", "collector:443"),
+        ];
+        for (endpoint, host) in cases {
+            let transport = transport(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)]);
+            let hosts: Vec<_> = transport
+                .headers
+                .get_all(http::header::HOST)
+                .iter()
+                .collect();
+            assert_eq!(hosts, [host], "{endpoint}");
+            assert_eq!(transport.target, "/v1/traces", "origin form: {endpoint}");
+        }
+        assert_eq!(
+            host_header(&Uri::from_static("https://vendor.example:443/v1/traces")),
+            Some(HeaderValue::from_static("vendor.example"))
+        );
+    }
+
+    #[test]
+    fn a_host_header_in_the_settings_is_the_only_one_sent() {
+        let transport = transport(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "host=ingest.example"),
+        ]);
+        let hosts: Vec<_> = transport
+            .headers
+            .get_all(http::header::HOST)
+            .iter()
+            .collect();
+        assert_eq!(hosts, ["ingest.example"]);
+    }
 }
 
 #[cfg(all(test, feature = "gzip"))]
