@@ -28,7 +28,6 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tower_service::Service as _;
 
 /// How long an idle connection is kept: `hyper-util`'s pool default.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -161,21 +160,25 @@ impl Connections {
     /// A new connection to `uri`'s endpoint, its I/O driven by a task of its own.
     async fn connect(&self, uri: &Uri) -> Result<Sender, BoxError> {
         match &self.connector {
-            Connector::Plain(connector) => {
-                let mut connector = connector.clone();
-                std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-                let io = connector.call(uri.clone()).await?;
-                handshake(io, self.http2).await
-            }
+            Connector::Plain(connector) => dial(connector.clone(), uri, self.http2).await,
             #[cfg(feature = "tls")]
-            Connector::Tls(connector) => {
-                let mut connector = connector.clone();
-                std::future::poll_fn(|cx| connector.poll_ready(cx)).await?;
-                let io = connector.call(uri.clone()).await?;
-                handshake(io, self.http2).await
-            }
+            Connector::Tls(connector) => dial(connector.clone(), uri, self.http2).await,
         }
     }
+}
+
+/// Connects with `connector` and makes the HTTP handshake on what it gives.
+async fn dial<C>(mut connector: C, uri: &Uri, http2: bool) -> Result<Sender, BoxError>
+where
+    C: tower_service::Service<Uri>,
+    C::Response: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    std::future::poll_fn(|cx| connector.poll_ready(cx))
+        .await
+        .map_err(Into::into)?;
+    let io = connector.call(uri.clone()).await.map_err(Into::into)?;
+    handshake(io, http2).await
 }
 
 /// The HTTP handshake on `io`; the connection is driven by a spawned task until it closes.
