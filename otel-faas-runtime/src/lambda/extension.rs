@@ -121,7 +121,8 @@ struct Client {
 }
 
 impl Client {
-    /// One request; the answer's status and body.
+    /// One request; the answer's status, headers and body (read to its end, which frees
+    /// the connection for the next request).
     async fn call(
         &self,
         request: Request<Full<Bytes>>,
